@@ -1,0 +1,49 @@
+package v1alpha1
+
+// Condition types. Ready summarises the object; Reconciling and Stalled make
+// it kstatus-compatible, so Argo CD, Flux and kpt read its health without
+// custom code.
+const (
+	// ConditionReady is True when every target's hook is registered and kept
+	// as declared.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while hookwarden is working towards the
+	// declared state.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the spec, the Secret or GitHub's answer
+	// needs a change by the user: retrying alone cannot succeed.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons.
+const (
+	// ReasonSucceeded: every hook is registered and matches the spec.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing: hooks are being created or corrected.
+	ReasonProgressing = "Progressing"
+	// ReasonSuspended: spec.suspend is true; no GitHub call is made.
+	ReasonSuspended = "Suspended"
+	// ReasonInsecureSSL: hooks are registered, but with certificate
+	// verification disabled (spec.insecureSSL).
+	ReasonInsecureSSL = "InsecureSSL"
+	// ReasonSecretNotFound: the Secret named by spec.secretRef does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidSecret: a key of the Secret is missing or its value is
+	// unusable (the message names the key and the rule, never the value).
+	ReasonInvalidSecret = "InvalidSecret"
+	// ReasonUnauthorized: GitHub refused the token (401) or its scopes (403).
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonTargetNotFound: GitHub answered 404 for a target: it does not
+	// exist or the token cannot see it.
+	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonInvalid: GitHub rejected the hook (422) with the quoted message.
+	ReasonInvalid = "Invalid"
+	// ReasonRateLimited: GitHub's rate limit is spent; the message gives the
+	// time it resets.
+	ReasonRateLimited = "RateLimited"
+	// ReasonGitHubUnavailable: GitHub could not be reached or answered 5xx;
+	// hookwarden retries with backoff.
+	ReasonGitHubUnavailable = "GitHubUnavailable"
+	// ReasonDeleting: the object is being deleted and its hooks removed.
+	ReasonDeleting = "Deleting"
+)

@@ -1,0 +1,75 @@
+package v1alpha1
+
+import (
+	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ReceiverPathPattern is the receiver's route in net/http pattern syntax.
+const ReceiverPathPattern = "POST /api/v1/integrations/{namespace}/{name}/webhook/github"
+
+// ReceiverPath is the path under which the receiver accepts deliveries for
+// the GitHubIntegration namespace/name. It depends only on the object's
+// identity, so it never changes when a secret rotates.
+func ReceiverPath(namespace, name string) string {
+	return fmt.Sprintf("/api/v1/integrations/%s/%s/webhook/github", url.PathEscape(namespace), url.PathEscape(name))
+}
+
+// PreviousWebhookSecretName is the name of the operator-owned Secret that
+// keeps the previous webhook secret during a rotation's grace period.
+func PreviousWebhookSecretName(integrationName string) string {
+	return integrationName + "-previous-webhook-secret"
+}
+
+// ReceiverPath is the path under which the receiver accepts this
+// integration's deliveries.
+func (in *GitHubIntegration) ReceiverPath() string {
+	return ReceiverPath(in.Namespace, in.Name)
+}
+
+// PayloadURL is where the hooks deliver: spec.payloadURL when set, otherwise
+// publicURL followed by the receiver path.
+func (in *GitHubIntegration) PayloadURL(publicURL string) string {
+	if in.Spec.PayloadURL != "" {
+		return in.Spec.PayloadURL
+	}
+	if publicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + in.ReceiverPath()
+}
+
+// Targets lists the hook targets: repositories, the organization, or "app".
+func (in *GitHubIntegration) Targets() []string {
+	switch {
+	case len(in.Spec.Repositories) > 0:
+		return append([]string(nil), in.Spec.Repositories...)
+	case in.Spec.Organization != "":
+		return []string{in.Spec.Organization}
+	case in.Spec.App != nil:
+		return []string{"app"}
+	}
+	return nil
+}
+
+// IsActive reports whether the hooks should deliver (spec.active, default true).
+func (in *GitHubIntegration) IsActive() bool {
+	return in.Spec.Active == nil || *in.Spec.Active
+}
+
+// GetInterval is the drift check period, 10m when unset.
+func (in *GitHubIntegration) GetInterval() time.Duration {
+	if in.Spec.Interval.Duration <= 0 {
+		return 10 * time.Minute
+	}
+	return in.Spec.Interval.Duration
+}
+
+// GetConditions returns the status conditions.
+func (in *GitHubIntegration) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *GitHubIntegration) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
