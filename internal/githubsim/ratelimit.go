@@ -1,0 +1,154 @@
+package githubsim
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// rateState is what the x-ratelimit-* headers announce.
+type rateState struct {
+	Limit     int
+	Remaining int
+	Used      int
+	Reset     time.Time
+	// retryAfter is set when the secondary limit denied the request.
+	retryAfter time.Duration
+}
+
+func (st rateState) retryAfterSeconds() int {
+	return max(1, int(math.Ceil(st.retryAfter.Seconds())))
+}
+
+type denial int
+
+const (
+	allowed denial = iota
+	deniedPrimary
+	deniedSecondary
+)
+
+// rateLimiter keeps GitHub's two limits per budget (token user, installation,
+// App or client address): the primary budget per window, and a rolling
+// window of mutations for the secondary limit.
+type rateLimiter struct {
+	primary   PrimaryLimit
+	secondary SecondaryLimit
+	now       func() time.Time
+
+	mu      sync.Mutex
+	budgets map[string]*budget
+}
+
+type budget struct {
+	used      int
+	reset     time.Time
+	mutations []time.Time
+}
+
+func newRateLimiter(p PrimaryLimit, sec SecondaryLimit, now func() time.Time) *rateLimiter {
+	return &rateLimiter{primary: p, secondary: sec, now: now, budgets: map[string]*budget{}}
+}
+
+func (l *rateLimiter) budget(key string, now time.Time) *budget {
+	b := l.budgets[key]
+	if b == nil {
+		b = &budget{}
+		l.budgets[key] = b
+	}
+	if b.reset.IsZero() || !now.Before(b.reset) {
+		b.used = 0
+		b.reset = now.Add(l.primary.Window).Truncate(time.Second)
+		if !b.reset.After(now) {
+			b.reset = b.reset.Add(time.Second)
+		}
+	}
+	return b
+}
+
+func (l *rateLimiter) state(b *budget, limit int) rateState {
+	return rateState{Limit: limit, Remaining: max(0, limit-b.used), Used: b.used, Reset: b.reset}
+}
+
+// take spends one request from the budget, or says which limit denies it.
+// Denied requests spend nothing.
+func (l *rateLimiter) take(key string, limit int, mutating bool) (rateState, denial) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.budget(key, now)
+	if b.used >= limit {
+		return l.state(b, limit), deniedPrimary
+	}
+	if mutating && l.secondary.MutationsPerMinute > 0 {
+		cutoff := now.Add(-l.secondary.Period)
+		kept := b.mutations[:0]
+		for _, t := range b.mutations {
+			if t.After(cutoff) {
+				kept = append(kept, t)
+			}
+		}
+		b.mutations = kept
+		if len(b.mutations) >= l.secondary.MutationsPerMinute {
+			st := l.state(b, limit)
+			st.retryAfter = l.secondary.RetryAfter
+			if st.retryAfter <= 0 {
+				st.retryAfter = b.mutations[0].Add(l.secondary.Period).Sub(now)
+			}
+			return st, deniedSecondary
+		}
+		b.mutations = append(b.mutations, now)
+	}
+	b.used++
+	return l.state(b, limit), allowed
+}
+
+// refund gives back one request, for answers that cost nothing (304).
+func (l *rateLimiter) refund(key string, limit int) rateState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.budget(key, l.now())
+	if b.used > 0 {
+		b.used--
+	}
+	return l.state(b, limit)
+}
+
+// peek reports a budget without spending it.
+func (l *rateLimiter) peek(key string, limit int) rateState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state(l.budget(key, l.now()), limit)
+}
+
+// SetRemaining sets how many requests the budget of a token (its user, or
+// its installation) has left in the current window, e.g. to test a client's
+// behaviour near exhaustion without sending thousands of requests.
+func (s *Server) SetRemaining(token string, remaining int) {
+	s.mu.Lock()
+	t, ok := s.tokens[token]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	key, _ := (&principal{kind: tokenPrincipal, token: t}).bucket()
+	l := s.limits
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.budget(key, l.now())
+	b.used = max(0, l.primary.Limit-remaining)
+}
+
+// RateLimit reports the primary budget of a token: limit, remaining, used
+// and reset time, as the x-ratelimit-* headers would.
+func (s *Server) RateLimit(token string) (limit, remaining, used int, reset time.Time) {
+	s.mu.Lock()
+	t, ok := s.tokens[token]
+	s.mu.Unlock()
+	if !ok {
+		return 0, 0, 0, time.Time{}
+	}
+	key, _ := (&principal{kind: tokenPrincipal, token: t}).bucket()
+	st := s.limits.peek(key, s.opts.primary.Limit)
+	return st.Limit, st.Remaining, st.Used, st.Reset
+}
