@@ -98,4 +98,3 @@ func randomToken(n int) string {
 	}
 	return b.String()
 }
-

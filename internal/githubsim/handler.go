@@ -21,7 +21,7 @@ type call struct {
 	// Set by authorize for the X-Accepted-* headers.
 	acceptedScopes      string
 	acceptedPermissions string
-	rateLimited bool
+	rateLimited         bool
 	// after runs once the answer is written (asynchronous deliveries).
 	after []func()
 }

@@ -21,11 +21,11 @@ import (
 )
 
 const (
-	testRepo        = "acme/demo"
-	testOrg         = "acme"
-	adminToken      = "ghp_admin0000000000000000000000000000"
-	testSecret      = "a-webhook-secret-of-32-characters!"
-	testAppID int64 = 424242
+	testRepo         = "acme/demo"
+	testOrg          = "acme"
+	adminToken       = "ghp_admin0000000000000000000000000000"
+	testSecret       = "a-webhook-secret-of-32-characters!"
+	testAppID  int64 = 424242
 	testInstID int64 = 5151
 )
 

@@ -560,7 +560,7 @@ func (s *Server) updateHookConfig(c *call) *response {
 	return jsonResponse(http.StatusOK, maskConfig(h.config))
 }
 
-func (s *Server) getAppHookConfig(c *call) *response   { return s.getHookConfig(c) }
+func (s *Server) getAppHookConfig(c *call) *response    { return s.getHookConfig(c) }
 func (s *Server) updateAppHookConfig(c *call) *response { return s.updateHookConfig(c) }
 
 func (s *Server) pingHook(c *call) *response {

@@ -126,11 +126,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // Server is a running GitHub API simulator. All methods are safe for
 // concurrent use.
 type Server struct {
-	opts    options
-	http    *httptest.Server
-	baseURL string
-	routes  []*route
-	client  *http.Client // deliveries
+	opts           options
+	http           *httptest.Server
+	baseURL        string
+	routes         []*route
+	client         *http.Client // deliveries
 	insecureClient *http.Client
 
 	requestSeq atomic.Uint64
