@@ -73,3 +73,18 @@ func (in *GitHubIntegration) GetConditions() []metav1.Condition { return in.Stat
 
 // SetConditions replaces the status conditions.
 func (in *GitHubIntegration) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
+
+// Labels and annotations on the operator-owned previous-webhook-secret Secret.
+const (
+	// ManagedByLabel marks Secrets hookwarden created and owns.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the ManagedByLabel value of hookwarden's Secrets.
+	ManagedByValue = "hookwarden"
+	// IntegrationLabel names the GitHubIntegration a Secret belongs to.
+	IntegrationLabel = "integrations.hookwarden.io/integration"
+	// ExpiresAnnotation holds the RFC 3339 time after which the previous
+	// webhook secret is no longer accepted.
+	ExpiresAnnotation = "integrations.hookwarden.io/expires-at"
+	// PreviousWebhookSecretKey is the data key of the previous webhook secret.
+	PreviousWebhookSecretKey = "webhook_secret"
+)
