@@ -182,12 +182,12 @@ func (s *Server) authenticate(r *http.Request, mode authMode) (*principal, *resp
 	credential := bearer(r.Header.Get("Authorization"))
 	if mode == authJWT {
 		if credential == "" {
-			return nil, errorResponse(http.StatusUnauthorized,
+			return &principal{kind: anonymous, addr: addr}, errorResponse(http.StatusUnauthorized,
 				"You must authenticate with a JSON Web Token (JWT) to access this endpoint.", docsREST)
 		}
 		app, resp := s.verifyAppJWT(credential)
 		if resp != nil {
-			return nil, resp
+			return &principal{kind: anonymous, addr: addr}, resp
 		}
 		return &principal{kind: appPrincipal, app: app}, nil
 	}

@@ -81,6 +81,9 @@ func (s *Server) serve(c *call) *response {
 	}
 	if c.route.free {
 		resp = s.dispatch(c)
+		if resp.status == http.StatusOK {
+			resp = conditional(r, resp)
+		}
 		s.decorate(c, resp, s.limits.peek(key, limit), false)
 		return resp
 	}
@@ -103,15 +106,11 @@ func (s *Server) serve(c *call) *response {
 	resp = s.dispatch(c)
 	spent := true
 	if r.Method == http.MethodGet && resp.status == http.StatusOK {
-		etag := etagOf(resp.body)
-		resp.header.Set("ETag", etag)
-		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		resp = conditional(r, resp)
+		if resp.status == http.StatusNotModified {
 			// GitHub: an authorized 304 does not count against the limit.
 			st = s.limits.refund(key, limit)
 			spent = false
-			notModified := newResponse(http.StatusNotModified)
-			notModified.header.Set("ETag", etag)
-			resp = notModified
 		}
 	}
 	s.decorate(c, resp, st, spent)
@@ -119,6 +118,19 @@ func (s *Server) serve(c *call) *response {
 }
 
 const anonymousLimit = 60
+
+// conditional adds the ETag to a GET answer and turns it into a bodiless
+// 304 when the client already has that representation.
+func conditional(r *http.Request, resp *response) *response {
+	etag := etagOf(resp.body)
+	resp.header.Set("ETag", etag)
+	if !etagMatches(r.Header.Get("If-None-Match"), etag) {
+		return resp
+	}
+	notModified := newResponse(http.StatusNotModified)
+	notModified.header.Set("ETag", etag)
+	return notModified
+}
 
 func (s *Server) dispatch(c *call) *response {
 	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxRequestBody))

@@ -196,3 +196,9 @@ func addTestApp(t *testing.T, sim *Server, events ...string) {
 		t.Fatal(err)
 	}
 }
+
+func jsonDecoder(body []byte) *json.Decoder {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec
+}
