@@ -14,12 +14,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/scheme"
 )
 
 // Env is a running control plane.
@@ -34,17 +33,9 @@ type Env struct {
 	env *envtest.Environment
 }
 
-// NewScheme returns a scheme with the Kubernetes built-in and hookwarden types.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := hookv1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+// NewScheme returns a scheme with the Kubernetes built-in and hookwarden
+// types, as the manager uses.
+func NewScheme() *runtime.Scheme { return scheme.New() }
 
 // RepoRoot is the directory of hookwarden's go.mod.
 func RepoRoot() string {

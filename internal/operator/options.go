@@ -1,0 +1,142 @@
+// Package operator assembles hookwarden's manager: the controllers, the
+// delivery receiver, health checks and metrics, from Options that main fills
+// from flags and HOOKWARDEN_* environment variables.
+package operator
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+
+	"strings"
+	"time"
+)
+
+// Options configure the manager. Each has a flag; see RegisterFlags.
+type Options struct {
+	GitHubURL               string
+	PublicURL               string
+	ReceiverBindAddress     string
+	ReceiverCertDir         string
+	ReceiverMaxInflight     int
+	AllowedSourceCIDRs      string
+	TrustedProxies          string
+	MetricsBindAddress      string
+	HealthProbeBindAddress  string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	WatchNamespaces         []string
+	MaxConcurrentReconciles int
+	StatusFlushInterval     time.Duration
+}
+
+// DefaultOptions are the defaults of the flags.
+func DefaultOptions() Options {
+	return Options{
+		GitHubURL:               "https://api.github.com/",
+		ReceiverBindAddress:     ":9292",
+		ReceiverMaxInflight:     512,
+		MetricsBindAddress:      ":8080",
+		HealthProbeBindAddress:  ":8081",
+		MaxConcurrentReconciles: 4,
+		StatusFlushInterval:     2 * time.Second,
+	}
+}
+
+// EnvPrefix starts the environment variable of every flag:
+// --public-url is also read from HOOKWARDEN_PUBLIC_URL.
+const EnvPrefix = "HOOKWARDEN_"
+
+// EnvName is the environment variable read for a flag when it is not given
+// on the command line.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// RegisterFlags defines the manager's flags on fs, writing into o.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.GitHubURL, "github-url", o.GitHubURL, "GitHub REST API URL used when an integration sets no spec.github.url (GitHub Enterprise: https://HOST/api/v3/).")
+	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL where GitHub reaches the receiver (e.g. the Ingress host); payload URLs default to it followed by the receiver path.")
+	fs.StringVar(&o.ReceiverBindAddress, "receiver-bind-address", o.ReceiverBindAddress, "Address the delivery receiver listens on, in every replica.")
+	fs.StringVar(&o.ReceiverCertDir, "receiver-cert-dir", o.ReceiverCertDir, "Directory with tls.crt and tls.key for the receiver (reloaded on change); empty serves plain HTTP.")
+	fs.IntVar(&o.ReceiverMaxInflight, "receiver-max-inflight", o.ReceiverMaxInflight, "Deliveries handled at once before the receiver answers 503.")
+	fs.StringVar(&o.AllowedSourceCIDRs, "allowed-source-cidrs", o.AllowedSourceCIDRs, `Source addresses the receiver accepts: "github" for the hooks ranges of GitHub's /meta, or a comma-separated CIDR list; empty accepts any.`)
+	fs.StringVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `Address of the Prometheus metrics endpoint; "0" disables it.`)
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of /healthz and /readyz.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader so only one replica reconciles; every replica receives deliveries.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease; defaults to the pod's namespace.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces to watch; empty watches all.", func(v string) error {
+		o.WatchNamespaces = splitList(v)
+		return nil
+	})
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "GitHubIntegrations reconciled at once.")
+	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval).")
+}
+
+// ApplyEnv sets every flag not given on the command line from its
+// HOOKWARDEN_* environment variable, if set. Call it after fs.Parse.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		v, ok := lookup(EnvName(f.Name))
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate reports options that cannot work, saying what to fix.
+func (o *Options) Validate() error {
+	var errs []error
+	if err := validateHTTPURL("--github-url", o.GitHubURL, true); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateHTTPURL("--public-url", o.PublicURL, false); err != nil {
+		errs = append(errs, err)
+	}
+	if o.ReceiverMaxInflight < 1 {
+		errs = append(errs, fmt.Errorf("--receiver-max-inflight=%d: must be at least 1", o.ReceiverMaxInflight))
+	}
+	if o.MaxConcurrentReconciles < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles=%d: must be at least 1", o.MaxConcurrentReconciles))
+	}
+	if o.StatusFlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--status-flush-interval=%s: must be positive", o.StatusFlushInterval))
+	}
+	return errors.Join(errs...)
+}
+
+func validateHTTPURL(flagName, v string, required bool) error {
+	if v == "" {
+		if required {
+			return fmt.Errorf("%s is empty: set an absolute http(s) URL", flagName)
+		}
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s=%q: must be an absolute http(s) URL such as https://hooks.example.com", flagName, v)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package operator
+
+import (
+	"flag"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (Options, error) {
+	t.Helper()
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return o, err
+}
+
+func TestFlagsAndEnv(t *testing.T) {
+	o, err := parse(t, []string{"--public-url=https://flag.example.com"}, map[string]string{
+		"HOOKWARDEN_PUBLIC_URL":            "https://env.example.com",
+		"HOOKWARDEN_WATCH_NAMESPACES":      "team-a, team-b",
+		"HOOKWARDEN_STATUS_FLUSH_INTERVAL": "5s",
+		"HOOKWARDEN_LEADER_ELECT":          "true",
+		"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "64",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.PublicURL != "https://flag.example.com" {
+		t.Errorf("PublicURL = %q: the command line must win over the environment", o.PublicURL)
+	}
+	if !reflect.DeepEqual(o.WatchNamespaces, []string{"team-a", "team-b"}) {
+		t.Errorf("WatchNamespaces = %v", o.WatchNamespaces)
+	}
+	if o.StatusFlushInterval != 5*time.Second || !o.LeaderElect || o.ReceiverMaxInflight != 64 {
+		t.Errorf("env not applied: %+v", o)
+	}
+	if o.ReceiverBindAddress != ":9292" || o.GitHubURL != "https://api.github.com/" {
+		t.Errorf("defaults lost: %+v", o)
+	}
+}
+
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	_, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "lots"})
+	if err == nil || !strings.Contains(err.Error(), "HOOKWARDEN_RECEIVER_MAX_INFLIGHT") {
+		t.Fatalf("error %v, want it to name HOOKWARDEN_RECEIVER_MAX_INFLIGHT", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"relative public url", []string{"--public-url=hooks.example.com"}, "--public-url"},
+		{"ftp github url", []string{"--github-url=ftp://github.example.com"}, "--github-url"},
+		{"zero inflight", []string{"--receiver-max-inflight=0"}, "--receiver-max-inflight"},
+		{"zero flush", []string{"--status-flush-interval=0s"}, "--status-flush-interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parse(t, tt.args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = o.Validate()
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("error %v, want it to name %s", err, tt.wantErr)
+			}
+		})
+	}
+}
