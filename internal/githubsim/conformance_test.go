@@ -404,4 +404,3 @@ func decodeAny(body []byte) (any, error) {
 	err := dec.Decode(&v)
 	return v, err
 }
-

@@ -161,19 +161,22 @@ func lastResponseOf(d Delivery) HookResponse {
 // attempt performs the HTTP request of a delivery.
 func (s *Server) attempt(t hookTarget, ev event) Delivery {
 	body, contentType := encodeDeliveryBody(t.config.ContentType, ev.payload)
-	headers := http.Header{}
-	headers.Set("Accept", "*/*")
-	headers.Set("Content-Type", contentType)
-	headers.Set("User-Agent", "GitHub-Hookshot/"+hookshotVersion)
-	headers.Set("X-GitHub-Delivery", ev.guid)
-	headers.Set("X-GitHub-Event", ev.name)
-	headers.Set("X-GitHub-Hook-ID", strconv.FormatInt(t.id, 10))
-	headers.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(t.owner.id, 10))
-	headers.Set("X-GitHub-Hook-Installation-Target-Type", t.targetType)
+	// Header names keep GitHub's spelling (X-GitHub-...), on the wire and
+	// in the delivery log.
+	headers := http.Header{
+		"Accept":                                 {"*/*"},
+		"Content-Type":                           {contentType},
+		"User-Agent":                             {"GitHub-Hookshot/" + hookshotVersion},
+		"X-GitHub-Delivery":                      {ev.guid},
+		"X-GitHub-Event":                         {ev.name},
+		"X-GitHub-Hook-ID":                       {strconv.FormatInt(t.id, 10)},
+		"X-GitHub-Hook-Installation-Target-ID":   {strconv.FormatInt(t.owner.id, 10)},
+		"X-GitHub-Hook-Installation-Target-Type": {t.targetType},
+	}
 	if t.config.Secret != "" {
 		// GitHub signs only when the hook has a secret.
-		headers.Set("X-Hub-Signature", "sha1="+hexHMAC(sha1.New, t.config.Secret, body))
-		headers.Set("X-Hub-Signature-256", "sha256="+hexHMAC(sha256.New, t.config.Secret, body))
+		headers["X-Hub-Signature"] = []string{"sha1=" + hexHMAC(sha1.New, t.config.Secret, body)}
+		headers["X-Hub-Signature-256"] = []string{"sha256=" + hexHMAC(sha256.New, t.config.Secret, body)}
 	}
 	d := Delivery{
 		GUID: ev.guid, HookID: t.id, Target: t.owner.name, Event: ev.name, Action: ev.action,
@@ -205,7 +208,6 @@ func (s *Server) attempt(t hookTarget, ev event) Delivery {
 		d.Status = "invalid URL"
 		return d
 	}
-	// Header keys keep GitHub's spelling in the request.
 	for k, v := range headers {
 		req.Header[k] = v
 	}
