@@ -31,6 +31,10 @@ manifests: ## Generate the CRDs and RBAC under config/ from the API types and ma
 generate: ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: api-docs
+api-docs: manifests ## Write docs/api-reference.md from the generated CRDs.
+	$(GO) run ./hack/apidocs config/crd/bases docs/api-reference.md
+
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
 	gofmt -l -w $$(git ls-files '*.go')
@@ -44,10 +48,10 @@ lint: golangci-lint ## Run golangci-lint (built from its Go module into bin/).
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files or formatting are stale.
+verify: manifests generate api-docs ## Fail when generated files or formatting are stale.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; $(GO) mod tidy -diff; exit 1; }
-	@git diff --exit-code -- api config || { echo "Generated files are stale: run 'make manifests generate' and commit the result"; exit 1; }
+	@git diff --exit-code -- api config docs/api-reference.md || { echo "Generated files are stale: run 'make manifests generate api-docs' and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "Untracked generated files:"; git status --porcelain -- api config; exit 1; }
 
 ##@ Test
