@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -540,5 +542,40 @@ func TestCloseReleasesHungRequests(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Error("the hung request got an answer")
+	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	sim := New(WithDeliveryTimeout(5 * time.Second))
+	_ = sim.AddRepo(testRepo)
+	sim.AddToken(adminToken, []string{"admin:repo_hook"}, testOrg)
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	// A ping is in flight to a receiver that never answers when Close runs.
+	status, _, _ := apiRequest(t, sim, "POST", "/repos/acme/demo/hooks", adminToken, map[string]any{"config": map[string]any{"url": slow.URL}})
+	if status != 201 {
+		t.Fatal(status)
+	}
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	sim.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close waited %v for a delivery instead of cancelling it", d)
+	}
+	close(hang)
+	slow.Close()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before", n, before)
 	}
 }

@@ -23,6 +23,13 @@
 // errors), the messages follow GitHub's documented error format and the
 // wording observed in public reports; they are marked in the code.
 //
+// Behind the API's back, tests use the Go API: AddRepo, AddOrg, AddToken,
+// AddFineGrainedToken, AddApp and AddInstallation set the scene; Hooks,
+// Deliveries, Issues, Stats and Requests inspect it; SetHook, EditHook and
+// DeleteHook cause drift; TriggerEvent, Ping and Redeliver deliver events
+// synchronously and return the attempts; SetFault injects latency, 5xx
+// answers, hangs and connection resets.
+//
 // A test typically does:
 //
 //	sim := githubsim.New()
