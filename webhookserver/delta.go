@@ -1,0 +1,267 @@
+package webhookserver
+
+import (
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// maxTrackedItems is how many pull requests and issues status keeps.
+const maxTrackedItems = 50
+
+// itemKey identifies a pull request or an issue.
+type itemKey struct {
+	repository string
+	number     int64
+}
+
+// record is what one answered delivery changes in status.
+type record struct {
+	time      time.Time
+	result    hookv1.DeliveryResult
+	duplicate bool
+	// delivery becomes status.lastDelivery; nil for duplicates.
+	delivery *hookv1.DeliveryStatus
+	// rejection becomes status.lastRejection.
+	rejection string
+	// event is counted in status.eventCounts (valid deliveries only).
+	event       string
+	pullRequest *hookv1.PullRequestStatus
+	issue       *hookv1.IssueStatus
+	// untrackIssue removes an issue that no longer carries the label.
+	untrackIssue *itemKey
+}
+
+// eventDelta counts one event's deliveries since the last patch.
+type eventDelta struct {
+	count int64
+	last  time.Time
+}
+
+// statusDelta is what the receiver observed for one integration since its
+// last status patch. It is applied to a freshly read object on every patch
+// attempt, so concurrent writers (other replicas, the reconciler) never lose
+// each other's counts.
+type statusDelta struct {
+	counters      hookv1.DeliveryCounters
+	events        map[string]*eventDelta
+	lastDelivery  *hookv1.DeliveryStatus
+	lastRejection *hookv1.Rejection
+	pullRequests  map[itemKey]hookv1.PullRequestStatus
+	issues        map[itemKey]*hookv1.IssueStatus // nil value: untrack
+}
+
+func newStatusDelta() *statusDelta {
+	return &statusDelta{
+		events:       map[string]*eventDelta{},
+		pullRequests: map[itemKey]hookv1.PullRequestStatus{},
+		issues:       map[itemKey]*hookv1.IssueStatus{},
+	}
+}
+
+// add accounts for one delivery.
+func (d *statusDelta) add(r *record) {
+	d.counters.Received++
+	switch {
+	case r.duplicate:
+		d.counters.Duplicates++
+		return
+	case r.result == hookv1.DeliveryProcessed:
+		d.counters.Processed++
+	case r.result == hookv1.DeliveryIgnored:
+		d.counters.Ignored++
+	case r.result == hookv1.DeliveryRejected:
+		d.counters.Rejected++
+	}
+	if r.event != "" {
+		d.addEvent(r.event, 1, r.time)
+	}
+	if r.delivery != nil && (d.lastDelivery == nil || !r.delivery.ReceivedTime.Before(&d.lastDelivery.ReceivedTime)) {
+		d.lastDelivery = r.delivery
+	}
+	if r.rejection != "" {
+		d.setRejection(&hookv1.Rejection{Time: metav1.NewTime(r.time), Reason: r.rejection})
+	}
+	if r.pullRequest != nil {
+		d.pullRequests[itemKey{r.pullRequest.Repository, r.pullRequest.Number}] = *r.pullRequest
+	}
+	if r.issue != nil {
+		d.issues[itemKey{r.issue.Repository, r.issue.Number}] = r.issue
+	}
+	if r.untrackIssue != nil {
+		d.issues[*r.untrackIssue] = nil
+	}
+}
+
+func (d *statusDelta) addEvent(event string, n int64, at time.Time) {
+	e := d.events[event]
+	if e == nil {
+		e = &eventDelta{}
+		d.events[event] = e
+	}
+	e.count += n
+	if at.After(e.last) {
+		e.last = at
+	}
+}
+
+func (d *statusDelta) setRejection(r *hookv1.Rejection) {
+	if d.lastRejection == nil || !r.Time.Before(&d.lastRejection.Time) {
+		d.lastRejection = r
+	}
+}
+
+// merge adds older, a delta whose patch failed, back into d (the newer one).
+func (d *statusDelta) merge(older *statusDelta) {
+	c := &d.counters
+	c.Received += older.counters.Received
+	c.Processed += older.counters.Processed
+	c.Ignored += older.counters.Ignored
+	c.Rejected += older.counters.Rejected
+	c.Duplicates += older.counters.Duplicates
+	for event, e := range older.events {
+		d.addEvent(event, e.count, e.last)
+	}
+	if older.lastDelivery != nil && d.lastDelivery == nil {
+		d.lastDelivery = older.lastDelivery
+	}
+	if older.lastRejection != nil {
+		d.setRejection(older.lastRejection)
+	}
+	for k, pr := range older.pullRequests {
+		if _, newer := d.pullRequests[k]; !newer {
+			d.pullRequests[k] = pr
+		}
+	}
+	for k, is := range older.issues {
+		if _, newer := d.issues[k]; !newer {
+			d.issues[k] = is
+		}
+	}
+}
+
+// applyTo adds the delta to st: counters are added, the newest delivery and
+// rejection win, pull requests and issues are upserted and cut to the newest
+// 50. It touches only the fields the receiver owns.
+func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
+	c := &st.Deliveries
+	c.Received += d.counters.Received
+	c.Processed += d.counters.Processed
+	c.Ignored += d.counters.Ignored
+	c.Rejected += d.counters.Rejected
+	c.Duplicates += d.counters.Duplicates
+
+	for event, e := range d.events {
+		st.EventCounts = applyEventCount(st.EventCounts, event, e)
+	}
+	if d.lastDelivery != nil && (st.LastDelivery == nil || !d.lastDelivery.ReceivedTime.Before(&st.LastDelivery.ReceivedTime)) {
+		st.LastDelivery = d.lastDelivery.DeepCopy()
+	}
+	if d.lastRejection != nil && (st.LastRejection == nil || !d.lastRejection.Time.Before(&st.LastRejection.Time)) {
+		st.LastRejection = d.lastRejection.DeepCopy()
+	}
+	if len(d.pullRequests) > 0 {
+		st.PullRequests = upsertPullRequests(st.PullRequests, d.pullRequests)
+	}
+	if len(d.issues) > 0 {
+		st.Issues = upsertIssues(st.Issues, d.issues)
+	}
+}
+
+func applyEventCount(counts []hookv1.EventCount, event string, e *eventDelta) []hookv1.EventCount {
+	last := metav1.NewTime(e.last)
+	for i := range counts {
+		if counts[i].Event != event {
+			continue
+		}
+		counts[i].Count += e.count
+		if counts[i].LastTime == nil || counts[i].LastTime.Before(&last) {
+			counts[i].LastTime = &last
+		}
+		return counts
+	}
+	counts = append(counts, hookv1.EventCount{Event: event, Count: e.count, LastTime: &last})
+	slices.SortFunc(counts, func(a, b hookv1.EventCount) int { return compareStrings(a.Event, b.Event) })
+	return counts
+}
+
+func upsertPullRequests(list []hookv1.PullRequestStatus, changes map[itemKey]hookv1.PullRequestStatus) []hookv1.PullRequestStatus {
+	out := make([]hookv1.PullRequestStatus, 0, len(list)+len(changes))
+	stale := map[itemKey]bool{} // status already holds a newer record
+	for _, pr := range list {
+		k := itemKey{pr.Repository, pr.Number}
+		if next, ok := changes[k]; ok && !next.UpdatedTime.Before(&pr.UpdatedTime) {
+			continue // replaced below
+		} else if ok {
+			stale[k] = true
+		}
+		out = append(out, pr)
+	}
+	for k, pr := range changes {
+		if !stale[k] {
+			out = append(out, pr)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b hookv1.PullRequestStatus) int {
+		return newestFirst(a.UpdatedTime, b.UpdatedTime, a.Repository, b.Repository, a.Number, b.Number)
+	})
+	return out[:min(len(out), maxTrackedItems)]
+}
+
+func upsertIssues(list []hookv1.IssueStatus, changes map[itemKey]*hookv1.IssueStatus) []hookv1.IssueStatus {
+	out := make([]hookv1.IssueStatus, 0, len(list)+len(changes))
+	stale := map[itemKey]bool{} // status already holds a newer record
+	for _, is := range list {
+		k := itemKey{is.Repository, is.Number}
+		next, ok := changes[k]
+		switch {
+		case !ok:
+			out = append(out, is)
+		case next == nil:
+			// untracked: the label was removed
+		case next.UpdatedTime.Before(&is.UpdatedTime):
+			stale[k] = true
+			out = append(out, is)
+		}
+	}
+	for k, is := range changes {
+		if is != nil && !stale[k] {
+			out = append(out, *is)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b hookv1.IssueStatus) int {
+		return newestFirst(a.UpdatedTime, b.UpdatedTime, a.Repository, b.Repository, a.Number, b.Number)
+	})
+	return out[:min(len(out), maxTrackedItems)]
+}
+
+// newestFirst orders by time, newest first, then by repository and number so
+// that the order is stable whichever replica writes it.
+func newestFirst(at, bt metav1.Time, ar, br string, an, bn int64) int {
+	switch {
+	case at.After(bt.Time):
+		return -1
+	case bt.After(at.Time):
+		return 1
+	case ar != br:
+		return compareStrings(ar, br)
+	case an > bn:
+		return -1
+	case an < bn:
+		return 1
+	}
+	return 0
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

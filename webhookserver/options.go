@@ -1,0 +1,192 @@
+package webhookserver
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults of Options. docs/receiver.md lists them with the flags that set them.
+const (
+	// DefaultBindAddress is where the receiver listens (--receiver-bind-address).
+	DefaultBindAddress = ":9292"
+	// DefaultMaxInflight caps requests served at once (--receiver-max-inflight).
+	DefaultMaxInflight = 512
+	// DefaultStatusFlushInterval is the shortest time between two status
+	// patches of one integration (--status-flush-interval).
+	DefaultStatusFlushInterval = 2 * time.Second
+	// DefaultQueueSize bounds the deliveries waiting to be recorded
+	// (--receiver-queue-size).
+	DefaultQueueSize = 4096
+	// DefaultDedupeSize is how many (hook ID, delivery GUID) pairs are
+	// remembered to answer duplicates (--receiver-dedupe-size).
+	DefaultDedupeSize = 65536
+	// DefaultRejectedRate is the sustained rate of rejected requests per
+	// second one source address may cause before it is answered 429.
+	DefaultRejectedRate = 1.0
+	// DefaultRejectedBurst is how many rejected requests one source address
+	// may cause at once before it is answered 429.
+	DefaultRejectedBurst = 30
+	// DefaultGitHubURL is the GitHub API whose /meta lists the hooks ranges.
+	DefaultGitHubURL = "https://api.github.com/"
+
+	// MaxBodyBytes is the largest delivery accepted: GitHub caps payloads at
+	// 25 MiB.
+	MaxBodyBytes = 25 << 20
+	// maxHeaderBytes caps request headers; GitHub's are a few hundred bytes.
+	maxHeaderBytes = 64 << 10
+	// readHeaderTimeout, readTimeout, writeTimeout and idleTimeout bound how
+	// long a client may hold a connection. GitHub itself gives up after 10 s.
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	// metaRefreshInterval is how often GitHub's hooks ranges are re-read.
+	metaRefreshInterval = time.Hour
+)
+
+// GitHubSources is the value of AllowedSourceCIDRs that allows the "hooks"
+// ranges GitHub publishes on its /meta endpoint.
+const GitHubSources = "github"
+
+// Options configure the receiver. The zero value of each field means its
+// default.
+type Options struct {
+	// BindAddress is the address the receiver listens on. Default ":9292".
+	BindAddress string
+
+	// CertDir, when set, holds tls.crt and tls.key; the receiver then serves
+	// HTTPS and reloads the pair when the files change.
+	CertDir string
+
+	// MaxInflight caps requests served at once; beyond it the receiver
+	// answers 503 with Retry-After. Default 512.
+	MaxInflight int
+
+	// StatusFlushInterval is the shortest time between two status patches
+	// of one integration. Default 2s.
+	StatusFlushInterval time.Duration
+
+	// QueueSize bounds the accepted deliveries waiting to be recorded; when
+	// it is full the receiver answers 503 with Retry-After. Default 4096.
+	QueueSize int
+
+	// DedupeSize is how many processed (hook ID, delivery GUID) pairs are
+	// remembered to answer redeliveries as duplicates. Default 65536.
+	DedupeSize int
+
+	// RejectedRate and RejectedBurst limit rejected requests (4xx) per
+	// source address; beyond them the source is answered 429 until its
+	// budget refills. Defaults 1 per second, burst 30.
+	RejectedRate  float64
+	RejectedBurst int
+
+	// AllowedSourceCIDRs, when not empty, lists the source ranges allowed
+	// to deliver: CIDRs (or single addresses), or the single value "github"
+	// for the hooks ranges of GitHub's /meta, read from GitHubURL and
+	// refreshed hourly. Other sources are answered 403.
+	AllowedSourceCIDRs []string
+
+	// TrustedProxies lists the CIDRs of proxies (an Ingress controller, a
+	// load balancer) whose X-Forwarded-For header is believed when deciding
+	// the source address of a request.
+	TrustedProxies []string
+
+	// GitHubURL is the GitHub API server whose /meta is read when
+	// AllowedSourceCIDRs is "github". Default https://api.github.com/.
+	GitHubURL string
+}
+
+// withDefaults returns the options with every unset field defaulted.
+func (o Options) withDefaults() Options {
+	if o.BindAddress == "" {
+		o.BindAddress = DefaultBindAddress
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.StatusFlushInterval <= 0 {
+		o.StatusFlushInterval = DefaultStatusFlushInterval
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.DedupeSize <= 0 {
+		o.DedupeSize = DefaultDedupeSize
+	}
+	if o.RejectedRate <= 0 {
+		o.RejectedRate = DefaultRejectedRate
+	}
+	if o.RejectedBurst <= 0 {
+		o.RejectedBurst = DefaultRejectedBurst
+	}
+	if o.GitHubURL == "" {
+		o.GitHubURL = DefaultGitHubURL
+	}
+	return o
+}
+
+// sourcePolicy is the parsed form of AllowedSourceCIDRs and TrustedProxies.
+type sourcePolicy struct {
+	// fromGitHub: the allowed ranges come from GitHub's /meta.
+	fromGitHub bool
+	// allowed ranges; nil allows every source (unless fromGitHub).
+	allowed []netip.Prefix
+	trusted []netip.Prefix
+}
+
+// parseSourcePolicy checks and parses the source address options.
+func parseSourcePolicy(o Options) (sourcePolicy, error) {
+	var p sourcePolicy
+	var errs []error
+	for _, s := range o.AllowedSourceCIDRs {
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			continue
+		case strings.EqualFold(s, GitHubSources):
+			p.fromGitHub = true
+		default:
+			prefix, err := parsePrefix(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("allowed source CIDRs: %w", err))
+				continue
+			}
+			p.allowed = append(p.allowed, prefix)
+		}
+	}
+	if p.fromGitHub && len(p.allowed) > 0 {
+		errs = append(errs, errors.New(`allowed source CIDRs: use either "github" or a list of CIDRs, not both`))
+	}
+	for _, s := range o.TrustedProxies {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		prefix, err := parsePrefix(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("trusted proxies: %w", err))
+			continue
+		}
+		p.trusted = append(p.trusted, prefix)
+	}
+	return p, errors.Join(errs...)
+}
+
+// parsePrefix parses a CIDR or a single address (as a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR: %w", s, err)
+		}
+		return prefix.Masked(), nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR or an IP address: %w", s, err)
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
