@@ -54,6 +54,13 @@ verify: manifests generate api-docs ## Fail when generated files or formatting a
 	@git diff --exit-code -- api config docs/api-reference.md || { echo "Generated files are stale: run 'make manifests generate api-docs' and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "Untracked generated files:"; git status --porcelain -- api config; exit 1; }
 
+##@ Sandbox
+
+.PHONY: sandbox
+sandbox: npm-deps envtest ## Run hookwarden end to end locally: control plane, GitHub simulator, operator, deliveries (ARGS=--once to check and exit).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
+		$(GO) run ./hack/sandbox $(ARGS)
+
 ##@ Test
 
 .PHONY: test

@@ -88,3 +88,13 @@ func (e *Env) Namespace(ctx context.Context, prefix string) (string, error) {
 	}
 	return ns.Name, nil
 }
+
+// Kubeconfig returns a kubeconfig for an administrator of this control plane,
+// for kubectl.
+func (e *Env) Kubeconfig() ([]byte, error) {
+	user, err := e.env.AddUser(envtest.User{Name: "hookwarden-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add kubeconfig user: %w", err)
+	}
+	return user.KubeConfig()
+}

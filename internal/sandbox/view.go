@@ -1,0 +1,51 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// View renders what a user wants to see of an integration's status: its
+// conditions, hooks, deliveries and the pull requests and issues tracked.
+// It never shows a secret: status holds none.
+func View(gi *hookv1.GitHubIntegration) string {
+	var b strings.Builder
+	st := gi.Status
+	fmt.Fprintf(&b, "\n--- %s/%s  (%s)\n", gi.Namespace, gi.Name, time.Now().Format(time.TimeOnly))
+	for _, c := range st.Conditions {
+		fmt.Fprintf(&b, "  %-12s %-6s %-18s %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
+	fmt.Fprintf(&b, "  payload URL  %s\n", st.PayloadURL)
+	for _, h := range st.Hooks {
+		errText := ""
+		if h.LastError != "" {
+			errText = "  error: " + h.LastError
+		}
+		fmt.Fprintf(&b, "  hook         %s id=%d active=%t events=%s%s\n", h.Target, h.ID, h.Active, strings.Join(h.Events, ","), errText)
+	}
+	if st.WebhookSecret != nil {
+		fmt.Fprintf(&b, "  secret       %s\n", st.WebhookSecret.Fingerprint)
+	}
+	d := st.Deliveries
+	fmt.Fprintf(&b, "  deliveries   received=%d processed=%d ignored=%d rejected=%d duplicates=%d redelivered=%d\n",
+		d.Received, d.Processed, d.Ignored, d.Rejected, d.Duplicates, d.Redelivered)
+	for _, e := range st.EventCounts {
+		fmt.Fprintf(&b, "  event        %-14s %d\n", e.Event, e.Count)
+	}
+	if l := st.LastDelivery; l != nil {
+		fmt.Fprintf(&b, "  last         %s %s %s from %s: %s\n", l.Event, l.Action, l.ID, l.Target, l.Result)
+	}
+	if r := st.LastRejection; r != nil {
+		fmt.Fprintf(&b, "  rejected     %s at %s\n", r.Reason, r.Time.Format(time.RFC3339))
+	}
+	for _, pr := range st.PullRequests {
+		fmt.Fprintf(&b, "  pull request %s#%d %-7s %q link=%s\n", pr.Repository, pr.Number, pr.State, pr.Title, pr.LinkKey)
+	}
+	for _, is := range st.Issues {
+		fmt.Fprintf(&b, "  issue        %s#%d %-7s %q\n", is.Repository, is.Number, is.State, is.Title)
+	}
+	return b.String()
+}
