@@ -86,6 +86,49 @@ build: ## Build the manager binary into bin/hookwarden.
 run: manifests ## Run the manager against the cluster of the current kubeconfig.
 	$(GO) run . $(ARGS)
 
+##@ Deployment
+
+# kustomize as pinned in go.mod (tool directive), built into bin/.
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+KUBECTL ?= kubectl
+CONTAINER_TOOL ?= docker
+# Renders config/default with the manager image set to $(IMG).
+define render-install
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	printf 'resources:\n- %s\n' "$(CURDIR)/config/default" >"$$tmp/kustomization.yaml"; \
+	(cd "$$tmp" && $(KUSTOMIZE) edit set image hookwarden=$(IMG)); \
+	$(KUSTOMIZE) build "$$tmp"
+endef
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml (CRDs, RBAC, Deployment, Services, PDB) for the image IMG.
+	@mkdir -p dist
+	@$(render-install) >dist/install.yaml
+	@echo "Wrote dist/install.yaml for image $(IMG): kubectl apply --server-side -f dist/install.yaml"
+
+.PHONY: deploy
+deploy: manifests kustomize ## Install hookwarden with the image IMG into the cluster of the current kubeconfig.
+	@$(render-install) | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove hookwarden from the cluster but keep the CRDs, the GitHubIntegrations and their hooks on GitHub.
+	@$(render-install) | $(KUSTOMIZE) cfg grep --invert-match "kind=CustomResourceDefinition" \
+		| $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: uninstall
+uninstall: kustomize ## Delete the CRDs once no GitHubIntegration or GitHubIssue is left (delete those first, with hookwarden running).
+	@left=$$($(KUBECTL) get githubintegrations,githubissues -A --no-headers --ignore-not-found 2>/dev/null | wc -l); \
+	if [ "$$left" -gt 0 ]; then echo "$$left GitHubIntegrations/GitHubIssues remain: delete them while hookwarden runs, so it removes their hooks and finalizers"; exit 1; fi
+	@$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: docker-build
+docker-build: ## Build the container image IMG (needs a Docker engine or CONTAINER_TOOL=podman).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the container image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
 ##@ Tools
 
 .PHONY: golangci-lint
@@ -93,3 +136,8 @@ golangci-lint: $(GOLANGCI_LINT)
 $(GOLANGCI_LINT):
 	GOBIN=$(LOCALBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): go.mod
+	$(GO) build -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
