@@ -85,11 +85,18 @@ func (d *statusDelta) add(r *record) {
 	if r.rejection != "" {
 		d.setRejection(&hookv1.Rejection{Time: metav1.NewTime(r.time), Reason: r.rejection})
 	}
-	if r.pullRequest != nil {
-		d.pullRequests[itemKey{r.pullRequest.Repository, r.pullRequest.Number}] = *r.pullRequest
+	// Workers may record deliveries out of order: the newest one wins.
+	if pr := r.pullRequest; pr != nil {
+		k := itemKey{pr.Repository, pr.Number}
+		if old, ok := d.pullRequests[k]; !ok || !pr.UpdatedTime.Before(&old.UpdatedTime) {
+			d.pullRequests[k] = *pr
+		}
 	}
-	if r.issue != nil {
-		d.issues[itemKey{r.issue.Repository, r.issue.Number}] = r.issue
+	if is := r.issue; is != nil {
+		k := itemKey{is.Repository, is.Number}
+		if old := d.issues[k]; old == nil || !is.UpdatedTime.Before(&old.UpdatedTime) {
+			d.issues[k] = is
+		}
 	}
 	if r.untrackIssue != nil {
 		d.issues[*r.untrackIssue] = nil

@@ -264,13 +264,17 @@ func pullRequestStatus(in *integration, d *Delivery, now time.Time) *hookv1.Pull
 	}
 }
 
+// untrackingActions remove an issue from status: it is gone from the
+// repository.
+var untrackingActions = map[string]bool{"deleted": true, "transferred": true}
+
 func issueStatus(in *integration, d *Delivery, now time.Time) (*hookv1.IssueStatus, *itemKey) {
 	is := d.Payload.Issue
 	if is == nil || in.issueLabel == "" || d.Payload.Repository == nil || d.Payload.Repository.FullName == "" {
 		return nil, nil
 	}
 	repo := d.Payload.Repository.FullName
-	if !is.hasLabel(in.issueLabel) {
+	if !is.hasLabel(in.issueLabel) || untrackingActions[d.Payload.Action] {
 		return nil, &itemKey{repo, is.Number}
 	}
 	return &hookv1.IssueStatus{

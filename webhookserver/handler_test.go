@@ -1,0 +1,480 @@
+package webhookserver
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// TestAnswers checks every answer of SPEC §4: status code, JSON body and what
+// is counted on the integration.
+func TestAnswers(t *testing.T) {
+	reserialised := `{"ref": "refs/heads/main", "after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "repository": {"full_name": "acme/api"}, "head_commit": {"message": "Add checkout flow"}}`
+
+	cases := []struct {
+		name     string
+		request  func() *http.Request
+		wantCode int
+		wantBody string
+		// wantCounted is what the integration's status counts (nil: nothing).
+		wantCounted *hookv1.DeliveryCounters
+		wantHeader  map[string]string
+	}{
+		{
+			name:        "push processed",
+			request:     func() *http.Request { return delivery("push", pushExample) },
+			wantCode:    http.StatusOK,
+			wantBody:    `{"processed":true}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},
+		},
+		{
+			name:        "form-encoded payload processed",
+			request:     func() *http.Request { return formDelivery("push", pushExample) },
+			wantCode:    http.StatusOK,
+			wantBody:    `{"processed":true}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},
+		},
+		{
+			name:        "ping answers its hook ID",
+			request:     func() *http.Request { return delivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`) },
+			wantCode:    http.StatusOK,
+			wantBody:    `{"event":"ping","hook_id":424242,"processed":true}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},
+		},
+		{
+			name:        "unsubscribed event ignored",
+			request:     func() *http.Request { return delivery("star", `{"action":"created"}`) },
+			wantCode:    http.StatusAccepted,
+			wantBody:    `{"processed":false,"reason":"event \"star\" is not in spec.events"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Ignored: 1},
+		},
+		{
+			name:        "subscribed event without handler ignored",
+			request:     func() *http.Request { return delivery("release", `{"action":"published"}`) },
+			wantCode:    http.StatusAccepted,
+			wantBody:    `{"processed":false,"reason":"event \"release\" has no handler"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Ignored: 1},
+		},
+		{
+			name: "GET not allowed",
+			request: func() *http.Request {
+				return httptest.NewRequest(http.MethodGet, hookv1.ReceiverPath(testNS, testName), nil)
+			},
+			wantCode:   http.StatusMethodNotAllowed,
+			wantBody:   `{"error":"method not allowed: GitHub delivers with POST"}`,
+			wantHeader: map[string]string{"Allow": "POST"},
+		},
+		{
+			name: "unknown integration",
+			request: func() *http.Request {
+				return deliveryTo(types.NamespacedName{Namespace: testNS, Name: "other"}, "push", pushExample, testSecret)
+			},
+			wantCode: http.StatusNotFound,
+			wantBody: `{"error":"integration not found"}`,
+		},
+		{
+			name: "text/plain unsupported",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Set("Content-Type", "text/plain")
+				return r
+			},
+			wantCode:    http.StatusUnsupportedMediaType,
+			wantBody:    `{"error":"unsupported Content-Type: GitHub sends application/json or application/x-www-form-urlencoded"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "missing event header",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Del(HeaderEvent)
+				return r
+			},
+			wantCode:    http.StatusBadRequest,
+			wantBody:    `{"error":"missing X-GitHub-Event header"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "missing delivery header",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Del(HeaderDelivery)
+				return r
+			},
+			wantCode:    http.StatusBadRequest,
+			wantBody:    `{"error":"missing X-GitHub-Delivery header"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "unsigned",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Del(HeaderSignature256)
+				return r
+			},
+			wantCode:    http.StatusUnauthorized,
+			wantBody:    `{"error":"missing X-Hub-Signature-256: set the webhook secret in GitHub"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "SHA-1 signature only",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Del(HeaderSignature256)
+				mac := hmac.New(sha1.New, []byte(testSecret))
+				mac.Write([]byte(pushExample))
+				r.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
+				return r
+			},
+			wantCode:    http.StatusUnauthorized,
+			wantBody:    `{"error":"missing X-Hub-Signature-256: set the webhook secret in GitHub"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "signature without sha256= prefix",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.Header.Set(HeaderSignature256, strings.TrimPrefix(r.Header.Get(HeaderSignature256), "sha256="))
+				return r
+			},
+			wantCode:    http.StatusUnauthorized,
+			wantBody:    `{"error":"invalid signature"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "right signature over a re-serialised body",
+			request: func() *http.Request {
+				r := delivery("push", reserialised)
+				r.Header.Set(HeaderSignature256, Signature([]byte(testSecret), []byte(pushExample)))
+				return r
+			},
+			wantCode:    http.StatusUnauthorized,
+			wantBody:    `{"error":"invalid signature"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name:        "signed with another secret",
+			request:     func() *http.Request { return deliveryTo(testKey, "push", pushExample, "another-secret-0123456789") },
+			wantCode:    http.StatusUnauthorized,
+			wantBody:    `{"error":"invalid signature"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name:        "malformed JSON with a valid signature",
+			request:     func() *http.Request { return delivery("push", `{"ref": "refs/heads/main",`) },
+			wantCode:    http.StatusBadRequest,
+			wantBody:    `{"error":"malformed payload"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name:        "JSON that is not an object",
+			request:     func() *http.Request { return delivery("push", `null`) },
+			wantCode:    http.StatusBadRequest,
+			wantBody:    `{"error":"malformed payload"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "form body without payload field",
+			request: func() *http.Request {
+				r := delivery("push", "data="+pushExample)
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				return r
+			},
+			wantCode:    http.StatusBadRequest,
+			wantBody:    `{"error":"malformed payload"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "declared body over 25 MiB",
+			request: func() *http.Request {
+				r := delivery("push", pushExample)
+				r.ContentLength = MaxBodyBytes + 1
+				return r
+			},
+			wantCode:    http.StatusRequestEntityTooLarge,
+			wantBody:    `{"error":"payload larger than 25 MiB"}`,
+			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
+		},
+		{
+			name: "unknown path",
+			request: func() *http.Request {
+				return httptest.NewRequest(http.MethodPost, "/api/v1/integrations/x", nil)
+			},
+			wantCode: http.StatusNotFound,
+			wantBody: `{"error":"not found"}`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHandlerServer(t, Options{})
+			w := serve(s, tc.request())
+			assertAnswer(t, w, tc.wantCode, tc.wantBody)
+			for k, v := range tc.wantHeader {
+				if got := w.Header().Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			drain(s)
+			got := s.recorder.pendingCounters(testKey)
+			want := hookv1.DeliveryCounters{}
+			if tc.wantCounted != nil {
+				want = *tc.wantCounted
+			}
+			if got != want {
+				t.Errorf("counted %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func assertAnswer(t *testing.T, w *httptest.ResponseRecorder, code int, body string) {
+	t.Helper()
+	if w.Code != code {
+		t.Errorf("code = %d, want %d (body %s)", w.Code, code, w.Body.String())
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var got, want any
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatalf("body %q is not JSON: %v", w.Body.String(), err)
+	}
+	if err := json.Unmarshal([]byte(body), &want); err != nil {
+		t.Fatal(err)
+	}
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("body = %s, want %s", gotJSON, wantJSON)
+	}
+}
+
+// TestOversizedBodyReadsNoMoreThanTheCap sends a body of 25 MiB + 1 byte
+// without a Content-Length: the receiver answers 413 having read at most the
+// cap plus one byte.
+func TestOversizedBodyReadsNoMoreThanTheCap(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	body := &countingReader{remaining: MaxBodyBytes + 1 + 10<<20}
+	r := delivery("push", "")
+	r.Body = io.NopCloser(body)
+	r.ContentLength = -1
+	w := serve(s, r)
+	assertAnswer(t, w, http.StatusRequestEntityTooLarge, `{"error":"payload larger than 25 MiB"}`)
+	if body.read > MaxBodyBytes+1 {
+		t.Errorf("read %d bytes, want at most %d", body.read, MaxBodyBytes+1)
+	}
+	if body.read < MaxBodyBytes {
+		t.Errorf("read %d bytes: the body was refused before reaching the cap", body.read)
+	}
+}
+
+// TestBodyAtTheCapIsRead checks that a delivery of exactly 25 MiB is not
+// refused for its size.
+func TestBodyAtTheCapIsRead(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	payload := `{"ref":"refs/heads/main","pad":"` + strings.Repeat("a", MaxBodyBytes-len(`{"ref":"refs/heads/main","pad":""}`)) + `"}`
+	if len(payload) != MaxBodyBytes {
+		t.Fatalf("payload is %d bytes", len(payload))
+	}
+	assertAnswer(t, serve(s, delivery("push", payload)), http.StatusOK, `{"processed":true}`)
+}
+
+// TestDuplicateIsAnsweredAndNotCountedTwice resends a delivery with the same
+// hook ID and GUID.
+func TestDuplicateIsAnsweredAndNotCountedTwice(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	first := delivery("push", pushExample)
+	again := delivery("push", pushExample)
+	again.Header.Set(HeaderDelivery, first.Header.Get(HeaderDelivery))
+
+	assertAnswer(t, serve(s, first), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, again), http.StatusOK, `{"processed":true,"duplicate":true}`)
+	drain(s)
+	want := hookv1.DeliveryCounters{Received: 2, Processed: 1, Duplicates: 1}
+	if got := s.recorder.pendingCounters(testKey); got != want {
+		t.Errorf("counted %+v, want %+v", got, want)
+	}
+
+	// Another hook delivering the same GUID is not a duplicate.
+	other := delivery("push", pushExample)
+	other.Header.Set(HeaderDelivery, first.Header.Get(HeaderDelivery))
+	other.Header.Set(HeaderHookID, "7")
+	assertAnswer(t, serve(s, other), http.StatusOK, `{"processed":true}`)
+}
+
+// TestFullQueueAnswers503 fills the recording queue: the next delivery is
+// answered 503 with Retry-After, and processed when GitHub redelivers it
+// after the queue drained.
+func TestFullQueueAnswers503(t *testing.T) {
+	s := newHandlerServer(t, Options{QueueSize: 1})
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+
+	r := delivery("push", pushExample)
+	guid := r.Header.Get(HeaderDelivery)
+	w := serve(s, r)
+	assertAnswer(t, w, http.StatusServiceUnavailable, `{"error":"too many deliveries waiting to be recorded: retry later"}`)
+	if got := w.Header().Get("Retry-After"); got != queueFullRetryAfter {
+		t.Errorf("Retry-After = %q, want %q", got, queueFullRetryAfter)
+	}
+
+	drain(s)
+	redelivery := delivery("push", pushExample)
+	redelivery.Header.Set(HeaderDelivery, guid)
+	assertAnswer(t, serve(s, redelivery), http.StatusOK, `{"processed":true}`)
+	drain(s)
+	if got := s.recorder.pendingCounters(testKey).Processed; got != 2 {
+		t.Errorf("processed = %d, want 2", got)
+	}
+}
+
+// TestSecretNotConfiguredAcceptsNothing: an integration whose webhook secret
+// is missing or invalid refuses signed and unsigned deliveries alike.
+func TestSecretNotConfiguredAcceptsNothing(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	s.store.setSecrets(testKey, &secretState{problem: "Secret \"github-experiments\" not found"})
+
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusServiceUnavailable,
+		`{"error":"the webhook secret of this integration is not configured or not valid yet: the delivery was not accepted"}`)
+	unsigned := delivery("push", pushExample)
+	unsigned.Header.Del(HeaderSignature256)
+	assertAnswer(t, serve(s, unsigned), http.StatusUnauthorized,
+		`{"error":"missing X-Hub-Signature-256: set the webhook secret in GitHub"}`)
+}
+
+// TestPreviousSecretDuringGracePeriod: after a rotation the previous secret
+// is accepted until it expires, then refused.
+func TestPreviousSecretDuringGracePeriod(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	previous := "previous-secret-0123456789abcdef"
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{
+		Current: []byte(testSecret), Previous: []byte(previous), PreviousExpires: time.Now().Add(time.Hour)}})
+	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, previous)), http.StatusOK, `{"processed":true}`)
+
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{
+		Current: []byte(testSecret), Previous: []byte(previous), PreviousExpires: time.Now().Add(-time.Second)}})
+	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, previous)), http.StatusUnauthorized, `{"error":"invalid signature"}`)
+}
+
+// TestRejectedRequestsAreRateLimitedPerSource: a source that keeps sending
+// bad signatures is answered 429, others are not affected.
+func TestRejectedRequestsAreRateLimitedPerSource(t *testing.T) {
+	s := newHandlerServer(t, Options{RejectedBurst: 3, RejectedRate: 0.01})
+	bad := func(addr string) *http.Request {
+		r := deliveryTo(testKey, "push", pushExample, "wrong-secret-0123456789")
+		r.RemoteAddr = addr
+		return r
+	}
+	for range 3 {
+		assertAnswer(t, serve(s, bad("198.51.100.7:1234")), http.StatusUnauthorized, `{"error":"invalid signature"}`)
+	}
+	w := serve(s, bad("198.51.100.7:1234"))
+	assertAnswer(t, w, http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Even a good delivery from that source waits for its budget.
+	good := delivery("push", pushExample)
+	good.RemoteAddr = "198.51.100.7:1234"
+	assertAnswer(t, serve(s, good), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
+
+	other := delivery("push", pushExample)
+	other.RemoteAddr = "198.51.100.8:1234"
+	assertAnswer(t, serve(s, other), http.StatusOK, `{"processed":true}`)
+}
+
+// TestInflightCap answers 503 once MaxInflight requests are being served.
+func TestInflightCap(t *testing.T) {
+	s := newHandlerServer(t, Options{MaxInflight: 1})
+	s.inflight <- struct{}{} // one request in flight
+	w := serve(s, delivery("push", pushExample))
+	assertAnswer(t, w, http.StatusServiceUnavailable, `{"error":"too many deliveries in flight: retry later"}`)
+	if got := w.Header().Get("Retry-After"); got != inflightRetryAfter {
+		t.Errorf("Retry-After = %q, want %q", got, inflightRetryAfter)
+	}
+	<-s.inflight
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+}
+
+// TestAllowedSourcesWithTrustedProxy: only allowed sources deliver; behind a
+// trusted proxy the X-Forwarded-For address decides, behind another it does
+// not.
+func TestAllowedSourcesWithTrustedProxy(t *testing.T) {
+	s := newHandlerServer(t, Options{AllowedSourceCIDRs: []string{"140.82.112.0/20"}, TrustedProxies: []string{"10.0.0.0/8"}})
+	cases := []struct {
+		name, remote, forwarded string
+		want                    int
+	}{
+		{"allowed source", "140.82.115.1:5000", "", http.StatusOK},
+		{"other source", "203.0.113.9:5000", "", http.StatusForbidden},
+		{"allowed behind trusted proxy", "10.1.2.3:5000", "140.82.115.1", http.StatusOK},
+		{"other behind trusted proxy", "10.1.2.3:5000", "203.0.113.9", http.StatusForbidden},
+		{"spoofed first hop behind trusted proxy", "10.1.2.3:5000", "140.82.115.1, 203.0.113.9", http.StatusForbidden},
+		{"forwarded header from untrusted peer", "203.0.113.9:5000", "140.82.115.1", http.StatusForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := delivery("push", pushExample)
+			r.RemoteAddr = tc.remote
+			if tc.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tc.forwarded)
+			}
+			w := serve(s, r)
+			if w.Code != tc.want {
+				t.Errorf("code = %d, want %d (%s)", w.Code, tc.want, w.Body.String())
+			}
+			if tc.want == http.StatusForbidden {
+				assertAnswer(t, w, http.StatusForbidden, `{"error":"source address not allowed"}`)
+			}
+		})
+	}
+}
+
+// TestStatusRecordsPullRequestsAndIssues checks what a user sees in status
+// after pull request and issue deliveries.
+func TestStatusRecordsPullRequestsAndIssues(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	pr := func(state string, merged bool, body string) string {
+		b, _ := json.Marshal(body)
+		return `{"action":"edited","number":42,"pull_request":{"number":42,"title":"Checkout flow v2","html_url":"https://github.com/acme/api/pull/42","state":"` +
+			state + `","merged":` + map[bool]string{true: "true", false: "false"}[merged] + `,"body":` + string(b) + `},"repository":{"full_name":"acme/api"}}`
+	}
+	for _, d := range []string{
+		pr("open", false, "Adds the flow.\r\n\r\nExperiment_Key:   checkout-flow-v2  \r\nmore text"),
+		pr("closed", true, "Adds the flow.\nexperiment_key: checkout-flow-v2"),
+	} {
+		assertAnswer(t, serve(s, delivery("pull_request", d)), http.StatusOK, `{"processed":true}`)
+	}
+	assertAnswer(t, serve(s, delivery("issues", issueExample)), http.StatusOK, `{"processed":true}`)
+	unlabeled := strings.Replace(strings.Replace(issueExample, `"labels":[{"name":"experiment"}]`, `"labels":[{"name":"bug"}]`, 1), `"number":101`, `"number":102`, 1)
+	assertAnswer(t, serve(s, delivery("issues", unlabeled)), http.StatusOK, `{"processed":true}`)
+	drain(s)
+
+	st := hookv1.GitHubIntegrationStatus{}
+	s.recorder.take()[testKey].applyTo(&st)
+	if len(st.PullRequests) != 1 {
+		t.Fatalf("pullRequests = %+v, want one", st.PullRequests)
+	}
+	got := st.PullRequests[0]
+	if got.Repository != "acme/api" || got.Number != 42 || got.State != "merged" || got.LinkKey != "checkout-flow-v2" ||
+		got.Title != "Checkout flow v2" || got.URL != "https://github.com/acme/api/pull/42" {
+		t.Errorf("pull request = %+v", got)
+	}
+	if len(st.Issues) != 1 || st.Issues[0].Number != 101 || st.Issues[0].State != "open" {
+		t.Errorf("issues = %+v, want only #101 (carrying the label)", st.Issues)
+	}
+	if st.Deliveries.Processed != 4 || st.LastDelivery == nil || st.LastDelivery.Event != "issues" {
+		t.Errorf("deliveries = %+v, last = %+v", st.Deliveries, st.LastDelivery)
+	}
+}

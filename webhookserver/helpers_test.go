@@ -1,0 +1,146 @@
+package webhookserver
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+const (
+	testSecret   = "s3cr3t-webhook-value-0123456789"
+	testHookID   = "424242"
+	testNS       = "team-a"
+	testName     = "experiments"
+	testPRKey    = "experiment_key"
+	testLabel    = "experiment"
+	pushExample  = `{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","repository":{"full_name":"acme/api"},"head_commit":{"message":"Add checkout flow"}}`
+	issueExample = `{"action":"labeled","issue":{"number":101,"title":"Review results","html_url":"https://github.com/acme/api/issues/101","state":"open","labels":[{"name":"experiment"}]},"repository":{"full_name":"acme/api"}}`
+)
+
+var deliverySeq atomic.Int64
+
+// newGUID returns a fresh delivery GUID in GitHub's shape.
+func newGUID() string {
+	return fmt.Sprintf("72d3162e-cc78-11e3-81ab-%012d", deliverySeq.Add(1))
+}
+
+// testIntegration is the GitHubIntegration most tests receive deliveries for.
+func testIntegration() *hookv1.GitHubIntegration {
+	return &hookv1.GitHubIntegration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testName, UID: "0f1e2d3c"},
+		Spec: hookv1.GitHubIntegrationSpec{
+			Repositories: []string{"acme/api"},
+			Events:       []string{"push", "pull_request", "issues", "release"},
+			SecretRef:    hookv1.SecretReference{Name: "github-experiments"},
+			Links:        hookv1.Links{PullRequestKey: testPRKey, IssueLabel: testLabel},
+		},
+	}
+}
+
+var testKey = types.NamespacedName{Namespace: testNS, Name: testName}
+
+// newHandlerServer returns a receiver with testIntegration and testSecret in
+// its store and no Kubernetes behind it; records stay queued until drain.
+func newHandlerServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := newServer(opts, serverDeps{log: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.store.upsert(newIntegration(testIntegration()))
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	return s
+}
+
+// drain records every queued delivery, as the workers would.
+func drain(s *Server) {
+	for {
+		select {
+		case q := <-s.queue:
+			s.recordDelivery(q)
+		default:
+			return
+		}
+	}
+}
+
+// delivery builds a signed JSON delivery of event for the test integration.
+func delivery(event, body string) *http.Request {
+	return deliveryTo(testKey, event, body, testSecret)
+}
+
+func deliveryTo(key types.NamespacedName, event, body, secret string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, hookv1.ReceiverPath(key.Namespace, key.Name), bytes.NewReader([]byte(body)))
+	r.RemoteAddr = "192.0.2.10:40000"
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(HeaderEvent, event)
+	r.Header.Set(HeaderDelivery, newGUID())
+	r.Header.Set(HeaderHookID, testHookID)
+	r.Header.Set("User-Agent", "GitHub-Hookshot/044aadd")
+	r.Header.Set(HeaderSignature256, Signature([]byte(secret), []byte(body)))
+	return r
+}
+
+// formDelivery builds a signed form-encoded delivery.
+func formDelivery(event, payload string) *http.Request {
+	body := url.Values{"payload": {payload}}.Encode()
+	r := delivery(event, body)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+// serve runs one request through the receiver's handler.
+func serve(s *Server, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	s.routes().ServeHTTP(w, r)
+	return w
+}
+
+// countingReader counts the bytes read from it and serves n bytes of '{'.
+type countingReader struct {
+	remaining int64
+	read      int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.remaining <= 0 {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if n > c.remaining {
+		n = c.remaining
+	}
+	for i := range p[:n] {
+		p[i] = ' '
+	}
+	c.remaining -= n
+	c.read += n
+	return int(n), nil
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
