@@ -46,4 +46,29 @@ const (
 	ReasonGitHubUnavailable = "GitHubUnavailable"
 	// ReasonDeleting: the object is being deleted and its hooks removed.
 	ReasonDeleting = "Deleting"
+	// ReasonPayloadURLUnset: spec.payloadURL is empty and the operator runs
+	// without --public-url, so there is no URL to register.
+	ReasonPayloadURLUnset = "PayloadURLUnset"
+	// ReasonNotSupported: the spec asks for something this version of
+	// hookwarden does not do yet (e.g. a target kind or an auth method).
+	ReasonNotSupported = "NotSupported"
+)
+
+// Event reasons of the GitHubIntegration reconciler (Normal events; warnings
+// use the condition reasons above).
+const (
+	// EventHookCreated: a hook was registered on GitHub.
+	EventHookCreated = "HookCreated"
+	// EventHookAdopted: an existing hook with the payload URL was taken over
+	// instead of creating a second one.
+	EventHookAdopted = "HookAdopted"
+	// EventHookUpdated: a hook was corrected to match the spec.
+	EventHookUpdated = "HookUpdated"
+	// EventHookRecreated: a hook deleted on GitHub was registered again.
+	EventHookRecreated = "HookRecreated"
+	// EventHookDeleted: a hook was removed from GitHub.
+	EventHookDeleted = "HookDeleted"
+	// EventHooksOrphaned: the object went with deletionPolicy Orphan and its
+	// hooks were left on GitHub.
+	EventHooksOrphaned = "HooksOrphaned"
 )

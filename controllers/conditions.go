@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// The three conditions follow kstatus: Ready summarises, Reconciling is True
+// while hookwarden works towards the spec, Stalled is True when only the user
+// can unblock it. Reconciling and Stalled are removed when they no longer
+// apply, so tools that read kstatus see Current once Ready is True.
+
+func setCondition(obj *hookv1.GitHubIntegration, condType string, status metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            truncateMessage(message),
+		ObservedGeneration: obj.Generation,
+	})
+}
+
+// markReady: every hook matches the spec; the generation is handled.
+func markReady(obj *hookv1.GitHubIntegration, reason, message string) {
+	setCondition(obj, hookv1.ConditionReady, metav1.ConditionTrue, reason, message)
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
+	obj.Status.ObservedGeneration = obj.Generation
+}
+
+// markReconciling: not there yet, and retrying (or waiting) will get there.
+func markReconciling(obj *hookv1.GitHubIntegration, reason, message string) {
+	setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(obj, hookv1.ConditionReconciling, metav1.ConditionTrue, hookv1.ReasonProgressing, message)
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
+}
+
+// markStalled: the spec, the Secret or GitHub's answer needs the user; the
+// generation is handled as far as it can be.
+func markStalled(obj *hookv1.GitHubIntegration, reason, message string) {
+	setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(obj, hookv1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
+	obj.Status.ObservedGeneration = obj.Generation
+}
+
+// markSuspended keeps Ready's status (the hooks stay as they were last
+// seen) and says why nothing is checked.
+func markSuspended(obj *hookv1.GitHubIntegration) {
+	status := metav1.ConditionFalse
+	if c := apimeta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+		status = metav1.ConditionTrue
+	}
+	setCondition(obj, hookv1.ConditionReady, status, hookv1.ReasonSuspended,
+		"Reconciliation is suspended (spec.suspend): no GitHub call is made; the receiver keeps receiving")
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
+	obj.Status.ObservedGeneration = obj.Generation
+}
+
+// maxConditionMessage is the API's limit on a condition message.
+const maxConditionMessage = 32768
+
+func truncateMessage(m string) string {
+	if len(m) <= maxConditionMessage {
+		return m
+	}
+	return m[:maxConditionMessage-3] + "..."
+}
+
+// stepError is a failed reconcile step with the reason and message users
+// see in Ready.
+type stepError struct {
+	reason  string
+	message string
+	// stalled: retrying cannot help until the user changes something.
+	stalled bool
+	// retryOnInterval: a stalled error the user may fix outside the
+	// cluster (on GitHub), so it is checked again every interval.
+	retryOnInterval bool
+	// retryAt: a known wait (rate limit reset).
+	retryAt time.Time
+	err     error
+}
+
+func (e *stepError) Error() string { return e.message }
+func (e *stepError) Unwrap() error { return e.err }
+
+// stalledError is a user-fixable error.
+func stalledError(reason, message string) *stepError {
+	return &stepError{reason: reason, message: message, stalled: true}
+}

@@ -1,0 +1,240 @@
+// Package controllers holds hookwarden's reconcilers. The
+// GitHubIntegration reconciler registers one webhook per target on GitHub,
+// keeps it as declared, and removes it when the object goes.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/indexes"
+	"github.com/hookwarden/hookwarden/internal/metrics"
+)
+
+// ControllerName names the controller in logs, metrics and Events.
+const ControllerName = "githubintegration"
+
+// GitHubIntegrationReconciler reconciles GitHubIntegration objects.
+type GitHubIntegrationReconciler struct {
+	// Client reads and patches GitHubIntegrations (cached reads).
+	client.Client
+	// APIReader reads the referenced Secrets straight from the API server:
+	// Secrets are not cached.
+	APIReader client.Reader
+	// Scheme knows the hookwarden types.
+	Scheme *runtime.Scheme
+	// Recorder emits Kubernetes Events on the integrations.
+	Recorder events.EventRecorder
+	// GitHub hands out the shared GitHub client of each token.
+	GitHub *ghclient.Factory
+	// DefaultGitHubURL is used when spec.github.url is empty
+	// (--github-url).
+	DefaultGitHubURL string
+	// PublicURL is where GitHub reaches the receiver (--public-url); the
+	// payload URL is PublicURL followed by the receiver path unless
+	// spec.payloadURL is set.
+	PublicURL string
+}
+
+// +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/status,verbs=get;patch
+// +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler with mgr. The manager must have
+// the indexes of package indexes (indexes.Setup).
+func (r *GitHubIntegrationReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return r.builder(mgr, opts).Complete(r)
+}
+
+// builder wires the watches: integrations on spec, annotation or deletion
+// changes (not on status writes, which the receiver makes often), and the
+// metadata of Secrets, mapped to the integrations that reference them.
+func (r *GitHubIntegrationReconciler) builder(mgr ctrl.Manager, opts controller.Options) *builder.Builder {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&hookv1.GitHubIntegration{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+			deletionStarted{},
+		))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsForSecret)).
+		WithOptions(opts)
+}
+
+// deletionStarted passes the update that sets deletionTimestamp.
+type deletionStarted struct{ predicate.Funcs }
+
+func (deletionStarted) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld != nil && e.ObjectNew != nil &&
+		e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
+}
+
+// integrationsForSecret lists the integrations whose spec.secretRef names
+// the Secret, through the field index.
+func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var list hookv1.GitHubIntegrationList
+	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{indexes.SecretRefNameField: secret.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the GitHubIntegrations of a Secret", "secret", klog.KObj(secret))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, gi := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: gi.Namespace, Name: gi.Name}})
+	}
+	return reqs
+}
+
+// Reconcile brings the hooks of one GitHubIntegration on GitHub in line with
+// its spec and writes what it saw to status, in one patch.
+func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &hookv1.GitHubIntegration{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	log := ctrl.LoggerFrom(ctx)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	// One status write per reconcile, whatever path it takes: the diff
+	// between the status as fetched and as left by the steps below.
+	fetched := obj.Status.DeepCopy()
+	gone := false
+	defer func() {
+		if gone {
+			return
+		}
+		if err := r.patchStatus(ctx, obj, fetched); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+
+	if !obj.DeletionTimestamp.IsZero() {
+		result, gone, retErr = r.reconcileDelete(ctx, obj)
+		return result, retErr
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	if obj.Spec.Suspend {
+		markSuspended(obj)
+		return ctrl.Result{}, nil
+	}
+
+	creds, err := r.reconcileSecret(ctx, obj)
+	if err != nil {
+		return r.handleFailure(ctx, obj, err)
+	}
+	return r.reconcileHooks(ctx, obj, creds)
+}
+
+// patchStatus sends the status changes made during this reconcile as a JSON
+// merge patch against the status as fetched, so fields written by the
+// receiver meanwhile are left alone. No change, no write.
+func (r *GitHubIntegrationReconciler) patchStatus(ctx context.Context, obj *hookv1.GitHubIntegration, fetched *hookv1.GitHubIntegrationStatus) error {
+	if equality.Semantic.DeepEqual(&obj.Status, fetched) {
+		return nil
+	}
+	before := obj.DeepCopy()
+	before.Status = *fetched
+	metrics.StatusWrites.WithLabelValues("reconciler").Inc()
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("patch status: %w", err))
+	}
+	return nil
+}
+
+// ensureFinalizer adds the finalizer, with a metadata patch, before the
+// first GitHub call: no hook may be created that deletion would forget.
+func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(obj, hookv1.Finalizer)
+	if err := r.Patch(ctx, obj, patch); err != nil {
+		return fmt.Errorf("add finalizer: %w", err)
+	}
+	return nil
+}
+
+// removeFinalizer releases the object once its hooks are dealt with.
+func (r *GitHubIntegrationReconciler) removeFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(obj, hookv1.Finalizer)
+	if err := r.Patch(ctx, obj, patch); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("remove finalizer: %w", err))
+	}
+	return nil
+}
+
+// handleFailure turns a failed step into conditions and a result:
+// user-fixable errors stall, rate limits wait for the reset, the rest is
+// returned for the workqueue's backoff.
+func (r *GitHubIntegrationReconciler) handleFailure(ctx context.Context, obj *hookv1.GitHubIntegration, err error) (ctrl.Result, error) {
+	var failure *stepError
+	if !errors.As(err, &failure) {
+		markReconciling(obj, hookv1.ReasonGitHubUnavailable, err.Error())
+		return ctrl.Result{}, err
+	}
+	r.warn(obj, failure.reason, failure.message)
+	switch {
+	case failure.stalled:
+		markStalled(obj, failure.reason, failure.message)
+		if failure.retryOnInterval {
+			// The fix may happen on GitHub, where no watch sees it.
+			return ctrl.Result{RequeueAfter: jittered(obj.GetInterval())}, nil
+		}
+		return ctrl.Result{}, nil
+	case !failure.retryAt.IsZero():
+		markReconciling(obj, failure.reason, failure.message)
+		ctrl.LoggerFrom(ctx).Info("Waiting for GitHub's rate limit to reset", "until", failure.retryAt)
+		return ctrl.Result{RequeueAfter: max(time.Until(failure.retryAt), 0) + time.Second}, nil
+	default:
+		markReconciling(obj, failure.reason, failure.message)
+		return ctrl.Result{}, failure
+	}
+}
+
+// warn emits a Warning Event.
+func (r *GitHubIntegrationReconciler) warn(obj *hookv1.GitHubIntegration, reason, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
+}
+
+// normal emits a Normal Event.
+func (r *GitHubIntegrationReconciler) normal(obj *hookv1.GitHubIntegration, reason, action, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, "%s", message)
+}
+
+// jittered spreads drift checks of many integrations over time.
+func jittered(d time.Duration) time.Duration {
+	return wait.Jitter(d, 0.1)
+}
+
+// integrationKey labels metrics.
+func integrationKey(obj *hookv1.GitHubIntegration) string {
+	return obj.Namespace + "/" + obj.Name
+}

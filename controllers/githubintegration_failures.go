@@ -1,0 +1,107 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+)
+
+// targetFailure is one target's failed step.
+type targetFailure struct {
+	target string
+	err    *ghclient.Error
+	// step is set when the failure is not GitHub's (e.g. a malformed name).
+	step *stepError
+}
+
+func newTargetFailure(target string, err error) targetFailure {
+	var step *stepError
+	if errors.As(err, &step) {
+		return targetFailure{target: target, step: step, err: &ghclient.Error{Kind: ghclient.Invalid, Message: step.message, RetryAt: step.retryAt}}
+	}
+	return targetFailure{target: target, err: ghclient.Classify(err)}
+}
+
+// explain turns a failure into the reason and message users see. Messages
+// name the Secret key of the token, never the token.
+func (f targetFailure) explain(obj *hookv1.GitHubIntegration, sec *integrationSecret) *stepError {
+	if f.step != nil {
+		return f.step
+	}
+	e := f.err
+	secretName := obj.Spec.SecretRef.Name
+	switch e.Kind {
+	case ghclient.Unauthorized:
+		return &stepError{reason: hookv1.ReasonUnauthorized, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: GitHub refused the token in key %q of Secret %q (%s): the token needs %s",
+			f.target, sec.tokenKey, secretName, e.Error(), ghclient.RepositoryHookAccess)}
+	case ghclient.NotFound:
+		return &stepError{reason: hookv1.ReasonTargetNotFound, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: repository not found: it does not exist, or the token in key %q of Secret %q cannot see it or lacks %s",
+			f.target, sec.tokenKey, secretName, ghclient.RepositoryHookAccess)}
+	case ghclient.Invalid:
+		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: GitHub rejected the hook: %s", f.target, e.Message)}
+	case ghclient.RateLimited:
+		kind := "rate limit"
+		if e.Secondary {
+			kind = "secondary rate limit"
+		}
+		return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
+			"GitHub's %s for the token in key %q of Secret %q is spent until %s; hookwarden resumes then",
+			kind, sec.tokenKey, secretName, e.RetryAt.UTC().Format(time.RFC3339))}
+	}
+	return &stepError{reason: hookv1.ReasonGitHubUnavailable, err: e, message: fmt.Sprintf(
+		"%s: %s; retrying with backoff", f.target, e.Error())}
+}
+
+// summarizeFailures merges the failures of several targets into the one
+// error Ready shows. Waiting or retrying wins over stalling: a rate limit or
+// an outage must not be hidden behind a target the user has to fix.
+func summarizeFailures(obj *hookv1.GitHubIntegration, sec *integrationSecret, failures []targetFailure) *stepError {
+	explained := make([]*stepError, len(failures))
+	for i, f := range failures {
+		explained[i] = f.explain(obj, sec)
+	}
+	lead := explained[0]
+	for _, e := range explained[1:] {
+		if urgency(e) > urgency(lead) {
+			lead = e
+		}
+	}
+	messages := make([]string, 0, len(explained))
+	seen := map[string]bool{}
+	for _, e := range explained {
+		if !seen[e.message] {
+			seen[e.message] = true
+			messages = append(messages, e.message)
+		}
+	}
+	message := strings.Join(messages, "; ")
+	if total := len(obj.Spec.Repositories); total > 1 {
+		var names []string
+		for _, f := range failures {
+			names = append(names, f.target)
+		}
+		message = fmt.Sprintf("%d of %d targets failed (%s): %s", len(failures), total, strings.Join(names, ", "), message)
+	}
+	out := *lead
+	out.message = message
+	return &out
+}
+
+// urgency orders failures for the summary: an outage (retry with backoff)
+// before a rate limit (wait for the reset) before a stall.
+func urgency(e *stepError) int {
+	switch {
+	case e.stalled:
+		return 0
+	case !e.retryAt.IsZero():
+		return 1
+	}
+	return 2
+}

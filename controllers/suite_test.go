@@ -1,0 +1,424 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/indexes"
+	"github.com/hookwarden/hookwarden/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	if os.Getenv("HOOKWARDEN_TEST_LOG") != "" {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	}
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	}
+	os.Exit(code)
+}
+
+const (
+	testToken         = "ghp_reconciler_test_token_0123456789"
+	testWebhookSecret = "a-webhook-secret-of-32-characters"
+)
+
+// harnessOptions configure one test's simulator and manager.
+type harnessOptions struct {
+	simOptions []githubsim.Option
+	repos      []string
+	// failStatusPatch, when set, is asked before every status patch of the
+	// reconciler; an error fails the patch without sending it.
+	failStatusPatch func(obj *hookv1.GitHubIntegration) error
+	concurrency     int
+}
+
+// harness is one test's namespace, GitHub simulator, receiver stand-in and
+// manager running the reconciler.
+type harness struct {
+	t        *testing.T
+	ctx      context.Context
+	ns       string
+	sim      *githubsim.Server
+	receiver *httptest.Server
+	recorder *fakeRecorder
+
+	reconciles  atomic.Int64
+	statusPatch atomic.Int64
+	maxPerLoop  atomic.Int64
+}
+
+type writesKey struct{}
+
+func newHarness(t *testing.T, opts harnessOptions) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ns, err := env.Namespace(ctx, "ghi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, ns: ns, recorder: &fakeRecorder{}}
+	h.sim = githubsim.New(opts.simOptions...)
+	h.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	repos := opts.repos
+	if repos == nil {
+		repos = []string{"acme/api", "acme/web"}
+	}
+	for _, repo := range repos {
+		if err := h.sim.AddRepo(repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.sim.AddToken(testToken, []string{"admin:repo_hook"}, repos...)
+
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, client.Options{Scheme: o.Scheme, Mapper: o.Mapper, HTTPClient: o.HTTPClient})
+			if err != nil {
+				return nil, err
+			}
+			// Reads come from the cache, as with the default client; writes
+			// pass the interceptor.
+			cached, err := client.New(cfg, o)
+			if err != nil {
+				return nil, err
+			}
+			return &cachedReads{Client: interceptor.NewClient(c, h.interceptors(opts)), reader: cached}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := indexes.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
+		t.Fatal(err)
+	}
+	r := &GitHubIntegrationReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  h.recorder,
+		GitHub:    ghclient.NewFactory(ghclient.WithMutationInterval(5 * time.Millisecond)),
+		PublicURL: h.receiver.URL,
+	}
+	concurrency := max(opts.concurrency, 1)
+	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		if n := h.maxPerLoop.Load(); n > 1 {
+			t.Errorf("a reconcile wrote status %d times, want at most once", n)
+		}
+		cancel()
+		<-done
+		h.sim.Close()
+		h.receiver.Close()
+	})
+	return h
+}
+
+func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
+	return interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, o ...client.SubResourcePatchOption) error {
+			if gi, ok := obj.(*hookv1.GitHubIntegration); ok && sub == "status" {
+				if n, ok := ctx.Value(writesKey{}).(*atomic.Int64); ok {
+					n.Add(1)
+				}
+				h.statusPatch.Add(1)
+				if opts.failStatusPatch != nil {
+					if err := opts.failStatusPatch(gi); err != nil {
+						return err
+					}
+				}
+			}
+			return c.SubResource(sub).Patch(ctx, obj, patch, o...)
+		},
+	}
+}
+
+// cachedReads serves Get and List from the manager's cache.
+type cachedReads struct {
+	client.Client
+	reader client.Reader
+}
+
+func (c *cachedReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return c.reader.Get(ctx, key, obj, opts...)
+}
+
+func (c *cachedReads) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return c.reader.List(ctx, list, opts...)
+}
+
+// countingReconciler counts the status writes of each reconcile.
+type countingReconciler struct {
+	inner reconcile.Reconciler
+	h     *harness
+}
+
+func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	writes := &atomic.Int64{}
+	res, err := c.inner.Reconcile(context.WithValue(ctx, writesKey{}, writes), req)
+	c.h.reconciles.Add(1)
+	for {
+		old := c.h.maxPerLoop.Load()
+		if writes.Load() <= old || c.h.maxPerLoop.CompareAndSwap(old, writes.Load()) {
+			break
+		}
+	}
+	return res, err
+}
+
+// fakeRecorder keeps Events in memory.
+type fakeRecorder struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+type recordedEvent struct {
+	object, eventType, reason, note string
+}
+
+func (f *fakeRecorder) Eventf(regarding runtime.Object, _ runtime.Object, eventtype, reason, _ string, note string, args ...any) {
+	name := ""
+	if o, ok := regarding.(metav1.Object); ok {
+		name = o.GetName()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, recordedEvent{object: name, eventType: eventtype, reason: reason, note: fmt.Sprintf(note, args...)})
+}
+
+// find returns the Events of an object with a reason.
+func (f *fakeRecorder) find(object, reason string) []recordedEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []recordedEvent
+	for _, e := range f.events {
+		if e.object == object && e.reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// secret creates the integration's Secret.
+func (h *harness) secret(name string, data map[string]string) {
+	h.t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}, StringData: data}
+	if err := env.Client.Create(h.ctx, s); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// integration creates a GitHubIntegration for repos against the simulator,
+// with a valid Secret unless the mutation says otherwise.
+func (h *harness) integration(name string, repos []string, mutate ...func(*hookv1.GitHubIntegration)) *hookv1.GitHubIntegration {
+	h.t.Helper()
+	gi := &hookv1.GitHubIntegration{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
+		Spec: hookv1.GitHubIntegrationSpec{
+			Repositories: repos,
+			SecretRef:    hookv1.SecretReference{Name: name},
+			GitHub:       &hookv1.GitHubServer{URL: h.sim.URL() + "/"},
+			Interval:     metav1.Duration{Duration: time.Hour},
+		},
+	}
+	for _, m := range mutate {
+		m(gi)
+	}
+	if err := env.Client.Create(h.ctx, gi); err != nil {
+		h.t.Fatal(err)
+	}
+	return gi
+}
+
+// withSecret is the usual Secret of an integration.
+func (h *harness) withSecret(name string) {
+	h.secret(name, map[string]string{"token": testToken, "webhook_secret": testWebhookSecret})
+}
+
+// get reads the integration as a user would.
+func (h *harness) get(name string) *hookv1.GitHubIntegration {
+	h.t.Helper()
+	gi := &hookv1.GitHubIntegration{}
+	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
+		h.t.Fatal(err)
+	}
+	return gi
+}
+
+// eventually polls cond until it returns nil or timeout passes.
+func (h *harness) eventually(timeout time.Duration, cond func() error) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %v: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitReady waits until Ready=True for the current generation and returns
+// the object.
+func (h *harness) waitReady(name string) *hookv1.GitHubIntegration {
+	h.t.Helper()
+	return h.waitCondition(name, hookv1.ConditionReady, metav1.ConditionTrue, "", 20*time.Second)
+}
+
+// waitCondition waits until a condition has status (and reason, unless
+// empty) for the object's current generation.
+func (h *harness) waitCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIntegration {
+	h.t.Helper()
+	var gi *hookv1.GitHubIntegration
+	h.eventually(timeout, func() error {
+		gi = &hookv1.GitHubIntegration{}
+		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
+			return err
+		}
+		c := apimeta.FindStatusCondition(gi.Status.Conditions, condType)
+		switch {
+		case c == nil:
+			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, gi.Status.Conditions)
+		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != gi.Generation:
+			return fmt.Errorf("%s: %s=%s reason %s (generation %d of %d): %s; want %s %s",
+				name, condType, c.Status, c.Reason, c.ObservedGeneration, gi.Generation, c.Message, want, reason)
+		}
+		return nil
+	})
+	return gi
+}
+
+// update changes an integration's spec with retries on conflicts.
+func (h *harness) update(name string, mutate func(*hookv1.GitHubIntegration)) {
+	h.t.Helper()
+	h.eventually(5*time.Second, func() error {
+		gi := h.get(name)
+		mutate(gi)
+		return env.Client.Update(h.ctx, gi)
+	})
+}
+
+// poke triggers a reconcile through an annotation change.
+func (h *harness) poke(name string) {
+	h.t.Helper()
+	h.update(name, func(gi *hookv1.GitHubIntegration) {
+		if gi.Annotations == nil {
+			gi.Annotations = map[string]string{}
+		}
+		gi.Annotations["test.hookwarden.io/poke"] = time.Now().Format(time.RFC3339Nano)
+	})
+}
+
+// simHooks returns the hooks on the simulator for a repository.
+func (h *harness) simHooks(repo string) []githubsim.Hook {
+	h.t.Helper()
+	hooks, err := h.sim.Hooks(repo)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return hooks
+}
+
+func (h *harness) payloadURL(name string) string {
+	return h.receiver.URL + hookv1.ReceiverPath(h.ns, name)
+}
+
+// kstatus computes the object's kstatus as Argo CD or Flux would.
+func kstatus(t *testing.T, gi *hookv1.GitHubIntegration) status.Status {
+	t.Helper()
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(gi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: raw}
+	u.SetAPIVersion(hookv1.GroupVersion.String())
+	u.SetKind("GitHubIntegration")
+	res, err := status.Compute(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
+}
+
+func hookStatusOf(gi *hookv1.GitHubIntegration, target string) (hookv1.HookStatus, error) {
+	for _, hs := range gi.Status.Hooks {
+		if hs.Target == target {
+			return hs, nil
+		}
+	}
+	return hookv1.HookStatus{}, fmt.Errorf("no status.hooks entry for %s in %+v", target, gi.Status.Hooks)
+}
+
+func condition(gi *hookv1.GitHubIntegration, condType string) *metav1.Condition {
+	return apimeta.FindStatusCondition(gi.Status.Conditions, condType)
+}
+
+var errInjected = errors.New("injected status patch failure")
+
+func contains(s string, subs ...string) error {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return fmt.Errorf("%q does not contain %q", s, sub)
+		}
+	}
+	return nil
+}
