@@ -1,0 +1,645 @@
+package webhookserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/testfixtures"
+)
+
+const testToken = "ghp_TESTTOKENtesttokenTESTTOKEN0123456789"
+
+// receiver is a receiver running in its own manager against envtest, as in
+// one replica of hookwarden.
+type receiver struct {
+	server *Server
+	url    string
+	// statusPatches counts the status writes this replica sent.
+	statusPatches atomic.Int64
+}
+
+// startReceiver starts a manager configured as main configures it (Secrets
+// not cached) with a receiver on a loopback port, and waits until ready.
+func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
+	t.Helper()
+	mgr, err := manager.New(env.Config, manager.Options{
+		Scheme:                 env.Scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &receiver{}
+	counted := countingStatusClient{StatusClient: mgr.GetClient(), patches: &rcv.statusPatches}
+	opts.BindAddress = "127.0.0.1:0"
+	rcv.server, err = newServer(opts, serverDeps{
+		cache:     mgr.GetCache(),
+		apiReader: mgr.GetAPIReader(),
+		statusCli: counted,
+		events:    mgr.GetEventRecorder(eventRecorderName),
+		log:       log.WithName("receiver"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(rcv.server); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager stopped with %v", err)
+		}
+	})
+	eventually(t, 30*time.Second, "receiver ready", func() error { return rcv.server.ReadyCheck()(nil) })
+	rcv.url = "http://" + rcv.server.Addr()
+	return rcv
+}
+
+// countingStatusClient counts the status patches sent through it.
+type countingStatusClient struct {
+	client.StatusClient
+	patches *atomic.Int64
+}
+
+func (c countingStatusClient) Status() client.SubResourceWriter {
+	return countingWriter{SubResourceWriter: c.StatusClient.Status(), patches: c.patches}
+}
+
+type countingWriter struct {
+	client.SubResourceWriter
+	patches *atomic.Int64
+}
+
+func (w countingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	w.patches.Add(1)
+	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// newIntegrationWithSecret creates a namespace, the Secret (token and webhook
+// secret) and a GitHubIntegration in it.
+func newIntegrationWithSecret(t *testing.T, mutate func(*hookv1.GitHubIntegration)) types.NamespacedName {
+	t.Helper()
+	ctx := context.Background()
+	ns, err := env.Namespace(ctx, "receiver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "github-experiments"},
+		Data:       map[string][]byte{"token": []byte(testToken), "webhook_secret": []byte(testSecret)},
+	}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	gi := testIntegration()
+	gi.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: testName}
+	if mutate != nil {
+		mutate(gi)
+	}
+	if err := env.Client.Create(ctx, gi); err != nil {
+		t.Fatal(err)
+	}
+	return client.ObjectKeyFromObject(gi)
+}
+
+// post sends one delivery over HTTP and returns the answer.
+func post(t testing.TB, base string, key types.NamespacedName, event, guid string, body []byte, signature string, hookID string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+hookv1.ReceiverPath(key.Namespace, key.Name), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderEvent, event)
+	req.Header.Set(HeaderDelivery, guid)
+	req.Header.Set(HeaderHookID, hookID)
+	req.Header.Set(HeaderTargetType, "repository")
+	if signature != "" {
+		req.Header.Set(HeaderSignature256, signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(answer))
+}
+
+func getStatus(t testing.TB, key types.NamespacedName) hookv1.GitHubIntegrationStatus {
+	t.Helper()
+	gi := &hookv1.GitHubIntegration{}
+	if err := env.Client.Get(context.Background(), key, gi); err != nil {
+		t.Fatal(err)
+	}
+	return gi.Status
+}
+
+// TestConformanceWithOctokitExamples delivers every push, pull_request,
+// issues and ping example GitHub publishes, signed by Octokit, and checks
+// the answers and the status a user sees.
+func TestConformanceWithOctokitExamples(t *testing.T) {
+	key := newIntegrationWithSecret(t, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Events = []string{"push", "pull_request", "issues"}
+		gi.Spec.Links.IssueLabel = "bug"
+	})
+	rcv := startReceiver(t, Options{StatusFlushInterval: 300 * time.Millisecond}, logr.Discard())
+
+	var examples []testfixtures.Example
+	for _, event := range []string{"ping", "push", "pull_request", "issues"} {
+		list, err := testfixtures.Examples(event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples = append(examples, list...)
+	}
+	payloads := make([][]byte, len(examples))
+	for i, ex := range examples {
+		payloads[i] = ex.Raw
+	}
+	signatures, err := testfixtures.OctokitSign(testSecret, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := expectStatus(t, examples)
+	var lastGUID string
+	for i, ex := range examples {
+		lastGUID = newGUID()
+		hookID := "109948940"
+		code, body := post(t, rcv.url, key, ex.Event, lastGUID, ex.Raw, signatures[i], hookID)
+		wantBody := `{"processed":true}`
+		if ex.Event == "ping" {
+			wantBody = `{"event":"ping","hook_id":109948940,"processed":true}`
+		}
+		if code != http.StatusOK || body != wantBody {
+			t.Errorf("%s: answered %d %s, want 200 %s", ex.Name, code, body, wantBody)
+		}
+	}
+
+	n := int64(len(examples))
+	eventually(t, 20*time.Second, "status counts every example", func() error {
+		st := getStatus(t, key)
+		if st.Deliveries != (hookv1.DeliveryCounters{Received: n, Processed: n}) {
+			return fmt.Errorf("deliveries = %+v, want %d received and processed", st.Deliveries, n)
+		}
+		return nil
+	})
+	st := getStatus(t, key)
+	gotCounts := map[string]int64{}
+	for _, ec := range st.EventCounts {
+		gotCounts[ec.Event] = ec.Count
+		if ec.LastTime == nil {
+			t.Errorf("eventCounts[%s] has no lastTime", ec.Event)
+		}
+	}
+	if fmt.Sprint(gotCounts) != fmt.Sprint(want.eventCounts) {
+		t.Errorf("eventCounts = %v, want %v", gotCounts, want.eventCounts)
+	}
+	last := examples[len(examples)-1]
+	if st.LastDelivery == nil || st.LastDelivery.ID != lastGUID || st.LastDelivery.Event != last.Event ||
+		st.LastDelivery.Action != last.Action || st.LastDelivery.Result != hookv1.DeliveryProcessed || st.LastDelivery.Target != want.lastTarget {
+		t.Errorf("lastDelivery = %+v, want %s %s.%s from %s", st.LastDelivery, lastGUID, last.Event, last.Action, want.lastTarget)
+	}
+	var gotPRs []string
+	for _, pr := range st.PullRequests {
+		gotPRs = append(gotPRs, fmt.Sprintf("%s#%d %s %q %s", pr.Repository, pr.Number, pr.State, pr.Title, pr.URL))
+	}
+	if strings.Join(gotPRs, "\n") != strings.Join(want.pullRequests, "\n") {
+		t.Errorf("pullRequests =\n%s\nwant\n%s", strings.Join(gotPRs, "\n"), strings.Join(want.pullRequests, "\n"))
+	}
+	var gotIssues []string
+	for _, is := range st.Issues {
+		gotIssues = append(gotIssues, fmt.Sprintf("%s#%d %s %q", is.Repository, is.Number, is.State, is.Title))
+	}
+	if fmt.Sprint(sortedCopy(gotIssues)) != fmt.Sprint(sortedCopy(want.issues)) {
+		t.Errorf("issues = %v, want %v", gotIssues, want.issues)
+	}
+}
+
+type expectedStatus struct {
+	eventCounts  map[string]int64
+	lastTarget   string
+	pullRequests []string
+	issues       []string
+}
+
+// expectStatus works out, from the examples read as plain JSON, what status
+// must show after they were delivered in order.
+func expectStatus(t *testing.T, examples []testfixtures.Example) expectedStatus {
+	t.Helper()
+	want := expectedStatus{eventCounts: map[string]int64{}}
+	prs := map[string]string{}
+	issues := map[string]string{}
+	for _, ex := range examples {
+		want.eventCounts[ex.Event]++
+		var doc map[string]any
+		if err := json.Unmarshal(ex.Raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		repo, _ := dig(doc, "repository", "full_name").(string)
+		want.lastTarget = repo
+		if want.lastTarget == "" {
+			want.lastTarget, _ = dig(doc, "organization", "login").(string)
+		}
+		switch ex.Event {
+		case "pull_request":
+			state, _ := dig(doc, "pull_request", "state").(string)
+			if merged, _ := dig(doc, "pull_request", "merged").(bool); merged {
+				state = "merged"
+			}
+			k := fmt.Sprintf("%s#%v", repo, dig(doc, "pull_request", "number"))
+			prs[k] = fmt.Sprintf("%s %s %q %s", k, state, dig(doc, "pull_request", "title"), dig(doc, "pull_request", "html_url"))
+		case "issues":
+			k := fmt.Sprintf("%s#%v", repo, dig(doc, "issue", "number"))
+			labelled := false
+			labels, _ := dig(doc, "issue", "labels").([]any)
+			for _, l := range labels {
+				if name, _ := l.(map[string]any)["name"].(string); name == "bug" {
+					labelled = true
+				}
+			}
+			if !labelled || ex.Action == "deleted" || ex.Action == "transferred" {
+				delete(issues, k)
+				continue
+			}
+			issues[k] = fmt.Sprintf("%s %s %q", k, dig(doc, "issue", "state"), dig(doc, "issue", "title"))
+		}
+	}
+	for _, v := range prs {
+		want.pullRequests = append(want.pullRequests, v)
+	}
+	for _, v := range issues {
+		want.issues = append(want.issues, v)
+	}
+	if len(want.pullRequests) != 1 {
+		t.Fatalf("the examples name %d pull requests; this test expects one", len(want.pullRequests))
+	}
+	return want
+}
+
+func dig(doc map[string]any, path ...string) any {
+	var v any = doc
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// prWithBody returns GitHub's pull_request.opened example with the body
+// replaced.
+func prWithBody(t testing.TB, body string) []byte {
+	t.Helper()
+	ex, err := testfixtures.ExampleFor("pull_request", "opened")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(ex.Raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["pull_request"].(map[string]any)["body"] = body
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestPullRequestLinked: a pull request whose body has
+// "experiment_key: checkout-flow-v2" shows in status with its link key and
+// as a PullRequestLinked Event.
+func TestPullRequestLinked(t *testing.T) {
+	key := newIntegrationWithSecret(t, nil)
+	rcv := startReceiver(t, Options{StatusFlushInterval: 200 * time.Millisecond}, logr.Discard())
+
+	payload := prWithBody(t, "Moves checkout to the new flow.\r\n\r\nexperiment_key: checkout-flow-v2\r\n")
+	sigs, err := testfixtures.OctokitSign(testSecret, [][]byte{payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second delivery links nothing new
+		if code, body := post(t, rcv.url, key, "pull_request", newGUID(), payload, sigs[0], testHookID); code != http.StatusOK {
+			t.Fatalf("answered %d %s", code, body)
+		}
+	}
+	eventually(t, 20*time.Second, "pull request linked in status", func() error {
+		st := getStatus(t, key)
+		if len(st.PullRequests) != 1 || st.PullRequests[0].LinkKey != "checkout-flow-v2" {
+			return fmt.Errorf("pullRequests = %+v", st.PullRequests)
+		}
+		return nil
+	})
+	pr := getStatus(t, key).PullRequests[0]
+	if pr.Repository != "Codertocat/Hello-World" || pr.Number != 2 || pr.State != "open" {
+		t.Errorf("pull request = %+v", pr)
+	}
+	var linked []eventsv1.Event
+	eventually(t, 20*time.Second, "PullRequestLinked Event", func() error {
+		linked = linkedEvents(t, key)
+		if len(linked) == 0 {
+			return fmt.Errorf("no %s Event", EventReasonPullRequestLinked)
+		}
+		return nil
+	})
+	if len(linked) != 1 {
+		t.Errorf("%d PullRequestLinked Events, want 1", len(linked))
+	}
+	if note := linked[0].Note; !strings.Contains(note, "Codertocat/Hello-World#2") || !strings.Contains(note, "checkout-flow-v2") {
+		t.Errorf("Event note = %q, want the pull request and its link key", note)
+	}
+	if linked[0].Regarding.Kind != "GitHubIntegration" || linked[0].Regarding.Name != key.Name {
+		t.Errorf("Event regarding %+v, want the GitHubIntegration", linked[0].Regarding)
+	}
+}
+
+func linkedEvents(t testing.TB, key types.NamespacedName) []eventsv1.Event {
+	t.Helper()
+	list := &eventsv1.EventList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(key.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Reason == EventReasonPullRequestLinked {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestTwoReplicasCountExactly: two receivers record the same integration at
+// the same time; the counters end exact.
+func TestTwoReplicasCountExactly(t *testing.T) {
+	key := newIntegrationWithSecret(t, nil)
+	opts := Options{StatusFlushInterval: 100 * time.Millisecond}
+	replicas := []*receiver{startReceiver(t, opts, logr.Discard()), startReceiver(t, opts, logr.Discard())}
+
+	const perReplica, badPerReplica = 150, 10
+	body := []byte(pushExample)
+	sig := Signature([]byte(testSecret), body)
+	var wg sync.WaitGroup
+	for _, rcv := range replicas {
+		for worker := range 3 {
+			wg.Go(func() {
+				for i := range perReplica / 3 {
+					if code, answer := post(t, rcv.url, key, "push", newGUID(), body, sig, testHookID); code != http.StatusOK {
+						t.Errorf("answered %d %s", code, answer)
+					}
+					if worker == 0 && i < badPerReplica {
+						post(t, rcv.url, key, "push", newGUID(), body, "sha256="+strings.Repeat("0", 64), testHookID)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	want := hookv1.DeliveryCounters{Received: 2 * (perReplica + badPerReplica), Processed: 2 * perReplica, Rejected: 2 * badPerReplica}
+	eventually(t, 30*time.Second, "exact counters", func() error {
+		if got := getStatus(t, key).Deliveries; got != want {
+			return fmt.Errorf("deliveries = %+v, want %+v", got, want)
+		}
+		return nil
+	})
+	st := getStatus(t, key)
+	if len(st.EventCounts) != 1 || st.EventCounts[0].Event != "push" || st.EventCounts[0].Count != 2*perReplica {
+		t.Errorf("eventCounts = %+v, want push: %d", st.EventCounts, 2*perReplica)
+	}
+	if st.LastRejection == nil || st.LastRejection.Reason != "invalid signature" {
+		t.Errorf("lastRejection = %+v", st.LastRejection)
+	}
+	t.Logf("status patches: %d and %d", replicas[0].statusPatches.Load(), replicas[1].statusPatches.Load())
+}
+
+// TestWriteAmplification: 200 deliveries to one integration within 2 s
+// cause at most 2 status writes.
+func TestWriteAmplification(t *testing.T) {
+	key := newIntegrationWithSecret(t, nil)
+	rcv := startReceiver(t, Options{StatusFlushInterval: 2 * time.Second}, logr.Discard())
+
+	body := []byte(pushExample)
+	sig := Signature([]byte(testSecret), body)
+	start := time.Now()
+	for range 200 {
+		if code, answer := post(t, rcv.url, key, "push", newGUID(), body, sig, testHookID); code != http.StatusOK {
+			t.Fatalf("answered %d %s", code, answer)
+		}
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("sending took %s, more than the 2 s this test is about", elapsed)
+	}
+	eventually(t, 10*time.Second, "status counts 200 deliveries", func() error {
+		if got := getStatus(t, key).Deliveries.Processed; got != 200 {
+			return fmt.Errorf("processed = %d", got)
+		}
+		return nil
+	})
+	time.Sleep(2500 * time.Millisecond) // a further flush writes nothing
+	if got := rcv.statusPatches.Load(); got > 2 || got < 1 {
+		t.Errorf("%d status writes for 200 deliveries, want 1 or 2", got)
+	}
+}
+
+// TestSecretsFollowTheSecret: the receiver reads the webhook secret when the
+// Secret appears and changes, and accepts the previous secret during the
+// grace period written by the reconciler.
+func TestSecretsFollowTheSecret(t *testing.T) {
+	ctx := context.Background()
+	key := newIntegrationWithSecret(t, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "created-later" })
+	rcv := startReceiver(t, Options{}, logr.Discard())
+	body := []byte(pushExample)
+
+	send := func(secret string) (int, string) {
+		return post(t, rcv.url, key, "push", newGUID(), body, Signature([]byte(secret), body), testHookID)
+	}
+	if code, answer := send(testSecret); code != http.StatusServiceUnavailable {
+		t.Errorf("without the Secret: answered %d %s, want 503", code, answer)
+	}
+
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: "created-later"},
+		Data: map[string][]byte{"webhook_secret": []byte(testSecret)}}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "secret read after the Secret was created", func() error {
+		if code, answer := send(testSecret); code != http.StatusOK {
+			return fmt.Errorf("answered %d %s", code, answer)
+		}
+		return nil
+	})
+
+	rotated := "rotated-secret-abcdef0123456789"
+	secret.Data["webhook_secret"] = []byte(rotated)
+	if err := env.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	previous := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: hookv1.PreviousWebhookSecretName(key.Name),
+			Labels:      map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: key.Name},
+			Annotations: map[string]string{hookv1.ExpiresAnnotation: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}},
+		Data: map[string][]byte{hookv1.PreviousWebhookSecretKey: []byte(testSecret)},
+	}
+	if err := env.Client.Create(ctx, previous); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "rotated secret read", func() error {
+		if code, answer := send(rotated); code != http.StatusOK {
+			return fmt.Errorf("answered %d %s", code, answer)
+		}
+		return nil
+	})
+	if code, answer := send(testSecret); code != http.StatusOK {
+		t.Errorf("previous secret within its grace period: answered %d %s, want 200", code, answer)
+	}
+
+	previous.Annotations[hookv1.ExpiresAnnotation] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if err := env.Client.Update(ctx, previous); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "expired previous secret refused", func() error {
+		if code, answer := send(testSecret); code != http.StatusUnauthorized {
+			return fmt.Errorf("answered %d %s", code, answer)
+		}
+		return nil
+	})
+}
+
+// TestLogsAndEventsRevealNothing runs deliveries, bad signatures and a
+// rotation with every log line captured, and checks that neither the logs
+// nor the Events hold the token, a webhook secret or payload content, while
+// the log does name each delivery.
+func TestLogsAndEventsRevealNothing(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	capture := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&logs, "%s %s\n", prefix, args)
+	}, funcr.Options{Verbosity: 10})
+
+	key := newIntegrationWithSecret(t, nil)
+	rcv := startReceiver(t, Options{StatusFlushInterval: 200 * time.Millisecond}, capture)
+
+	const bodyMarker = "Confidential rollout notes 7f3a9c"
+	payload := prWithBody(t, bodyMarker+"\nexperiment_key: checkout-flow-v2\n")
+	good := Signature([]byte(testSecret), payload)
+	var guids []string
+	for range 3 {
+		guid := newGUID()
+		guids = append(guids, guid)
+		if code, answer := post(t, rcv.url, key, "pull_request", guid, payload, good, testHookID); code != http.StatusOK {
+			t.Fatalf("answered %d %s", code, answer)
+		}
+	}
+	for range 3 {
+		post(t, rcv.url, key, "pull_request", newGUID(), payload, Signature([]byte("an-attacker-guess-0123456789"), payload), testHookID)
+		post(t, rcv.url, key, "pull_request", newGUID(), payload, "", testHookID)
+	}
+	post(t, rcv.url, types.NamespacedName{Namespace: key.Namespace, Name: "missing"}, "push", newGUID(), payload, good, testHookID)
+	malformed := []byte(`{"secret":"` + bodyMarker + `"`)
+	post(t, rcv.url, key, "push", newGUID(), malformed, Signature([]byte(testSecret), malformed), testHookID)
+
+	// A rotation to an invalid secret is logged as a problem.
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	const tooShort = "short-secret-x"
+	secret.Data["webhook_secret"] = []byte(tooShort)
+	if err := env.Client.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "invalid secret noticed", func() error {
+		if code, _ := post(t, rcv.url, key, "push", newGUID(), []byte(pushExample), Signature([]byte(testSecret), []byte(pushExample)), testHookID); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("answered %d", code)
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, "Event recorded", func() error {
+		if len(linkedEvents(t, key)) == 0 {
+			return fmt.Errorf("no Event yet")
+		}
+		return nil
+	})
+
+	events := &eventsv1.EventList{}
+	if err := env.Client.List(context.Background(), events, client.InNamespace(key.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var eventText strings.Builder
+	for _, e := range events.Items {
+		fmt.Fprintf(&eventText, "%s %s %s\n", e.Reason, e.Action, e.Note)
+	}
+	mu.Lock()
+	logText := logs.String()
+	mu.Unlock()
+
+	forbidden := map[string]string{
+		"token":              testToken,
+		"webhook secret":     testSecret,
+		"new webhook secret": tooShort,
+		"payload body":       bodyMarker,
+		"payload title":      "Update the README with new information",
+	}
+	for what, s := range forbidden {
+		if strings.Contains(logText, s) {
+			t.Errorf("the logs contain the %s", what)
+		}
+		if strings.Contains(eventText.String(), s) {
+			t.Errorf("the Events contain the %s", what)
+		}
+	}
+	for _, guid := range guids {
+		if !strings.Contains(logText, guid) {
+			t.Errorf("no log line names delivery %s", guid)
+		}
+	}
+	if !strings.Contains(logText, `"result"="rejected"`) || !strings.Contains(logText, `too short`) && !strings.Contains(logText, "needs at least") {
+		t.Errorf("the logs do not show the rejections and the secret problem:\n%s", logText)
+	}
+}
