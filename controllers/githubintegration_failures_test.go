@@ -35,7 +35,7 @@ func TestBadInputStallsWithAClearMessage(t *testing.T) {
 		{name: "padded-secret", data: map[string]string{"token": testToken, "webhook_secret": testWebhookSecret + "\n"}, reason: hookv1.ReasonInvalidSecret,
 			message: []string{`key "webhook_secret" has leading or trailing whitespace`}},
 		{name: "bad-token", data: map[string]string{"token": "ghp_not_a_token_github_knows_0000000", "webhook_secret": testWebhookSecret},
-			reason: hookv1.ReasonUnauthorized,
+			reason:  hookv1.ReasonUnauthorized,
 			message: []string{`token in key "token" of Secret "bad-token"`, "401", "Bad credentials", `"admin:repo_hook" scope`, `"Webhooks: write" permission`}},
 		{name: "missing-repo", repo: "acme/missing", reason: hookv1.ReasonTargetNotFound,
 			message: []string{"acme/missing: repository not found", `key "token"`}},
