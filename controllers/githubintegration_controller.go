@@ -116,8 +116,6 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log := ctrl.LoggerFrom(ctx)
-	ctx = ctrl.LoggerInto(ctx, log)
 
 	// One status write per reconcile, whatever path it takes: the diff
 	// between the status as fetched and as left by the steps below.

@@ -1,0 +1,128 @@
+package controllers
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+)
+
+func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
+	h := newHarness(t, harnessOptions{simOptions: []githubsim.Option{
+		githubsim.WithPrimaryLimit(githubsim.PrimaryLimit{Limit: 5000, Window: 6 * time.Second}),
+	}})
+	h.sim.SetRemaining(testToken, 0)
+	_, _, _, reset := h.sim.RateLimit(testToken)
+	h.withSecret("limited")
+	h.integration("limited", []string{"acme/api"})
+
+	gi := h.waitCondition("limited", hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonRateLimited, 10*time.Second)
+	if err := contains(condition(gi, hookv1.ConditionReady).Message,
+		"rate limit", `token in key "token" of Secret "limited"`, "until "+reset.UTC().Format(time.RFC3339)); err != nil {
+		t.Error(err)
+	}
+	if got := kstatus(t, gi); got != status.InProgressStatus {
+		t.Errorf("kstatus while rate limited = %s, want InProgress", got)
+	}
+	if c := condition(gi, hookv1.ConditionStalled); c != nil {
+		t.Errorf("a rate limit stalls the object: %+v", c)
+	}
+	refused := h.sim.Stats().Total
+	if refused != 1 {
+		t.Errorf("%d requests reached GitHub before the first refusal was known, want 1", refused)
+	}
+	// Reconciles triggered meanwhile send nothing.
+	for range 3 {
+		h.poke("limited")
+		time.Sleep(300 * time.Millisecond)
+	}
+	time.Sleep(time.Until(reset) - 300*time.Millisecond)
+	if n := h.sim.Stats().Total; n != refused {
+		t.Errorf("%d requests reached GitHub before the reset", n-refused)
+	}
+
+	gi = h.waitCondition("limited", hookv1.ConditionReady, metav1.ConditionTrue, hookv1.ReasonSucceeded, 10*time.Second)
+	for _, r := range h.sim.Requests()[refused:] {
+		if r.RateLimited {
+			t.Errorf("a request after the reset was refused: %+v", r)
+		}
+	}
+	if len(h.simHooks("acme/api")) != 1 || gi.Status.HookCount != 1 {
+		t.Errorf("after the reset: %+v", gi.Status)
+	}
+}
+
+func TestSecondaryRateLimitHonoursRetryAfter(t *testing.T) {
+	h := newHarness(t, harnessOptions{simOptions: []githubsim.Option{
+		githubsim.WithSecondaryLimit(githubsim.SecondaryLimit{MutationsPerMinute: 1, Period: 3 * time.Second, RetryAfter: 3 * time.Second}),
+	}})
+	h.withSecret("abuse")
+	h.integration("abuse", []string{"acme/api", "acme/web"})
+	gi := h.waitCondition("abuse", hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonRateLimited, 10*time.Second)
+	seen := time.Now()
+	if err := contains(condition(gi, hookv1.ConditionReady).Message, "secondary rate limit", "hookwarden resumes then"); err != nil {
+		t.Error(err)
+	}
+	sent := h.sim.Stats().Total
+	h.poke("abuse")
+	time.Sleep(time.Until(seen.Add(2 * time.Second)))
+	if n := h.sim.Stats().Total; n != sent {
+		t.Errorf("%d requests within retry-after", n-sent)
+	}
+	gi = h.waitReady("abuse")
+	if gi.Status.HookCount != 2 {
+		t.Errorf("hookCount %d after retry-after", gi.Status.HookCount)
+	}
+	if st := h.sim.Stats(); st.RateLimited != 1 {
+		t.Errorf("GitHub refused %d requests, want exactly the one that revealed the limit", st.RateLimited)
+	}
+}
+
+func TestSteadyStateSpendsNoRateLimit(t *testing.T) {
+	const n = 50
+	var repos []string
+	for i := range n {
+		repos = append(repos, fmt.Sprintf("acme/svc-%02d", i))
+	}
+	h := newHarness(t, harnessOptions{repos: repos, concurrency: 4})
+	const interval = 2 * time.Second
+	for i, repo := range repos {
+		name := fmt.Sprintf("svc-%02d", i)
+		h.withSecret(name)
+		h.integration(name, []string{repo}, func(gi *hookv1.GitHubIntegration) {
+			gi.Spec.Interval = metav1.Duration{Duration: interval}
+		})
+	}
+	start := time.Now()
+	for i := range n {
+		h.waitReady(fmt.Sprintf("svc-%02d", i))
+	}
+	t.Logf("%d integrations converged in %v", n, time.Since(start).Round(time.Millisecond))
+
+	// The first drift check after a change reads the hook in full; from then
+	// on every check is conditional.
+	time.Sleep(interval + interval/2)
+	h.sim.ResetStats()
+	reconcilesBefore := h.reconciles.Load()
+	time.Sleep(2*interval + interval/2)
+	st := h.sim.Stats()
+	resyncs := h.reconciles.Load() - reconcilesBefore
+	t.Logf("steady state: %d reconciles, %d requests, %d answered 304, %d spent", resyncs, st.Total, st.NotModified, st.Spent)
+	if resyncs < 2*n {
+		t.Errorf("%d reconciles in two intervals, want at least %d", resyncs, 2*n)
+	}
+	if st.Total < 2*n || st.NotModified != st.Total || st.Spent != 0 || st.Mutating != 0 {
+		t.Errorf("steady state: %d requests, %d answered 304, %d spent rate limit, %d mutating; want all 304, none spent or mutating",
+			st.Total, st.NotModified, st.Spent, st.Mutating)
+	}
+	for _, repo := range repos {
+		if hooks := h.simHooks(repo); len(hooks) != 1 {
+			t.Errorf("%s has %d hooks", repo, len(hooks))
+		}
+	}
+}
