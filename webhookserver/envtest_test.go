@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,8 @@ type receiver struct {
 	url    string
 	// statusPatches counts the status writes this replica sent.
 	statusPatches atomic.Int64
+	// conflicts counts the patches that lost an optimistic lock race.
+	conflicts atomic.Int64
 }
 
 // startReceiver starts a manager configured as main configures it (Secrets
@@ -53,7 +56,7 @@ func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 		t.Fatal(err)
 	}
 	rcv := &receiver{}
-	counted := countingStatusClient{StatusClient: mgr.GetClient(), patches: &rcv.statusPatches}
+	counted := countingStatusClient{StatusClient: mgr.GetClient(), patches: &rcv.statusPatches, conflicts: &rcv.conflicts}
 	opts.BindAddress = "127.0.0.1:0"
 	rcv.server, err = newServer(opts, serverDeps{
 		cache:     mgr.GetCache(),
@@ -85,21 +88,25 @@ func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 // countingStatusClient counts the status patches sent through it.
 type countingStatusClient struct {
 	client.StatusClient
-	patches *atomic.Int64
+	patches, conflicts *atomic.Int64
 }
 
 func (c countingStatusClient) Status() client.SubResourceWriter {
-	return countingWriter{SubResourceWriter: c.StatusClient.Status(), patches: c.patches}
+	return countingWriter{SubResourceWriter: c.StatusClient.Status(), patches: c.patches, conflicts: c.conflicts}
 }
 
 type countingWriter struct {
 	client.SubResourceWriter
-	patches *atomic.Int64
+	patches, conflicts *atomic.Int64
 }
 
 func (w countingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	w.patches.Add(1)
-	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+	err := w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+	if apierrors.IsConflict(err) {
+		w.conflicts.Add(1)
+	}
+	return err
 }
 
 // newIntegrationWithSecret creates a namespace, the Secret (token and webhook
@@ -415,7 +422,7 @@ func linkedEvents(t testing.TB, key types.NamespacedName) []eventsv1.Event {
 // the same time; the counters end exact.
 func TestTwoReplicasCountExactly(t *testing.T) {
 	key := newIntegrationWithSecret(t, nil)
-	opts := Options{StatusFlushInterval: 100 * time.Millisecond}
+	opts := Options{StatusFlushInterval: 50 * time.Millisecond}
 	replicas := []*receiver{startReceiver(t, opts, logr.Discard()), startReceiver(t, opts, logr.Discard())}
 
 	const perReplica, badPerReplica = 150, 10
@@ -432,7 +439,7 @@ func TestTwoReplicasCountExactly(t *testing.T) {
 					if worker == 0 && i < badPerReplica {
 						post(t, rcv.url, key, "push", newGUID(), body, "sha256="+strings.Repeat("0", 64), testHookID)
 					}
-					time.Sleep(time.Millisecond)
+					time.Sleep(5 * time.Millisecond) // spread over many flushes
 				}
 			})
 		}
@@ -453,7 +460,8 @@ func TestTwoReplicasCountExactly(t *testing.T) {
 	if st.LastRejection == nil || st.LastRejection.Reason != "invalid signature" {
 		t.Errorf("lastRejection = %+v", st.LastRejection)
 	}
-	t.Logf("status patches: %d and %d", replicas[0].statusPatches.Load(), replicas[1].statusPatches.Load())
+	t.Logf("status patches: %d and %d, of which conflicts: %d and %d", replicas[0].statusPatches.Load(), replicas[1].statusPatches.Load(),
+		replicas[0].conflicts.Load(), replicas[1].conflicts.Load())
 }
 
 // TestWriteAmplification: 200 deliveries to one integration within 2 s
