@@ -217,3 +217,33 @@ func (h *harness) waitGone(name string, timeout time.Duration) {
 		return fmt.Errorf("%s still exists (%v)", name, err)
 	})
 }
+
+func TestGitHubOutageIsRetriedWithBackoff(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.sim.SetFault(githubsim.FaultAll, githubsim.Fault{ErrorRate: 1, ErrorStatus: 503})
+	h.withSecret("outage")
+	h.integration("outage", []string{"acme/api"})
+	gi := h.waitCondition("outage", hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonGitHubUnavailable, 10*time.Second)
+	if err := contains(condition(gi, hookv1.ConditionReady).Message, "acme/api", "503", "retrying with backoff"); err != nil {
+		t.Error(err)
+	}
+	if c := condition(gi, hookv1.ConditionReconciling); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Reconciling = %+v, want True during an outage", c)
+	}
+	if got := kstatus(t, gi); got != status.InProgressStatus {
+		t.Errorf("kstatus during an outage = %s, want InProgress", got)
+	}
+	if gi.Status.ObservedGeneration == gi.Generation {
+		t.Error("observedGeneration claims the generation was handled during an outage")
+	}
+	time.Sleep(2 * time.Second)
+	if n := h.sim.Stats().Total; n > 15 {
+		t.Errorf("%d requests in ~2s of outage: retries do not back off", n)
+	}
+	h.sim.ClearFaults()
+	h.poke("outage") // the workqueue's backoff has grown meanwhile
+	h.waitReady("outage")
+	if hooks := h.simHooks("acme/api"); len(hooks) != 1 {
+		t.Errorf("%d hooks after the outage", len(hooks))
+	}
+}
