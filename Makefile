@@ -95,7 +95,7 @@ CONTAINER_TOOL ?= docker
 # Renders config/default with the manager image set to $(IMG).
 define render-install
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	printf 'resources:\n- %s\n' "$(CURDIR)/config/default" >"$$tmp/kustomization.yaml"; \
+	printf 'resources:\n- %s\n' "$$(realpath --relative-to="$$tmp" config/default)" >"$$tmp/kustomization.yaml"; \
 	(cd "$$tmp" && $(KUSTOMIZE) edit set image hookwarden=$(IMG)); \
 	$(KUSTOMIZE) build "$$tmp"
 endef
