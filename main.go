@@ -1,5 +1,6 @@
 // Command hookwarden runs the hookwarden operator: the GitHubIntegration
-// controller and the delivery receiver.
+// controller and the delivery receiver. `hookwarden send` signs and sends a
+// test delivery to a receiver instead.
 package main
 
 import (
@@ -12,9 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/send"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "send" {
+		os.Exit(send.Run(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
