@@ -1,6 +1,8 @@
 package webhookserver
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -32,6 +34,13 @@ func FuzzValidateDelivery(f *testing.F) {
 	allowed := map[int]bool{http.StatusBadRequest: true, http.StatusUnauthorized: true, http.StatusUnsupportedMediaType: true}
 
 	f.Fuzz(func(t *testing.T, event string, form bool, payload []byte, signed bool, flip byte) {
+		// The one-pass scanner accepts exactly the JSON objects encoding/json accepts.
+		_, scanErr := extractObject(payload)
+		trimmed := bytes.TrimLeft(payload, " \t\r\n")
+		if wantOK := json.Valid(payload) && len(trimmed) > 0 && trimmed[0] == '{'; (scanErr == nil) != wantOK {
+			t.Fatalf("extractObject error = %v, encoding/json accepts it as an object: %v", scanErr, wantOK)
+		}
+
 		body := payload
 		h := http.Header{}
 		h.Set("Content-Type", "application/json")

@@ -47,8 +47,10 @@ func TestAnswers(t *testing.T) {
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},
 		},
 		{
-			name:        "ping answers its hook ID",
-			request:     func() *http.Request { return delivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`) },
+			name: "ping answers its hook ID",
+			request: func() *http.Request {
+				return delivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`)
+			},
 			wantCode:    http.StatusOK,
 			wantBody:    `{"event":"ping","hook_id":424242,"processed":true}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},

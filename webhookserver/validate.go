@@ -1,7 +1,6 @@
 package webhookserver
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -221,12 +220,12 @@ func Signature(secret, body []byte) string {
 // object; fields of an unexpected type are left empty rather than refusing a
 // delivery GitHub made.
 func parsePayload(raw []byte) (*Payload, error) {
-	trimmed := bytes.TrimLeft(raw, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, errors.New("payload is not a JSON object")
+	members, err := extractObject(raw)
+	if err != nil {
+		return nil, err
 	}
 	p := &Payload{}
-	if err := json.Unmarshal(raw, p); err != nil {
+	if err := json.Unmarshal(members, p); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
 			return nil, err

@@ -1,0 +1,184 @@
+package webhookserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/hookwarden/hookwarden/internal/testfixtures"
+)
+
+// benchSizes are the payload sizes of SPEC §4's throughput targets.
+var benchSizes = []struct {
+	name  string
+	bytes int
+}{{"push-7KB", 7 << 10}, {"push-256KB", 256 << 10}}
+
+// pushOfSize returns GitHub's push example grown, by repeating its commits,
+// to at least size bytes.
+func pushOfSize(b testing.TB, size int) []byte {
+	b.Helper()
+	ex, err := testfixtures.ExampleFor("push", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(ex.Raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	commit := map[string]any{"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "message": "Update README.md with the rollout notes of the checkout flow",
+		"url": "https://github.com/Codertocat/Hello-World/commit/6113728f27ae82c7b1a177c8d03f9e96e0adf246", "added": []string{}, "removed": []string{},
+		"modified": []string{"README.md", "docs/checkout.md"}, "author": map[string]string{"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com"}}
+	one, _ := json.Marshal(commit)
+	var commits []any
+	for {
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(raw) >= size {
+			return raw
+		}
+		for range max(1, (size-len(raw))/(len(one)+1)) {
+			commits = append(commits, commit)
+		}
+		doc["commits"] = commits
+	}
+}
+
+// serveLoopback serves h on a loopback port with the receiver's server
+// settings and returns its URL.
+func serveLoopback(b *testing.B, h http.Handler) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// benchReceiver starts a receiver whose status writes go to a fake client,
+// logging its line per delivery through zap to io.Discard.
+func benchReceiver(b *testing.B) (*Server, *atomic.Int64) {
+	b.Helper()
+	gi := testIntegration()
+	cl := fake.NewClientBuilder().WithScheme(env.Scheme).WithObjects(gi).WithStatusSubresource(gi).Build()
+	patches := &atomic.Int64{}
+	log := zap.New(zap.WriteTo(io.Discard)).WithName("receiver")
+	s, err := newServer(Options{}, serverDeps{log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	counted := countingStatusClient{StatusClient: cl, patches: patches, conflicts: &atomic.Int64{}}
+	s.recorder = newStatusRecorder(cl, cl, counted, log)
+	s.store.upsert(newIntegration(gi))
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	stop := s.startWorkers(context.Background())
+	b.Cleanup(stop)
+	return s, patches
+}
+
+// runLoad posts payload to url from parallel clients and reports the 99th
+// percentile latency.
+func runLoad(b *testing.B, url string, payload []byte, wantCode int) {
+	b.Helper()
+	sig := Signature([]byte(testSecret), payload)
+	transport := &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	httpClient := &http.Client{Transport: transport}
+	var mu sync.Mutex
+	var latencies []time.Duration
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		local := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(HeaderEvent, "push")
+			req.Header.Set(HeaderDelivery, newGUID())
+			req.Header.Set(HeaderHookID, testHookID)
+			req.Header.Set(HeaderSignature256, sig)
+			start := time.Now()
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			local = append(local, time.Since(start))
+			if resp.StatusCode != wantCode {
+				b.Errorf("answered %d, want %d", resp.StatusCode, wantCode)
+				return
+			}
+		}
+		mu.Lock()
+		latencies = append(latencies, local...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
+	}
+}
+
+// BenchmarkReceiver measures the receiver through loopback HTTP: signature,
+// parsing, dedupe, queueing and the log line, with status recording running.
+func BenchmarkReceiver(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			s, patches := benchReceiver(b)
+			url := serveLoopback(b, s.routes()) + testIntegration().ReceiverPath()
+			payload := pushOfSize(b, size.bytes)
+			runLoad(b, url, payload, http.StatusOK)
+			b.ReportMetric(float64(patches.Load())/float64(b.N), "writes/delivery")
+		})
+	}
+}
+
+// BenchmarkBareHandler is the baseline: a net/http handler that only reads
+// the body.
+func BenchmarkBareHandler(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			url := serveLoopback(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.WriteHeader(http.StatusOK)
+			})) + testIntegration().ReceiverPath()
+			runLoad(b, url, pushOfSize(b, size.bytes), http.StatusOK)
+		})
+	}
+}
+
+// TestBenchmarkPayloadSizes keeps the benchmark payloads at the sizes their
+// names say.
+func TestBenchmarkPayloadSizes(t *testing.T) {
+	for _, size := range benchSizes {
+		p := pushOfSize(t, size.bytes)
+		if len(p) < size.bytes || len(p) > size.bytes+1024 {
+			t.Errorf("%s payload is %d bytes", size.name, len(p))
+		}
+		if _, rej := ValidateDelivery(http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"},
+			"X-Github-Delivery": {"d1"}, "X-Hub-Signature-256": {Signature([]byte(testSecret), p)}}, p,
+			WebhookSecrets{Current: []byte(testSecret)}, time.Now()); rej != nil {
+			t.Errorf("%s payload refused: %v", size.name, rej)
+		}
+	}
+}
