@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
 )
 
@@ -77,7 +78,7 @@ func serveLoopback(b *testing.B, h http.Handler) string {
 func benchReceiver(b *testing.B) (*Server, *atomic.Int64) {
 	b.Helper()
 	gi := testIntegration()
-	cl := fake.NewClientBuilder().WithScheme(env.Scheme).WithObjects(gi).WithStatusSubresource(gi).Build()
+	cl := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(gi).WithStatusSubresource(gi).Build()
 	patches := &atomic.Int64{}
 	log := zap.New(zap.WriteTo(io.Discard)).WithName("receiver")
 	s, err := newServer(Options{}, serverDeps{log: log})

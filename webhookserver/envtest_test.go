@@ -45,6 +45,7 @@ type receiver struct {
 // not cached) with a receiver on a loopback port, and waits until ready.
 func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 	t.Helper()
+	requireEnv(t)
 	mgr, err := manager.New(env.Config, manager.Options{
 		Scheme:                 env.Scheme,
 		Logger:                 log,
@@ -113,6 +114,7 @@ func (w countingWriter) Patch(ctx context.Context, obj client.Object, patch clie
 // secret) and a GitHubIntegration in it.
 func newIntegrationWithSecret(t *testing.T, mutate func(*hookv1.GitHubIntegration)) types.NamespacedName {
 	t.Helper()
+	requireEnv(t)
 	ctx := context.Background()
 	ns, err := env.Namespace(ctx, "receiver")
 	if err != nil {

@@ -3,24 +3,37 @@ package webhookserver
 import (
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
-// env is the control plane shared by the envtest tests of this package.
-var env *testenv.Env
+var (
+	// env is the control plane shared by the envtest tests of this package,
+	// started by the first test that needs it.
+	env      *testenv.Env
+	envOnce  sync.Once
+	envError error
+)
+
+// requireEnv starts the shared control plane once. A test that needs it
+// fails (never skips) without KUBEBUILDER_ASSETS. Fuzzing, which runs no
+// test, starts no control plane in its workers.
+func requireEnv(t testing.TB) {
+	t.Helper()
+	envOnce.Do(func() { env, envError = testenv.Start() })
+	if envError != nil {
+		t.Fatal(envError)
+	}
+}
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop envtest:", err)
+		}
 	}
 	os.Exit(code)
 }
