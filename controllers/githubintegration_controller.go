@@ -195,7 +195,8 @@ func (r *GitHubIntegrationReconciler) removeFinalizer(ctx context.Context, obj *
 func (r *GitHubIntegrationReconciler) handleFailure(ctx context.Context, obj *hookv1.GitHubIntegration, err error) (ctrl.Result, error) {
 	var failure *stepError
 	if !errors.As(err, &failure) {
-		markReconciling(obj, hookv1.ReasonGitHubUnavailable, err.Error())
+		// A Kubernetes API error or similar: retried with backoff.
+		markReconciling(obj, hookv1.ReasonProgressing, err.Error())
 		return ctrl.Result{}, err
 	}
 	r.warn(obj, failure.reason, failure.message)
