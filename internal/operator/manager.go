@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hookwarden/hookwarden/internal/indexes"
 	"github.com/hookwarden/hookwarden/internal/scheme"
+	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // LeaderElectionID names the lease the replicas compete for.
@@ -40,6 +42,9 @@ func NewManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
 		return nil, fmt.Errorf("add readyz check: %w", err)
 	}
+	if err := addReceiver(mgr, o); err != nil {
+		return nil, err
+	}
 	return mgr, nil
 }
 
@@ -55,6 +60,7 @@ func managerOptions(o Options) manager.Options {
 		// Secret of the watched namespaces, most of them unrelated. Their
 		// changes are watched through metadata only.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Cache:  cache.Options{DefaultTransform: trimCachedObject},
 	}
 	if len(o.WatchNamespaces) > 0 {
 		mo.Cache.DefaultNamespaces = map[string]cache.Config{}
@@ -63,6 +69,50 @@ func managerOptions(o Options) manager.Options {
 		}
 	}
 	return mo
+}
+
+// addReceiver runs the delivery receiver in every replica.
+func addReceiver(mgr manager.Manager, o Options) error {
+	rcv, err := webhookserver.New(mgr, webhookserver.Options{
+		BindAddress:         o.ReceiverBindAddress,
+		CertDir:             o.ReceiverCertDir,
+		MaxInflight:         o.ReceiverMaxInflight,
+		StatusFlushInterval: o.StatusFlushInterval,
+		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
+		TrustedProxies:      splitList(o.TrustedProxies),
+		GitHubURL:           o.GitHubURL,
+	})
+	if err != nil {
+		return fmt.Errorf("set up the receiver: %w", err)
+	}
+	if err := mgr.Add(rcv); err != nil {
+		return fmt.Errorf("add the receiver: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("receiver", rcv.ReadyCheck()); err != nil {
+		return fmt.Errorf("add receiver readyz check: %w", err)
+	}
+	return nil
+}
+
+// trimCachedObject keeps the cache small and free of secret data: neither
+// managedFields nor kubectl's last-applied-configuration annotation is ever
+// read, and on a Secret (watched through its metadata only) that annotation
+// holds the Secret's whole content.
+func trimCachedObject(obj any) (any, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	if m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	if a := m.GetAnnotations(); a != nil {
+		if _, found := a[corev1.LastAppliedConfigAnnotation]; found {
+			delete(a, corev1.LastAppliedConfigAnnotation)
+			m.SetAnnotations(a)
+		}
+	}
+	return obj, nil
 }
 
 // cachesSynced is ready once the manager's informers have synced.
