@@ -67,6 +67,7 @@ sandbox: npm-deps envtest ## Run hookwarden end to end locally: control plane, G
 test: verify vet npm-deps envtest ## Everything that proves hookwarden works: verify, vet, unit, envtest and conformance tests.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory sandbox ARGS=--once
 
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s once and print KUBEBUILDER_ASSETS.

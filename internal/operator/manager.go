@@ -12,10 +12,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/hookwarden/hookwarden/controllers"
+	"github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/indexes"
 	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/webhookserver"
@@ -41,6 +44,9 @@ func NewManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	}
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
 		return nil, fmt.Errorf("add readyz check: %w", err)
+	}
+	if err := addControllers(mgr, o); err != nil {
+		return nil, err
 	}
 	if err := addReceiver(mgr, o); err != nil {
 		return nil, err
@@ -69,6 +75,23 @@ func managerOptions(o Options) manager.Options {
 		}
 	}
 	return mo
+}
+
+// addControllers sets up the reconcilers; they run in the leader only.
+func addControllers(mgr manager.Manager, o Options) error {
+	r := &controllers.GitHubIntegrationReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Scheme:           mgr.GetScheme(),
+		Recorder:         mgr.GetEventRecorder(controllers.ControllerName),
+		GitHub:           github.NewFactory(),
+		DefaultGitHubURL: o.GitHubURL,
+		PublicURL:        o.PublicURL,
+	}
+	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
+		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
+	}
+	return nil
 }
 
 // addReceiver runs the delivery receiver in every replica.
