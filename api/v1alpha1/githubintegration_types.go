@@ -314,6 +314,12 @@ type HookStatus struct {
 	// SecretFingerprint identifies the webhook secret last sent to this hook.
 	// +optional
 	SecretFingerprint string `json:"secretFingerprint,omitempty"`
+	// DeliveriesCheckedTime is the checkpoint of the recovery of failed
+	// deliveries: every delivery GitHub attempted before it has succeeded,
+	// was redelivered until it did, or left GitHub's redelivery window. The
+	// next check reads the hook's delivery log back to this time only.
+	// +optional
+	DeliveriesCheckedTime *metav1.Time `json:"deliveriesCheckedTime,omitempty"`
 }
 
 // WebhookSecretStatus identifies the webhook secret in use.
