@@ -77,6 +77,24 @@ envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s onc
 npm-deps: ## Fetch the npm test references (GitHub OpenAPI, webhook examples, Octokit signing) into .cache/npm.
 	@hack/npm-deps.sh >/dev/null
 
+##@ Benchmarks
+
+# CPUs of the side-by-side benchmark: the servers share SERVER_CPU (each runs
+# with GOMAXPROCS=1 or node's one thread), the load generator runs on
+# CLIENT_CPU. Empty values leave placement to the kernel.
+BENCH_SERVER_CPU ?= 0
+BENCH_CLIENT_CPU ?= 1
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against SPEC §4.
+	@mkdir -p $(LOCALBIN)/bench
+	$(GO) test -c -o $(LOCALBIN)/bench/webhookserver.test ./webhookserver
+	cd webhookserver && HOOKWARDEN_NPM_CACHE="$$(../hack/npm-deps.sh)" \
+		$$(if [ -n "$(BENCH_CLIENT_CPU)" ] && command -v taskset >/dev/null; then echo taskset -c $(BENCH_CLIENT_CPU); fi) \
+		$(LOCALBIN)/bench/webhookserver.test -test.run '^TestSideBySide$$' -test.count=1 \
+		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' $(BENCH_ARGS)
+
 ##@ Build
 
 .PHONY: build

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Fetches the npm packages that tests use as independent references into a
 # git-ignored cache: GitHub's OpenAPI description, GitHub's example webhook
-# payloads, and Octokit's signing implementation. Only the files the tests
-# read are kept. Idempotent: a complete cache is reused.
+# payloads, and Octokit's signing implementation; and Octokit's webhooks
+# middleware, which `make bench` compares the receiver against. Only the files
+# the tests read are kept. Idempotent: a complete cache is reused.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="${NPM_CACHE_DIR:-$root/.cache/npm}"
-stamp="$cache/.complete-v1"
+stamp="$cache/.complete-v2"
 
 OPENAPI_VERSION=23.0.2
 EXAMPLES_VERSION=7.6.1
 METHODS_VERSION=6.0.0
+WEBHOOKS_VERSION=14.2.0
 
 if [[ -f "$stamp" ]]; then
   echo "$cache"
@@ -25,7 +27,8 @@ echo '{"name":"hookwarden-test-fixtures","private":true,"type":"module"}' > pack
 npm install --no-audit --no-fund --no-package-lock --loglevel=error \
   "@octokit/openapi@${OPENAPI_VERSION}" \
   "@octokit/webhooks-examples@${EXAMPLES_VERSION}" \
-  "@octokit/webhooks-methods@${METHODS_VERSION}" >&2
+  "@octokit/webhooks-methods@${METHODS_VERSION}" \
+  "@octokit/webhooks@${WEBHOOKS_VERSION}" >&2
 
 # @octokit/openapi ships many variants of the description; only
 # api.github.com.json is used.
@@ -33,5 +36,6 @@ openapi="node_modules/@octokit/openapi"
 find "$openapi/generated" -type f ! -name 'api.github.com.json' -delete
 test -s "$openapi/generated/api.github.com.json"
 test -s node_modules/@octokit/webhooks-examples/api.github.com/index.json
+test -s node_modules/@octokit/webhooks/package.json
 touch "$stamp"
 echo "$cache"

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -77,21 +78,30 @@ func serveLoopback(b *testing.B, h http.Handler) string {
 // logging its line per delivery through zap to io.Discard.
 func benchReceiver(b *testing.B) (*Server, *atomic.Int64) {
 	b.Helper()
-	gi := testIntegration()
-	cl := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(gi).WithStatusSubresource(gi).Build()
-	patches := &atomic.Int64{}
-	log := zap.New(zap.WriteTo(io.Discard)).WithName("receiver")
-	s, err := newServer(Options{}, serverDeps{log: log})
+	s, patches, stop, err := newBenchReceiver(zap.New(zap.WriteTo(io.Discard)).WithName("receiver"))
 	if err != nil {
 		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	return s, patches
+}
+
+// newBenchReceiver returns a receiver of testIntegration with testSecret,
+// whose status writes go to a fake client and are counted, with its workers
+// started; stop records what is queued and stops them.
+func newBenchReceiver(log logr.Logger) (s *Server, patches *atomic.Int64, stop func(), err error) {
+	gi := testIntegration()
+	cl := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(gi).WithStatusSubresource(gi).Build()
+	patches = &atomic.Int64{}
+	s, err = newServer(Options{}, serverDeps{log: log})
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	counted := countingStatusClient{StatusClient: cl, patches: patches, conflicts: &atomic.Int64{}}
 	s.recorder = newStatusRecorder(cl, cl, counted, log)
 	s.store.upsert(newIntegration(gi))
 	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
-	stop := s.startWorkers(context.Background())
-	b.Cleanup(stop)
-	return s, patches
+	return s, patches, s.startWorkers(context.Background()), nil
 }
 
 // runLoad posts payload to url from parallel clients and reports the 99th

@@ -29,6 +29,10 @@ func requireEnv(t testing.TB) {
 }
 
 func TestMain(m *testing.M) {
+	if target := os.Getenv(benchServeEnv); target != "" {
+		// A server process of TestSideBySide.
+		os.Exit(serveBenchTarget(target))
+	}
 	code := m.Run()
 	if env != nil {
 		if err := env.Stop(); err != nil {
