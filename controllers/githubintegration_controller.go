@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,12 +57,28 @@ type GitHubIntegrationReconciler struct {
 	// payload URL is PublicURL followed by the receiver path unless
 	// spec.payloadURL is set.
 	PublicURL string
+	// RedeliveryWindow is how old a failed delivery may be and still be
+	// redelivered: GitHub's window, DefaultRedeliveryWindow when zero
+	// (tests shorten it).
+	RedeliveryWindow time.Duration
+	// SecretPropagationDelay is the wait between the start of a rotation
+	// and the push of the new secret to GitHub, for every receiver to learn
+	// it; DefaultSecretPropagationDelay when zero.
+	SecretPropagationDelay time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	// tokens remembers the token each integration last used, so the
+	// GitHub client of a token nobody uses any more is dropped.
+	tokens tokenUsers
+	// redeliveries remembers the redeliveries requested recently.
+	redeliveries redeliveryLog
 }
 
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the reconciler with mgr. The manager must have
@@ -142,11 +159,39 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil
 	}
 
-	creds, err := r.reconcileSecret(ctx, obj)
+	sec, err := r.reconcileSecret(ctx, obj)
 	if err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
-	return r.reconcileHooks(ctx, obj, creds)
+	if sec.settling {
+		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", r.secretPropagationDelay())
+		return ctrl.Result{RequeueAfter: r.secretPropagationDelay()}, nil
+	}
+	gh, err := r.reconcileHooks(ctx, obj, sec)
+	if err != nil {
+		return r.handleFailure(ctx, obj, err)
+	}
+	graceEnds, err := r.finishRotation(ctx, obj, sec)
+	if err != nil {
+		return r.handleFailure(ctx, obj, err)
+	}
+	markHooksReady(obj)
+	next := jittered(obj.GetInterval())
+	if graceEnds > 0 {
+		next = min(next, graceEnds)
+	}
+	if recheck := r.reconcileDeliveries(ctx, obj, gh); recheck > 0 {
+		next = min(next, recheck)
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+// now is the reconciler's clock.
+func (r *GitHubIntegrationReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // patchStatus sends the status changes made during this reconcile as a JSON
@@ -231,6 +276,59 @@ func (r *GitHubIntegrationReconciler) normal(obj *hookv1.GitHubIntegration, reas
 // jittered spreads drift checks of many integrations over time.
 func jittered(d time.Duration) time.Duration {
 	return wait.Jitter(d, 0.1)
+}
+
+// tokenUsers counts which integrations use which token, so that the client
+// of a token is dropped from the factory once no integration uses it (a
+// token rotated in the Secret would otherwise keep its client, rate-limit
+// state and ETag entries forever).
+type tokenUsers struct {
+	mu    sync.Mutex
+	users map[types.NamespacedName]tokenUse
+}
+
+type tokenUse struct {
+	apiURL string
+	creds  ghclient.Credentials
+}
+
+// rememberToken records the token an integration uses now and drops the
+// client of the token it used before when nobody else uses it.
+func (r *GitHubIntegrationReconciler) rememberToken(obj *hookv1.GitHubIntegration, creds ghclient.Credentials) {
+	r.swapToken(client.ObjectKeyFromObject(obj), &tokenUse{apiURL: r.apiURL(obj), creds: creds})
+}
+
+// forgetIntegration drops what the reconciler remembers of an integration
+// that went away.
+func (r *GitHubIntegrationReconciler) forgetIntegration(obj *hookv1.GitHubIntegration) {
+	r.swapToken(client.ObjectKeyFromObject(obj), nil)
+	r.redeliveries.forgetIntegration(client.ObjectKeyFromObject(obj))
+}
+
+func (r *GitHubIntegrationReconciler) swapToken(key types.NamespacedName, use *tokenUse) {
+	t := &r.tokens
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.users == nil {
+		t.users = map[types.NamespacedName]tokenUse{}
+	}
+	old, had := t.users[key]
+	if use != nil {
+		t.users[key] = *use
+	} else {
+		delete(t.users, key)
+	}
+	if !had || (use != nil && old == *use) {
+		return
+	}
+	for _, u := range t.users {
+		if u == old {
+			return
+		}
+	}
+	if r.GitHub != nil {
+		r.GitHub.Forget(old.apiURL, old.creds)
+	}
 }
 
 // integrationKey labels metrics.

@@ -33,7 +33,7 @@ func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *
 	}
 
 	markReconciling(obj, hookv1.ReasonDeleting, "Removing the hooks from GitHub")
-	sec, err := r.reconcileSecret(ctx, obj)
+	_, sec, err := r.readSecret(ctx, obj, false)
 	if err != nil {
 		result, err := r.handleFailure(ctx, obj, withOrphanHint(err))
 		return result, false, err
@@ -119,6 +119,7 @@ func (r *GitHubIntegrationReconciler) release(ctx context.Context, obj *hookv1.G
 		return ctrl.Result{}, false, err
 	}
 	metrics.HooksRegistered.DeleteLabelValues(integrationKey(obj))
+	r.forgetIntegration(obj)
 	return ctrl.Result{}, true, nil
 }
 

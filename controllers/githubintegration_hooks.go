@@ -70,21 +70,22 @@ func normalizeEvents(events []string) []string {
 }
 
 // reconcileHooks makes every target's hook match the spec, removes the hooks
-// of targets dropped from the spec, and summarises the outcome in status.
-func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (ctrl.Result, error) {
+// of targets dropped from the spec, and records them in status. It returns
+// the GitHub client for the later steps, or the failure to report.
+func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (*ghclient.Client, error) {
 	payloadURL := obj.PayloadURL(r.PublicURL)
 	if payloadURL == "" {
-		return r.handleFailure(ctx, obj, stalledError(hookv1.ReasonPayloadURLUnset,
-			"No payload URL: set spec.payloadURL, or run the operator with --public-url"))
+		return nil, stalledError(hookv1.ReasonPayloadURLUnset,
+			"No payload URL: set spec.payloadURL, or run the operator with --public-url")
 	}
 	obj.Status.PayloadURL = payloadURL
 	if len(obj.Spec.Repositories) == 0 {
-		return r.handleFailure(ctx, obj, stalledError(hookv1.ReasonNotSupported,
-			"Only repository targets are supported in this version: organization and App hooks are not managed yet"))
+		return nil, stalledError(hookv1.ReasonNotSupported,
+			"Only repository targets are supported in this version: organization and App hooks are not managed yet")
 	}
 	gh, err := r.GitHub.Client(r.apiURL(obj), sec.creds)
 	if err != nil {
-		return r.handleFailure(ctx, obj, stalledError(hookv1.ReasonInvalid, err.Error()))
+		return nil, stalledError(hookv1.ReasonInvalid, err.Error())
 	}
 
 	desired := hookConfigFor(obj, payloadURL, sec)
@@ -135,15 +136,19 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	setHooks(obj, hooks)
 
 	if len(failures) > 0 {
-		return r.handleFailure(ctx, obj, summarizeFailures(obj, sec, failures))
+		return nil, summarizeFailures(obj, sec, failures)
 	}
+	return gh, nil
+}
+
+// markHooksReady sets Ready once every step succeeded.
+func markHooksReady(obj *hookv1.GitHubIntegration) {
 	if obj.Spec.InsecureSSL {
 		markReady(obj, hookv1.ReasonInsecureSSL, fmt.Sprintf(
 			"%d hook(s) registered, but GitHub does not verify the payload URL's certificate (spec.insecureSSL)", obj.Status.HookCount))
-	} else {
-		markReady(obj, hookv1.ReasonSucceeded, fmt.Sprintf("%d hook(s) registered and matching the spec", obj.Status.HookCount))
+		return
 	}
-	return ctrl.Result{RequeueAfter: jittered(obj.GetInterval())}, nil
+	markReady(obj, hookv1.ReasonSucceeded, fmt.Sprintf("%d hook(s) registered and matching the spec", obj.Status.HookCount))
 }
 
 // apiURL is spec.github.url or the operator's default.

@@ -1,6 +1,7 @@
 package webhookserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -192,6 +193,7 @@ func (s *store) keys() []types.NamespacedName {
 func (s *store) secretRefs(in *integration) []types.NamespacedName {
 	return []types.NamespacedName{
 		{Namespace: in.key.Namespace, Name: in.secretName},
+		{Namespace: in.key.Namespace, Name: hookv1.AppliedWebhookSecretName(in.key.Name)},
 		{Namespace: in.key.Namespace, Name: hookv1.PreviousWebhookSecretName(in.key.Name)},
 	}
 }
@@ -215,10 +217,17 @@ func (s *store) unrefLocked(in *integration) {
 }
 
 // readSecrets reads an integration's webhook secrets from the API server:
-// the current one from its Secret, and the previous one, with its expiry,
-// from the operator-owned <name>-previous-webhook-secret Secret. Only the
-// secret bytes are kept. A missing or unusable current secret is reported
-// in problem, not as an error: nothing is accepted until it is fixed.
+// the current one from its Secret, the one the hooks carry from the
+// operator-owned <name>-applied-webhook-secret Secret, and the previous one,
+// with its expiry, from the operator-owned <name>-previous-webhook-secret
+// Secret. Only the secret bytes are kept. A missing or unusable current
+// secret is reported in problem, not as an error: nothing is accepted until
+// it is fixed.
+//
+// Accepting the applied secret is what makes a change of the user's Secret
+// safe before the reconciler has pushed it to GitHub, even while the
+// operator's reconciler is down: the hooks keep signing with the applied
+// secret until they carry the new one.
 func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
 	st := &secretState{}
 	current := &corev1.Secret{}
@@ -236,6 +245,19 @@ func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*s
 			st.problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
 		} else {
 			st.secrets.Current = value
+		}
+	}
+
+	appliedName := hookv1.AppliedWebhookSecretName(in.key.Name)
+	applied := &corev1.Secret{}
+	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: appliedName}, applied)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, appliedName, err)
+	default:
+		if value := applied.Data[hookv1.AppliedWebhookSecretKey]; len(value) > 0 && !bytes.Equal(value, st.secrets.Current) {
+			st.secrets.Applied = value
 		}
 	}
 

@@ -35,11 +35,17 @@ const (
 )
 
 // WebhookSecrets are the secrets a delivery's signature may be made with:
-// the current one and, during a rotation's grace period, the previous one.
+// the current one, the one the hooks on GitHub carry (which differs from
+// the current one until the reconciler has pushed a change to GitHub) and,
+// during a rotation's grace period, the previous one.
 type WebhookSecrets struct {
 	// Current is the webhook secret of the integration's Secret; empty when
 	// it is missing or not valid, in which case nothing is accepted.
 	Current []byte
+	// Applied is the secret the hooks on GitHub carry, from the
+	// operator-owned <name>-applied-webhook-secret Secret; nil when it does
+	// not exist yet or equals Current.
+	Applied []byte
 	// Previous is the secret before the last rotation, accepted until
 	// PreviousExpires.
 	Previous        []byte
@@ -82,7 +88,8 @@ type Delivery struct {
 
 // ValidateDelivery checks a delivery in the order of SPEC §4 — Content-Type,
 // the event and delivery headers, the X-Hub-Signature-256 signature over the
-// raw body (current secret, then the previous one while it is valid), the
+// raw body (current secret, applied secret, then the previous one while it is
+// valid), the
 // payload's JSON — and returns what it holds. It is a pure function: it reads
 // nothing but its arguments.
 func ValidateDelivery(header http.Header, body []byte, secrets WebhookSecrets, now time.Time) (*Delivery, *Rejection) {
@@ -179,7 +186,8 @@ func isDeliveryID(s string) bool {
 }
 
 // verifySignature checks "sha256=<hex HMAC-SHA256 of body>" against the
-// current secret and, until it expires, the previous one, in constant time.
+// current secret, the applied one and, until it expires, the previous one,
+// in constant time.
 // It reports whether the previous secret matched.
 func verifySignature(header string, body []byte, secrets WebhookSecrets, now time.Time) (previous bool, rej *Rejection) {
 	if header == "" {
@@ -196,6 +204,9 @@ func verifySignature(header string, body []byte, secrets WebhookSecrets, now tim
 		return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
 	}
 	if hmac.Equal(got[:], sign(secrets.Current, body)) {
+		return false, nil
+	}
+	if len(secrets.Applied) > 0 && hmac.Equal(got[:], sign(secrets.Applied, body)) {
 		return false, nil
 	}
 	if len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires) && hmac.Equal(got[:], sign(secrets.Previous, body)) {

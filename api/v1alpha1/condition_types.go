@@ -71,4 +71,12 @@ const (
 	// EventHooksOrphaned: the object went with deletionPolicy Orphan and its
 	// hooks were left on GitHub.
 	EventHooksOrphaned = "HooksOrphaned"
+	// EventSecretRotated: every hook carries the new webhook secret; the
+	// previous one is accepted until the grace period ends.
+	EventSecretRotated = "SecretRotated"
+	// EventSecretGenerated: hookwarden wrote a new webhook secret into the
+	// referenced Secret (secretRotation.interval > 0).
+	EventSecretGenerated = "SecretGenerated"
+	// EventRedeliveryRequested: failed deliveries were redelivered.
+	EventRedeliveryRequested = "RedeliveryRequested"
 )

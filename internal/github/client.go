@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -219,6 +220,16 @@ type HookService interface {
 	EditConfig(ctx context.Context, id int64, config *gogithub.HookConfig) error
 	// Delete removes a hook.
 	Delete(ctx context.Context, id int64) error
+	// Ping asks GitHub to deliver a ping to the hook (asynchronously).
+	Ping(ctx context.Context, id int64) error
+	// ListDeliveries returns the hook's delivery attempts, newest first,
+	// following cursor pages back to since: the last page may hold older
+	// attempts too. With failedOnly, only attempts without a 2xx answer.
+	ListDeliveries(ctx context.Context, id int64, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error)
+	// Redeliver asks GitHub to send a logged delivery again (same GUID and
+	// payload, signed with the hook's current secret). GitHub's 202 is
+	// success.
+	Redeliver(ctx context.Context, hookID, deliveryID int64) error
 }
 
 // Access is what a token needs for an operation, in the words of GitHub's
@@ -287,5 +298,57 @@ func (r *repositoryHooks) EditConfig(ctx context.Context, id int64, config *gogi
 
 func (r *repositoryHooks) Delete(ctx context.Context, id int64) error {
 	_, err := r.gh.Repositories.DeleteHook(ctx, r.owner, r.repo, id)
+	return err
+}
+
+func (r *repositoryHooks) Ping(ctx context.Context, id int64) error {
+	_, err := r.gh.Repositories.PingHook(ctx, r.owner, r.repo, id)
+	return err
+}
+
+func (r *repositoryHooks) ListDeliveries(ctx context.Context, id int64, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error) {
+	return listDeliveries(ctx, r.gh, fmt.Sprintf("repos/%s/%s/hooks/%d/deliveries", url.PathEscape(r.owner), url.PathEscape(r.repo), id), since, failedOnly)
+}
+
+func (r *repositoryHooks) Redeliver(ctx context.Context, hookID, deliveryID int64) error {
+	_, _, err := r.gh.Repositories.RedeliverHookDelivery(ctx, r.owner, r.repo, hookID, deliveryID)
+	return acceptedIsSuccess(err)
+}
+
+// listDeliveries follows the cursor pages of a deliveries list, newest
+// first, until a page reaches back to since (or there is no next page).
+// With failedOnly it asks GitHub for status=failure, a filter go-github's
+// ListCursorOptions lacks: it keeps the usual check to one short page.
+func listDeliveries(ctx context.Context, gh *gogithub.Client, path string, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error) {
+	query := url.Values{"per_page": {strconv.Itoa(listPageSize)}}
+	if failedOnly {
+		query.Set("status", "failure")
+	}
+	var all []*gogithub.HookDelivery
+	for {
+		req, err := gh.NewRequest(http.MethodGet, path+"?"+query.Encode(), nil)
+		if err != nil {
+			return nil, err
+		}
+		var page []*gogithub.HookDelivery
+		resp, err := gh.Do(ctx, req, &page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if resp.Cursor == "" || len(page) == 0 || page[len(page)-1].GetDeliveredAt().Before(since) {
+			return all, nil
+		}
+		query.Set("cursor", resp.Cursor)
+	}
+}
+
+// acceptedIsSuccess turns go-github's *AcceptedError (GitHub's 202: the
+// work was queued) into success.
+func acceptedIsSuccess(err error) error {
+	var accepted *gogithub.AcceptedError
+	if errors.As(err, &accepted) {
+		return nil
+	}
 	return err
 }

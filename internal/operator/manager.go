@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,6 +70,9 @@ func managerOptions(o Options) manager.Options {
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Cache:  cache.Options{DefaultTransform: trimCachedObject},
 	}
+	if o.SkipControllerNameValidation {
+		mo.Controller.SkipNameValidation = ptr.To(true)
+	}
 	if len(o.WatchNamespaces) > 0 {
 		mo.Cache.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
@@ -84,14 +89,22 @@ func addControllers(mgr manager.Manager, o Options) error {
 		APIReader:        mgr.GetAPIReader(),
 		Scheme:           mgr.GetScheme(),
 		Recorder:         mgr.GetEventRecorder(controllers.ControllerName),
-		GitHub:           github.NewFactory(),
+		GitHub:           github.NewFactory(github.WithMutationInterval(mutationInterval(o))),
 		DefaultGitHubURL: o.GitHubURL,
 		PublicURL:        o.PublicURL,
+		RedeliveryWindow: o.RedeliveryWindow,
 	}
 	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
 	}
 	return nil
+}
+
+func mutationInterval(o Options) time.Duration {
+	if o.GitHubMutationInterval > 0 {
+		return o.GitHubMutationInterval
+	}
+	return github.DefaultMutationInterval
 }
 
 // addReceiver runs the delivery receiver in every replica.
@@ -101,6 +114,7 @@ func addReceiver(mgr manager.Manager, o Options) error {
 		CertDir:             o.ReceiverCertDir,
 		MaxInflight:         o.ReceiverMaxInflight,
 		StatusFlushInterval: o.StatusFlushInterval,
+		QueueSize:           o.ReceiverQueueSize,
 		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
 		TrustedProxies:      splitList(o.TrustedProxies),
 		GitHubURL:           o.GitHubURL,

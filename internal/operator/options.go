@@ -29,6 +29,20 @@ type Options struct {
 	WatchNamespaces         []string
 	MaxConcurrentReconciles int
 	StatusFlushInterval     time.Duration
+	ReceiverQueueSize       int
+
+	// The fields below have no flag: tests set them.
+
+	// GitHubMutationInterval spaces the mutating GitHub requests of one
+	// token; zero means one per second, as GitHub asks.
+	GitHubMutationInterval time.Duration
+	// RedeliveryWindow is how old a failed delivery may be and still be
+	// redelivered; zero means GitHub's three days.
+	RedeliveryWindow time.Duration
+	// SkipControllerNameValidation lets several managers run in one
+	// process one after the other (controller names must otherwise be
+	// unique per process).
+	SkipControllerNameValidation bool
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -41,6 +55,7 @@ func DefaultOptions() Options {
 		HealthProbeBindAddress:  ":8081",
 		MaxConcurrentReconciles: 4,
 		StatusFlushInterval:     2 * time.Second,
+		ReceiverQueueSize:       4096,
 	}
 }
 
@@ -72,6 +87,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "GitHubIntegrations reconciled at once.")
+	fs.IntVar(&o.ReceiverQueueSize, "receiver-queue-size", o.ReceiverQueueSize, "Answered deliveries waiting to be recorded before the receiver answers 503 (the reconciler redelivers them).")
 	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval).")
 }
 
@@ -107,6 +123,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ReceiverMaxInflight < 1 {
 		errs = append(errs, fmt.Errorf("--receiver-max-inflight=%d: must be at least 1", o.ReceiverMaxInflight))
+	}
+	if o.ReceiverQueueSize < 0 {
+		errs = append(errs, fmt.Errorf("--receiver-queue-size=%d: must be at least 1", o.ReceiverQueueSize))
 	}
 	if o.MaxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles=%d: must be at least 1", o.MaxConcurrentReconciles))

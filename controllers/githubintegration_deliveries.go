@@ -1,0 +1,331 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	gogithub "github.com/google/go-github/v60/github"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/metrics"
+)
+
+const (
+	// DefaultRedeliveryWindow is how long GitHub keeps a delivery
+	// redeliverable.
+	DefaultRedeliveryWindow = 3 * 24 * time.Hour
+	// maxRedeliveriesPerPass bounds the redeliveries one reconcile
+	// requests (they are mutations, paced at one per second per token);
+	// the rest follow in the next passes, a few seconds apart.
+	maxRedeliveriesPerPass = 100
+	// checkpointLag keeps the checkpoint this far behind the time of the
+	// check: an attempt GitHub is still making (it waits up to 10 s for an
+	// answer) is logged with the time it started.
+	checkpointLag = 15 * time.Second
+	// maxHealthRecheck bounds the wait before the pass that follows a ping
+	// or a pass cut short by maxRedeliveriesPerPass.
+	maxHealthRecheck = time.Minute
+	// moreRedeliveriesRecheck is the wait before the next pass when
+	// redeliveries are left over.
+	moreRedeliveriesRecheck = time.Second
+	// pingEvent is GitHub's ping; failed pings are never redelivered (a
+	// new ping is sent when the receiver's health is in question).
+	pingEvent = "ping"
+)
+
+// deliveryGroup is what the log shows of one delivery GUID.
+type deliveryGroup struct {
+	guid   string
+	event  string
+	first  time.Time
+	newest *gogithub.HookDelivery
+	ok     bool
+}
+
+// hookRecovery is what one hook's check found and did.
+type hookRecovery struct {
+	redelivered int
+	pinged      bool
+	// more: candidates left over because the pass's budget ran out.
+	more bool
+}
+
+// reconcileDeliveries recovers deliveries the receiver did not accept:
+// GitHub never retries them. For each hook it reads the delivery log back
+// to the hook's checkpoint (status.hooks[].deliveriesCheckedTime) and
+// redelivers each GUID none of whose attempts succeeded, while its first
+// attempt is within GitHub's redelivery window, at most once per interval,
+// and only while the receiver is healthy: when the hook's newest attempt
+// failed, a ping is sent first and redelivery waits for a later pass that
+// sees a success. Failures here never change Ready: they are logged and
+// retried on the next pass. It returns when the next pass is wanted sooner
+// than the interval (zero when it is not).
+func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client) time.Duration {
+	if gh == nil || !obj.IsActive() || !gh.RateLimitedUntil().IsZero() {
+		return 0
+	}
+	log := ctrl.LoggerFrom(ctx)
+	key := client.ObjectKeyFromObject(obj)
+	now := r.now()
+	interval := obj.GetInterval()
+	r.redeliveries.prune(key, now, interval)
+
+	budget := maxRedeliveriesPerPass
+	var recheck time.Duration
+	var counts []string
+	total := 0
+	for i := range obj.Status.Hooks {
+		hs := &obj.Status.Hooks[i]
+		if hs.ID == 0 || hs.LastError != "" {
+			continue
+		}
+		svc, err := gh.RepositoryHooks(hs.Target)
+		if err != nil {
+			continue
+		}
+		got, err := r.recoverHookDeliveries(ctx, key, svc, hs, now, interval, &budget)
+		if got.redelivered > 0 {
+			total += got.redelivered
+			counts = append(counts, fmt.Sprintf("%s: %d", hs.Target, got.redelivered))
+		}
+		if got.pinged || got.more {
+			wait := min(interval, maxHealthRecheck)
+			if got.more {
+				wait = moreRedeliveriesRecheck
+			}
+			recheck = minPositive(recheck, wait)
+		}
+		if err != nil {
+			e := ghclient.Classify(err)
+			log.Info("Could not check the hook's failed deliveries; retrying on the next pass", "target", hs.Target, "id", hs.ID, "error", e.Error())
+			if e.Kind == ghclient.RateLimited {
+				recheck = minPositive(recheck, max(time.Until(e.RetryAt), 0)+time.Second)
+				break
+			}
+		}
+	}
+	if total > 0 {
+		obj.Status.Deliveries.Redelivered += int64(total)
+		metrics.Redeliveries.WithLabelValues(integrationKey(obj)).Add(float64(total))
+		log.Info("Requested redelivery of failed deliveries", "count", total, "hooks", strings.Join(counts, ", "))
+		r.normal(obj, hookv1.EventRedeliveryRequested, "Redeliver", fmt.Sprintf(
+			"Requested redelivery of %d failed deliveries (%s)", total, strings.Join(counts, ", ")))
+	}
+	return recheck
+}
+
+// recoverHookDeliveries checks one hook. The usual check is one request
+// for the failed attempts since the checkpoint, which is empty (and, when
+// unchanged, answered 304 at no rate-limit cost); the whole log since the
+// oldest failure is read only while there are failures, to see which of
+// them a later attempt delivered.
+func (r *GitHubIntegrationReconciler) recoverHookDeliveries(ctx context.Context, key types.NamespacedName, svc ghclient.HookService,
+	hs *hookv1.HookStatus, now time.Time, interval time.Duration, budget *int) (hookRecovery, error) {
+	var out hookRecovery
+	since := now.Add(-interval - checkpointLag)
+	if hs.DeliveriesCheckedTime != nil {
+		since = hs.DeliveriesCheckedTime.Time
+	}
+	checkpoint := now.Add(-checkpointLag)
+
+	failed, err := svc.ListDeliveries(ctx, hs.ID, since, true)
+	if err != nil {
+		return out, err
+	}
+	oldest := time.Time{}
+	for _, d := range failed {
+		if t := d.GetDeliveredAt().Time; !t.Before(since) && d.GetEvent() != pingEvent && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		setCheckpoint(hs, since, checkpoint)
+		return out, nil
+	}
+
+	all, err := svc.ListDeliveries(ctx, hs.ID, oldest, false)
+	if err != nil {
+		return out, err
+	}
+	healthy := len(all) > 0 && isSuccess(all[0].GetStatusCode())
+	window := r.redeliveryWindow()
+	var due []*deliveryGroup
+	for _, g := range groupDeliveries(all, oldest) {
+		if g.ok || g.event == pingEvent || !now.Before(g.first.Add(window)) {
+			continue // delivered, a ping, or too old: nothing to do
+		}
+		if g.first.Before(checkpoint) {
+			checkpoint = g.first // keep it in view until it is delivered
+		}
+		if r.redeliveredRecently(key, hs.ID, g, now, interval) {
+			continue
+		}
+		due = append(due, g)
+	}
+	setCheckpoint(hs, since, checkpoint)
+	if len(due) == 0 {
+		return out, nil
+	}
+	if !healthy {
+		// The receiver failed the newest attempt: redelivering now would
+		// most likely fail again. A ping shows when it is back.
+		if r.redeliveries.pingDue(key, hs.ID, now, interval) {
+			if err := svc.Ping(ctx, hs.ID); err != nil {
+				return out, err
+			}
+			out.pinged = true
+		}
+		return out, nil
+	}
+	for _, g := range due {
+		if *budget == 0 {
+			out.more = true
+			break
+		}
+		err := svc.Redeliver(ctx, hs.ID, g.newest.GetID())
+		switch {
+		case err == nil:
+		case ghclient.IsNotFound(err) || ghclient.Classify(err).Kind == ghclient.Invalid:
+			continue // gone from the log, or too old for GitHub
+		default:
+			return out, err
+		}
+		*budget--
+		out.redelivered++
+		r.redeliveries.requested(key, hs.ID, g.guid, now)
+	}
+	return out, nil
+}
+
+// groupDeliveries groups attempts by GUID; attempts older than since are
+// ignored. Groups come oldest first, so the oldest failures are redelivered
+// first (they leave GitHub's window first).
+func groupDeliveries(attempts []*gogithub.HookDelivery, since time.Time) []*deliveryGroup {
+	byGUID := map[string]*deliveryGroup{}
+	var groups []*deliveryGroup
+	for _, d := range attempts {
+		t := d.GetDeliveredAt().Time
+		if t.Before(since) {
+			continue
+		}
+		g := byGUID[d.GetGUID()]
+		if g == nil {
+			g = &deliveryGroup{guid: d.GetGUID(), event: d.GetEvent(), first: t, newest: d}
+			byGUID[g.guid] = g
+			groups = append(groups, g)
+		}
+		if t.Before(g.first) {
+			g.first = t
+		}
+		if d.GetID() > g.newest.GetID() {
+			g.newest = d
+		}
+		g.ok = g.ok || isSuccess(d.GetStatusCode())
+	}
+	slices.SortStableFunc(groups, func(a, b *deliveryGroup) int { return a.first.Compare(b.first) })
+	return groups
+}
+
+// redeliveredRecently: a redelivery of the GUID was requested (by this
+// process) or made (as the log shows, e.g. before a restart) less than an
+// interval ago.
+func (r *GitHubIntegrationReconciler) redeliveredRecently(key types.NamespacedName, hookID int64, g *deliveryGroup, now time.Time, interval time.Duration) bool {
+	if g.newest.GetRedelivery() && now.Sub(g.newest.GetDeliveredAt().Time) < interval {
+		return true
+	}
+	return r.redeliveries.recent(key, hookID, g.guid, now, interval)
+}
+
+// setCheckpoint moves the hook's checkpoint forward, never back.
+func setCheckpoint(hs *hookv1.HookStatus, since, checkpoint time.Time) {
+	if checkpoint.Before(since) {
+		checkpoint = since
+	}
+	t := metav1.NewTime(checkpoint.UTC().Truncate(time.Second))
+	hs.DeliveriesCheckedTime = &t
+}
+
+func (r *GitHubIntegrationReconciler) redeliveryWindow() time.Duration {
+	if r.RedeliveryWindow > 0 {
+		return r.RedeliveryWindow
+	}
+	return DefaultRedeliveryWindow
+}
+
+func isSuccess(code int) bool { return code >= 200 && code < 300 }
+
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 {
+		return b
+	}
+	return min(a, b)
+}
+
+// redeliveryLog remembers, per integration, the redeliveries and pings
+// requested less than an interval ago: GitHub performs a redelivery after
+// answering, so the log may not show it yet on the next pass. Entries older
+// than the interval are pruned on every pass, so memory stays bounded.
+type redeliveryLog struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]map[redeliveryKey]time.Time
+}
+
+type redeliveryKey struct {
+	hookID int64
+	// guid is empty for a ping.
+	guid string
+}
+
+func (l *redeliveryLog) requested(key types.NamespacedName, hookID int64, guid string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries == nil {
+		l.entries = map[types.NamespacedName]map[redeliveryKey]time.Time{}
+	}
+	if l.entries[key] == nil {
+		l.entries[key] = map[redeliveryKey]time.Time{}
+	}
+	l.entries[key][redeliveryKey{hookID, guid}] = now
+}
+
+func (l *redeliveryLog) recent(key types.NamespacedName, hookID int64, guid string, now time.Time, interval time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.entries[key][redeliveryKey{hookID, guid}]
+	return ok && now.Sub(t) < interval
+}
+
+// pingDue reports whether a ping may be sent (none within the interval)
+// and, if so, records it.
+func (l *redeliveryLog) pingDue(key types.NamespacedName, hookID int64, now time.Time, interval time.Duration) bool {
+	if l.recent(key, hookID, "", now, interval) {
+		return false
+	}
+	l.requested(key, hookID, "", now)
+	return true
+}
+
+func (l *redeliveryLog) prune(key types.NamespacedName, now time.Time, interval time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, t := range l.entries[key] {
+		if now.Sub(t) >= interval {
+			delete(l.entries[key], k)
+		}
+	}
+}
+
+func (l *redeliveryLog) forgetIntegration(key types.NamespacedName) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, key)
+}
