@@ -479,7 +479,3 @@ type GitHubIntegrationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []GitHubIntegration `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&GitHubIntegration{}, &GitHubIntegrationList{})
-}

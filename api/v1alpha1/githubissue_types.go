@@ -123,7 +123,3 @@ type GitHubIssueList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []GitHubIssue `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&GitHubIssue{}, &GitHubIssueList{})
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -272,9 +273,7 @@ func TestFailedDeliveryThenRedelivery(t *testing.T) {
 }
 
 func asAccepted(err error, target **github.AcceptedError) bool {
-	a, ok := err.(*github.AcceptedError)
-	*target = a
-	return ok
+	return errors.As(err, target)
 }
 
 func TestDeliveryTimeoutAndConnectionFailure(t *testing.T) {

@@ -21,9 +21,10 @@ func (r Route) String() string { return r.Method + " " + r.Path }
 type authMode int
 
 const (
-	// authToken: a personal access token or installation token; requests
-	// without one see only what an anonymous client sees.
-	authToken authMode = iota
+	// The zero value, the default of every route: a personal access token
+	// or installation token; requests without one see only what an
+	// anonymous client sees.
+	_ authMode = iota
 	// authJWT: a GitHub App's JSON Web Token.
 	authJWT
 	// authOptional: anonymous requests are served (with the anonymous

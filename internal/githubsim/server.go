@@ -2,7 +2,6 @@ package githubsim
 
 import (
 	"crypto/tls"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -278,8 +277,4 @@ func (l SecondaryLimit) withDefaults() SecondaryLimit {
 func (s *Server) nextID(seq *int64) int64 {
 	*seq++
 	return *seq
-}
-
-func (s *Server) apiURL(format string, args ...any) string {
-	return s.baseURL + fmt.Sprintf(format, args...)
 }

@@ -82,7 +82,8 @@ func (s *sandbox) trigger(event string) ([]githubsim.Delivery, error) {
 // serve keeps the sandbox running: it shows the status as it changes and
 // accepts POST /trigger/{event} on a loopback control port.
 func (s *sandbox) serve(ctx context.Context) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func (s *sandbox) writeKubeconfig() error {
 // startOperator runs hookwarden's manager in this process, pointed at the
 // simulator, with the receiver on a free loopback port.
 func (s *sandbox) startOperator(ctx context.Context) error {
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return err
 	}
@@ -372,8 +372,9 @@ func (s *sandbox) hasEvent(ctx context.Context, reason string) (bool, error) {
 	return found, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
