@@ -25,7 +25,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and RBAC under config/ from the API types and markers.
-	$(CONTROLLER_GEN) rbac:roleName=hookwarden-manager-role crd:allowDangerousTypes=false paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.
