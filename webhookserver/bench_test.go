@@ -22,10 +22,12 @@ import (
 )
 
 // benchSizes are the payload sizes of SPEC §4's throughput targets.
-var benchSizes = []struct {
+var benchSizes = []benchSize{{"push-7KB", 7 << 10}, {"push-256KB", 256 << 10}}
+
+type benchSize struct {
 	name  string
 	bytes int
-}{{"push-7KB", 7 << 10}, {"push-256KB", 256 << 10}}
+}
 
 // pushOfSize returns GitHub's push example grown, by repeating its commits,
 // to at least size bytes.

@@ -3,6 +3,7 @@ package webhookserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"testing"
@@ -28,6 +29,9 @@ func FuzzValidateDelivery(f *testing.F) {
 	f.Add("push", true, []byte(pushExample), true, byte(3))
 	f.Add("push", false, []byte(`{"ref":`), true, byte(0))
 	f.Add("", false, []byte(`{}`), false, byte(0))
+	for _, c := range decodeCases {
+		f.Add("issues", false, []byte(c), true, byte(1))
+	}
 
 	secrets := WebhookSecrets{Current: []byte(testSecret)}
 	in := newIntegration(testIntegration())
@@ -37,8 +41,17 @@ func FuzzValidateDelivery(f *testing.F) {
 		// The one-pass scanner accepts exactly the JSON objects encoding/json accepts.
 		_, scanErr := extractObject(payload)
 		trimmed := bytes.TrimLeft(payload, " \t\r\n")
-		if wantOK := json.Valid(payload) && len(trimmed) > 0 && trimmed[0] == '{'; (scanErr == nil) != wantOK {
+		wantOK := json.Valid(payload) && len(trimmed) > 0 && trimmed[0] == '{'
+		if (scanErr == nil) != wantOK {
 			t.Fatalf("extractObject error = %v, encoding/json accepts it as an object: %v", scanErr, wantOK)
+		}
+		// The one-pass decoder accepts the same objects, or leaves them to
+		// encoding/json, and decodes what encoding/json decodes.
+		if _, err := decodePayload(payload); !errors.Is(err, errGeneralPath) && (err == nil) != wantOK {
+			t.Fatalf("decodePayload error = %v, encoding/json accepts it as an object: %v", err, wantOK)
+		}
+		if wantOK {
+			checkDecodeMatches(t, payload)
 		}
 
 		body := payload

@@ -2,6 +2,7 @@ package webhookserver
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 )
@@ -213,7 +214,14 @@ func (s *jsonScanner) str() error {
 		return errMalformed
 	}
 	s.i++
-	for s.i < len(s.data) {
+	for {
+		// Skip 8 plain bytes at a time: most of a payload is strings.
+		for s.i+8 <= len(s.data) && !hasStringSpecial(binary.LittleEndian.Uint64(s.data[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.data) {
+			return errMalformed
+		}
 		c := s.data[s.i]
 		switch {
 		case c == '"':
@@ -240,7 +248,21 @@ func (s *jsonScanner) str() error {
 			s.i++
 		}
 	}
-	return errMalformed
+}
+
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// hasStringSpecial reports whether any of the 8 bytes in w ends a JSON
+// string ('"'), starts an escape ('\\') or is a control character, which a
+// string may not hold: the exact "has a zero byte" and "has a byte less
+// than n" bit tricks, on w and on w with '"' and '\\' xored to zero.
+func hasStringSpecial(w uint64) bool {
+	quote := w ^ (lowBits * '"')
+	backslash := w ^ (lowBits * '\\')
+	return ((quote-lowBits)&^quote|(backslash-lowBits)&^backslash|(w-lowBits*0x20)&^w)&highBits != 0
 }
 
 func isHex4(b []byte) bool {

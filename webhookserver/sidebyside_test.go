@@ -48,6 +48,7 @@ var (
 	sbConns     = flag.Int("sidebyside.conns", 8, "keep-alive connections of the load generator")
 	sbServerCPU = flag.String("sidebyside.server-cpu", "0", "CPU the servers are pinned to with taskset (empty: not pinned)")
 	sbProfile   = flag.String("sidebyside.cpuprofile", "", "write the receiver's CPU profile to this file")
+	sbSize      = flag.String("sidebyside.size", "", "run only this payload size (push-7KB or push-256KB)")
 )
 
 const (
@@ -260,6 +261,12 @@ func TestSideBySide(t *testing.T) {
 	rounds, duration, warmup, sizes := *sbRounds, *sbDuration, 300*time.Millisecond, benchSizes
 	if !*sideBySide {
 		rounds, duration, warmup = 1, 100*time.Millisecond, 20*time.Millisecond
+	}
+	if *sbSize != "" {
+		sizes = slices.DeleteFunc(slices.Clone(sizes), func(s benchSize) bool { return s.name != *sbSize })
+		if len(sizes) == 0 {
+			t.Fatalf("-sidebyside.size=%s: no such payload size", *sbSize)
+		}
 	}
 	profile := *sbProfile
 	if profile != "" {

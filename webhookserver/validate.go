@@ -229,8 +229,12 @@ func Signature(secret, body []byte) string {
 
 // parsePayload decodes the fields hookwarden uses. The body must be a JSON
 // object; fields of an unexpected type are left empty rather than refusing a
-// delivery GitHub made.
+// delivery GitHub made. decodePayload does it in one pass; the shapes it
+// leaves to encoding/json take the general path below.
 func parsePayload(raw []byte) (*Payload, error) {
+	if p, err := decodePayload(raw); !errors.Is(err, errGeneralPath) {
+		return p, err
+	}
 	members, err := extractObject(raw)
 	if err != nil {
 		return nil, err
