@@ -1,24 +1,38 @@
 package webhookserver
 
 import (
-	"crypto/sha256"
-	"strconv"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
-// deliveryKey identifies a delivery: a hash of the integration, the hook ID
-// and the delivery GUID, so that every entry has the same small size.
+// deliveryKey identifies a delivery: a 128-bit hash of the integration, the
+// hook ID and the delivery GUID, so that every entry has the same small size.
 type deliveryKey [16]byte
 
-func newDeliveryKey(integration string, hookID int64, guid string) deliveryKey {
-	h := sha256.New()
-	h.Write([]byte(integration))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, hookID, 10))
-	h.Write([]byte{0})
-	h.Write([]byte(guid))
+// deliveryKeySeeds are random per process: nobody outside can aim two
+// deliveries at the same key (and only GitHub can sign one).
+var deliveryKeySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func newDeliveryKey(integration types.NamespacedName, hookID int64, guid string) deliveryKey {
+	var id [8]byte
+	binary.LittleEndian.PutUint64(id[:], uint64(hookID))
 	var k deliveryKey
-	copy(k[:], h.Sum(nil))
+	for i, seed := range deliveryKeySeeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		// Names hold neither '/' nor NUL and the hook ID has a fixed
+		// size, so no two triples write the same bytes.
+		_, _ = h.WriteString(integration.Namespace)
+		_ = h.WriteByte('/')
+		_, _ = h.WriteString(integration.Name)
+		_ = h.WriteByte(0)
+		_, _ = h.Write(id[:])
+		_, _ = h.WriteString(guid)
+		binary.LittleEndian.PutUint64(k[i*8:], h.Sum64())
+	}
 	return k
 }
 

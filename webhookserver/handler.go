@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // Results of an answer, as the deliveries metric and the log line name them.
@@ -168,7 +166,7 @@ func (s *Server) handleDelivery(w http.ResponseWriter, r *http.Request, key type
 		return s.rejected(in, r.Header, errorAnswer(rej.Code, rej.Reason), now)
 	}
 
-	dk := newDeliveryKey(key.String(), d.HookID, d.ID)
+	dk := newDeliveryKey(key, d.HookID, d.ID)
 	if !s.dedupe.reserve(dk) {
 		s.enqueue(key, &record{time: now, duplicate: true})
 		return answer{code: http.StatusOK, body: duplicateBody, result: resultDuplicate}
@@ -329,8 +327,13 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a answer, start 
 		}
 	}
 	elapsed := time.Since(start)
-	metrics.Deliveries.WithLabelValues(a.integration, a.event, a.result).Inc()
-	metrics.ReceiverLatency.WithLabelValues(strconv.Itoa(a.code)).Observe(elapsed.Seconds())
+	labels := deliveryLabels{integration: a.integration, event: a.event, result: a.result}
+	if a.result == resultRejected {
+		// The event of a rejected request is not vouched for by a
+		// signature: it would let anyone grow the label set.
+		labels.event = ""
+	}
+	receiverMetrics.observe(labels, a.code, elapsed.Seconds())
 	log := s.log
 	if a.integration == "" {
 		// Requests that name no known integration are logged only at V(1),

@@ -1,0 +1,52 @@
+package webhookserver
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookwarden/hookwarden/internal/metrics"
+)
+
+// answerMetrics caches the children of the receiver's metric vectors, so
+// that an answer does not hash its label values under the vectors' locks nor
+// format its status code. The label sets are bounded: integrations are
+// known ones, events are those of deliveries signed by GitHub, results and
+// codes are the receiver's own.
+type answerMetrics struct {
+	mu         sync.RWMutex
+	deliveries map[deliveryLabels]prometheus.Counter
+	latency    map[int]prometheus.Observer
+}
+
+type deliveryLabels struct {
+	integration, event, result string
+}
+
+var receiverMetrics = &answerMetrics{
+	deliveries: map[deliveryLabels]prometheus.Counter{},
+	latency:    map[int]prometheus.Observer{},
+}
+
+// observe counts an answer and its duration in seconds.
+func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64) {
+	m.mu.RLock()
+	counter, okCounter := m.deliveries[labels]
+	observer, okObserver := m.latency[code]
+	m.mu.RUnlock()
+	if !okCounter || !okObserver {
+		m.mu.Lock()
+		if counter, okCounter = m.deliveries[labels]; !okCounter {
+			counter = metrics.Deliveries.WithLabelValues(labels.integration, labels.event, labels.result)
+			m.deliveries[labels] = counter
+		}
+		if observer, okObserver = m.latency[code]; !okObserver {
+			observer = metrics.ReceiverLatency.WithLabelValues(strconv.Itoa(code))
+			m.latency[code] = observer
+		}
+		m.mu.Unlock()
+	}
+	counter.Inc()
+	observer.Observe(seconds)
+}
