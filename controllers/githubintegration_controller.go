@@ -171,14 +171,14 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
-	graceEnds, err := r.finishRotation(ctx, obj, sec)
+	wake, err := r.finishRotation(ctx, obj, sec)
 	if err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
 	markHooksReady(obj)
 	next := jittered(obj.GetInterval())
-	if graceEnds > 0 {
-		next = min(next, graceEnds)
+	if wake > 0 {
+		next = min(next, wake)
 	}
 	if recheck := r.reconcileDeliveries(ctx, obj, gh); recheck > 0 {
 		next = min(next, recheck)

@@ -246,7 +246,8 @@ func (r *GitHubIntegrationReconciler) secretPropagationDelay() time.Duration {
 // becomes the applied one (SecretRotated). In the steady state it removes
 // the previous secret once its grace period is over. It fills
 // status.webhookSecret from the owned Secrets, and returns when the next
-// reconcile is needed for the grace period (zero when it is not).
+// reconcile is needed for the end of the grace period or the next scheduled
+// rotation (zero when neither is pending).
 func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (time.Duration, error) {
 	now := r.now()
 	if sec.rotating() && everyHookCarries(obj, sec.fingerprint) {
@@ -273,31 +274,35 @@ func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *h
 		status = &hookv1.WebhookSecretStatus{Fingerprint: sec.fingerprint}
 		obj.Status.WebhookSecret = status
 	}
+	var wake time.Duration
 	if t, ok := annotationTime(sec.applied, hookv1.RotatedAnnotation); ok {
 		status.RotatedTime = &metav1.Time{Time: t}
+		if interval := obj.Spec.SecretRotation.Interval.Duration; interval > 0 {
+			wake = max(t.Add(interval).Sub(now), 0) + time.Second
+		}
 	}
 	previous, err := r.getOwnedSecret(ctx, obj, hookv1.PreviousWebhookSecretName(obj.Name))
 	if err != nil || previous == nil {
 		status.PreviousExpiresTime = nil
-		return 0, err
+		return wake, err
 	}
 	expires, ok := annotationTime(previous, hookv1.ExpiresAnnotation)
 	if ok && now.Before(expires) {
 		status.PreviousExpiresTime = &metav1.Time{Time: expires}
-		return expires.Sub(now) + time.Second, nil
+		return minPositive(wake, expires.Sub(now)+time.Second), nil
 	}
 	if sec.rotating() {
 		// The grace period ended before every hook got the new secret:
 		// keep the Secret (the receiver no longer accepts it) until then.
 		status.PreviousExpiresTime = &metav1.Time{Time: expires}
-		return 0, nil
+		return wake, nil
 	}
 	if err := r.Delete(ctx, previous, client.Preconditions{UID: &previous.UID}); client.IgnoreNotFound(err) != nil {
 		return 0, fmt.Errorf("delete Secret %q: %w", previous.Name, err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Removed the previous webhook secret: its grace period is over", "secret", previous.Name)
 	status.PreviousExpiresTime = nil
-	return 0, nil
+	return wake, nil
 }
 
 // everyHookCarries reports whether every hook in status was sent the secret

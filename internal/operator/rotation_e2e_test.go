@@ -1,0 +1,405 @@
+package operator
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/secrets"
+)
+
+// streamRate is the deliveries per second of the steady streams: the issue
+// asks for at least 20.
+const streamRate = 25
+
+// TestUserRotationLosesNoDelivery changes the webhook secret in the user's
+// Secret while GitHub delivers a steady stream: no delivery is refused, the
+// hooks end up with the new secret, the old one is accepted during the
+// grace period only, and the previous-secret Secret goes after it.
+func TestUserRotationLosesNoDelivery(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api", "acme/web"}
+	e := newE2E(t, repos)
+	e.start()
+	const grace = 8 * time.Second
+	e.integration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
+		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: grace}
+	})
+	gi := e.waitReady("rotate", 2)
+	oldFP := secrets.Fingerprint([]byte(e2eOldSecret), string(gi.UID))
+	newFP := secrets.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
+
+	s := e.startStream("acme/api", streamRate)
+	time.Sleep(time.Second) // some deliveries before the change
+	e.setWebhookSecret("rotate", e2eNewSecret)
+	var rotated *hookv1.GitHubIntegration
+	e.eventually(30*time.Second, func() error {
+		if got := e.hookSecrets(repos...); !slices.Equal(got, []string{e2eNewSecret, e2eNewSecret}) {
+			return fmt.Errorf("hooks do not carry the new secret yet")
+		}
+		rotated = e.get("rotate")
+		ws := rotated.Status.WebhookSecret
+		if ws == nil || ws.Fingerprint != newFP || ws.PreviousExpiresTime == nil || ws.RotatedTime == nil {
+			return fmt.Errorf("status.webhookSecret = %+v", ws)
+		}
+		return nil
+	})
+	// Right after the rotation the old secret still works (grace period).
+	if code := e.deliver("rotate", e2eOldSecret); code != http.StatusOK {
+		t.Errorf("delivery signed with the previous secret during the grace period: %d, want 200", code)
+	}
+	time.Sleep(time.Second) // deliveries signed with the new secret
+	guids, answers, rate := s.end()
+	if rate < 20 {
+		t.Errorf("stream ran at %.1f deliveries/s, want at least 20", rate)
+	}
+	if n := nonOK(answers); n != 0 {
+		t.Errorf("%d of %d deliveries were not answered 2xx across the rotation: %v", n, len(guids), answers)
+	}
+	t.Logf("%d deliveries at %.1f/s across the rotation, answers %v", len(guids), rate, answers)
+
+	if ev := e.events("rotate", hookv1.EventSecretRotated); len(ev) != 1 || !strings.Contains(ev[0].Note, newFP) {
+		t.Errorf("SecretRotated events: %+v, want one naming %s", ev, newFP)
+	} else if strings.Contains(ev[0].Note, e2eNewSecret) || strings.Contains(ev[0].Note, e2eOldSecret) {
+		t.Errorf("the SecretRotated Event shows a secret: %q", ev[0].Note)
+	}
+	applied := e.secret(hookv1.AppliedWebhookSecretName("rotate"))
+	if applied == nil || string(applied.Data["webhook_secret"]) != e2eNewSecret || !metav1.IsControlledBy(applied, rotated) {
+		t.Errorf("applied-webhook-secret Secret does not hold the new secret under the integration's ownership")
+	}
+
+	// After the grace period the old secret is refused and its Secret goes.
+	expires := rotated.Status.WebhookSecret.PreviousExpiresTime.Time
+	e.eventually(grace+30*time.Second, func() error {
+		if time.Now().Before(expires) {
+			return fmt.Errorf("grace period until %s", expires)
+		}
+		if code := e.deliver("rotate", e2eOldSecret); code != http.StatusUnauthorized {
+			return fmt.Errorf("delivery signed with the old secret after the grace period: %d, want 401", code)
+		}
+		if e.secret(hookv1.PreviousWebhookSecretName("rotate")) != nil {
+			return fmt.Errorf("the previous-webhook-secret Secret still exists")
+		}
+		if ws := e.get("rotate").Status.WebhookSecret; ws.PreviousExpiresTime != nil {
+			return fmt.Errorf("status.webhookSecret.previousExpiresTime = %v after the grace period", ws.PreviousExpiresTime)
+		}
+		return nil
+	})
+	if code := e.deliver("rotate", e2eNewSecret); code != http.StatusOK {
+		t.Errorf("delivery signed with the new secret: %d, want 200", code)
+	}
+	if got := string(e.secret("rotate").Data["webhook_secret"]); got != e2eNewSecret {
+		t.Errorf("hookwarden changed the user's Secret although secretRotation.interval is 0")
+	}
+	_ = oldFP
+}
+
+// TestScheduledRotationLosesNoDelivery lets hookwarden generate the webhook
+// secret (none in the Secret) and rotate it on schedule under a steady
+// stream.
+func TestScheduledRotationLosesNoDelivery(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api"}
+	e := newE2E(t, repos)
+	e.start()
+	const interval, grace = 12 * time.Second, 3 * time.Second
+	e.integration("scheduled", repos, "", func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
+		gi.Spec.SecretRotation = hookv1.SecretRotation{
+			Interval:    metav1.Duration{Duration: interval},
+			GracePeriod: metav1.Duration{Duration: grace},
+		}
+	})
+	e.waitReady("scheduled", 1)
+	first := string(e.secret("scheduled").Data["webhook_secret"])
+	if len(first) != 64 || strings.Trim(first, "0123456789abcdef") != "" {
+		t.Fatalf("generated webhook secret is not 32 random bytes in hex (length %d)", len(first))
+	}
+	if got := e.hookSecrets(repos...); !slices.Equal(got, []string{first}) {
+		t.Fatal("the hook does not carry the generated secret")
+	}
+
+	s := e.startStream("acme/api", streamRate)
+	var second string
+	e.eventually(interval+30*time.Second, func() error {
+		second = string(e.secret("scheduled").Data["webhook_secret"])
+		if second == first {
+			return fmt.Errorf("not rotated yet")
+		}
+		if got := e.hookSecrets(repos...); !slices.Equal(got, []string{second}) {
+			return fmt.Errorf("the hook does not carry the rotated secret yet")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	guids, answers, rate := s.end()
+	if rate < 20 {
+		t.Errorf("stream ran at %.1f deliveries/s, want at least 20", rate)
+	}
+	if n := nonOK(answers); n != 0 {
+		t.Errorf("%d of %d deliveries were not answered 2xx across the scheduled rotation: %v", n, len(guids), answers)
+	}
+	t.Logf("%d deliveries at %.1f/s across the scheduled rotation, answers %v", len(guids), rate, answers)
+
+	e.eventually(grace+20*time.Second, func() error {
+		if code := e.deliver("scheduled", first); code != http.StatusUnauthorized {
+			return fmt.Errorf("delivery signed with the first secret after the grace period: %d, want 401", code)
+		}
+		if e.secret(hookv1.PreviousWebhookSecretName("scheduled")) != nil {
+			return fmt.Errorf("the previous-webhook-secret Secret still exists")
+		}
+		return nil
+	})
+	if n := len(e.events("scheduled", hookv1.EventSecretGenerated)); n < 2 {
+		t.Errorf("%d SecretGenerated events, want the first secret and at least one rotation", n)
+	}
+}
+
+// TestOperatorRestartMidRotation stops hookwarden while GitHub refuses the
+// secret update, then starts it again: the rotation completes once, with
+// the grace period that started before the restart.
+func TestOperatorRestartMidRotation(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api", "acme/web"}
+	e := newE2E(t, repos)
+	e.start()
+	e.integration("restart", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: 5 * time.Minute}
+	})
+	e.waitReady("restart", 2)
+
+	const patchConfig = "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config"
+	e.sim.SetFault(patchConfig, githubsim.Fault{ErrorRate: 1, ErrorStatus: http.StatusBadGateway})
+	e.setWebhookSecret("restart", e2eNewSecret)
+	var expires string
+	e.eventually(30*time.Second, func() error {
+		prev := e.secret(hookv1.PreviousWebhookSecretName("restart"))
+		if prev == nil || e.sim.Stats().ByRoute[patchConfig] == 0 {
+			return fmt.Errorf("rotation not started yet")
+		}
+		expires = prev.Annotations[hookv1.ExpiresAnnotation]
+		return nil
+	})
+	e.stop()
+	if got := e.hookSecrets(repos...); !slices.Equal(got, []string{e2eOldSecret, e2eOldSecret}) {
+		t.Fatal("a hook got the new secret although GitHub refused every update")
+	}
+	if code := e.deliver("restart", e2eOldSecret); code == http.StatusOK {
+		t.Fatal("the receiver still answers after the manager stopped")
+	}
+
+	e.sim.SetFault(patchConfig, githubsim.Fault{})
+	time.Sleep(2 * time.Second) // a restart is not instantaneous
+	e.start()
+	var rotatedTime *metav1.Time
+	e.eventually(60*time.Second, func() error {
+		if got := e.hookSecrets(repos...); !slices.Equal(got, []string{e2eNewSecret, e2eNewSecret}) {
+			return fmt.Errorf("hooks do not carry the new secret yet")
+		}
+		applied := e.secret(hookv1.AppliedWebhookSecretName("restart"))
+		if applied == nil || string(applied.Data["webhook_secret"]) != e2eNewSecret {
+			return fmt.Errorf("rotation not recorded as applied yet")
+		}
+		ws := e.get("restart").Status.WebhookSecret
+		if ws == nil || ws.RotatedTime == nil || ws.PreviousExpiresTime == nil {
+			return fmt.Errorf("status.webhookSecret = %+v", ws)
+		}
+		rotatedTime = ws.RotatedTime
+		return nil
+	})
+	prev := e.secret(hookv1.PreviousWebhookSecretName("restart"))
+	if prev == nil || prev.Annotations[hookv1.ExpiresAnnotation] != expires || string(prev.Data["webhook_secret"]) != e2eOldSecret {
+		t.Errorf("the previous secret or its expiry changed across the restart (expiry before %s)", expires)
+	}
+	if got := e.get("restart").Status.WebhookSecret.PreviousExpiresTime.UTC().Format(time.RFC3339); got != expires {
+		t.Errorf("status.webhookSecret.previousExpiresTime = %s, want %s as set before the restart", got, expires)
+	}
+	if code := e.deliver("restart", e2eOldSecret); code != http.StatusOK {
+		t.Errorf("delivery signed with the previous secret during the grace period: %d, want 200", code)
+	}
+	// A few more passes (interval 2s) change nothing: no second rotation.
+	time.Sleep(5 * time.Second)
+	if ws := e.get("restart").Status.WebhookSecret; !ws.RotatedTime.Equal(rotatedTime) {
+		t.Errorf("rotatedTime moved from %s to %s: rotated twice", rotatedTime, ws.RotatedTime)
+	}
+	if n := len(e.events("restart", hookv1.EventSecretRotated)); n != 1 {
+		t.Errorf("%d SecretRotated events, want 1", n)
+	}
+	if n := e.sim.Stats().ByRoute[patchConfig]; n == 0 {
+		t.Error("no secret update reached GitHub")
+	}
+}
+
+// TestReceiverOutageRecoveredByRedelivery stops hookwarden (receiver and
+// reconciler) for 30 s while GitHub keeps delivering: after the restart,
+// redelivery brings every GUID in, each recorded once.
+func TestReceiverOutageRecoveredByRedelivery(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api"}
+	e := newE2E(t, repos)
+	e.start()
+	e.integration("outage", repos, e2eOldSecret)
+	e.waitReady("outage", 1)
+
+	s := e.startStream("acme/api", streamRate)
+	time.Sleep(2 * time.Second)
+	e.stop()
+	outage := 30 * time.Second
+	if testing.Short() {
+		outage = 10 * time.Second
+	}
+	time.Sleep(outage)
+	e.start()
+	time.Sleep(3 * time.Second)
+	guids, answers, rate := s.end()
+	if rate < 20 {
+		t.Errorf("stream ran at %.1f deliveries/s, want at least 20", rate)
+	}
+	failed := nonOK(answers)
+	t.Logf("%d GUIDs at %.1f/s, %d failed during the %s outage: %v", len(guids), rate, failed, outage, answers)
+	if failed < int(outage.Seconds())*10 {
+		t.Fatalf("only %d deliveries failed during the outage: the test did not test anything", failed)
+	}
+	start := time.Now()
+	e.waitLedger("outage", "acme/api", guids, 120*time.Second)
+	t.Logf("recovered in %s", time.Since(start).Round(time.Second))
+	if gi := e.get("outage"); gi.Status.Deliveries.Redelivered < int64(failed) {
+		t.Errorf("status.deliveries.redelivered = %d, want at least the %d failed deliveries", gi.Status.Deliveries.Redelivered, failed)
+	}
+	if len(e.events("outage", hookv1.EventRedeliveryRequested)) == 0 {
+		t.Error("no RedeliveryRequested event")
+	}
+}
+
+// TestFullQueueRecoveredByRedelivery makes the receiver's recording queue
+// overflow (one slot) under bursts: the 503s are redelivered and every GUID
+// is recorded once.
+func TestFullQueueRecoveredByRedelivery(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api"}
+	e := newE2E(t, repos)
+	e.opts.ReceiverQueueSize = 1
+	e.start()
+	e.integration("burst", repos, e2eOldSecret)
+	e.waitReady("burst", 1)
+
+	guids := map[string]bool{}
+	full := 0
+	for round := 0; round < 10 && full < 5; round++ {
+		s := e.startStream("acme/api", 400)
+		time.Sleep(time.Second)
+		got, answers, _ := s.end()
+		for g := range got {
+			guids[g] = true
+		}
+		full += answers[http.StatusServiceUnavailable]
+	}
+	t.Logf("%d GUIDs sent in bursts, %d answered 503", len(guids), full)
+	if full == 0 {
+		t.Fatal("the queue never overflowed: the test did not test anything")
+	}
+	e.waitLedger("burst", "acme/api", guids, 90*time.Second)
+	hooks, _ := e.sim.Hooks("acme/api")
+	log, _ := e.sim.Deliveries("acme/api", hooks[0].ID)
+	sawQueueFull := slices.ContainsFunc(log, func(d githubsim.Delivery) bool {
+		return d.StatusCode == http.StatusServiceUnavailable && strings.Contains(d.ResponseBody, "waiting to be recorded")
+	})
+	if !sawQueueFull {
+		t.Error("no 503 for a full recording queue in GitHub's delivery log")
+	}
+}
+
+// TestNoRedeliveryStorm delivers one event the receiver side keeps failing
+// (a proxy answers 500 for it) among healthy deliveries: it is redelivered
+// at most once per interval, and never once it left the redelivery window.
+func TestNoRedeliveryStorm(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api"}
+	e := newE2E(t, repos)
+	const interval, window = 2 * time.Second, 12 * time.Second
+	e.opts.RedeliveryWindow = window
+	e.start()
+	proxy := poisonProxy(t, "http://"+e.addr)
+	e.integration("storm", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: interval}
+		gi.Spec.PayloadURL = proxy.URL + hookv1.ReceiverPath(e.ns, "storm")
+	})
+	e.waitReady("storm", 1)
+
+	s := e.startStream("acme/api", 5)
+	poisoned, err := e.sim.TriggerEvent("acme/api", "push", []byte(`{"ref":"refs/heads/poison","poison":true}`))
+	if err != nil || len(poisoned) != 1 || poisoned[0].OK() {
+		t.Fatalf("poisoned delivery: %+v %v", poisoned, err)
+	}
+	guid, first := poisoned[0].GUID, poisoned[0].DeliveredAt
+	time.Sleep(window + 3*interval)
+	s.end()
+
+	log, err := e.sim.Deliveries("acme/api", poisoned[0].HookID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []time.Time
+	for _, d := range log {
+		if d.GUID == guid {
+			if d.OK() {
+				t.Fatal("the poisoned delivery succeeded")
+			}
+			attempts = append(attempts, d.DeliveredAt)
+		}
+	}
+	t.Logf("poisoned GUID attempted %d times", len(attempts))
+	if len(attempts) < 3 {
+		t.Errorf("poisoned GUID attempted %d times within a %s window at a %s interval: not redelivered", len(attempts), window, interval)
+	}
+	for i := 1; i < len(attempts); i++ {
+		if gap := attempts[i].Sub(attempts[i-1]); gap < interval-100*time.Millisecond {
+			t.Errorf("redeliveries %d and %d only %s apart, interval %s", i-1, i, gap, interval)
+		}
+	}
+	if last := attempts[len(attempts)-1]; last.After(first.Add(window + time.Second)) {
+		t.Errorf("redelivered at %s, after the window closed at %s", last, first.Add(window))
+	}
+}
+
+// poisonProxy forwards deliveries to the receiver, except those whose
+// payload says "poison", which it answers 500: a delivery that keeps
+// failing while the receiver is healthy.
+func poisonProxy(t *testing.T, receiver string) *httptest.Server {
+	t.Helper()
+	target, err := url.Parse(receiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"poison"`)) {
+			http.Error(w, `{"error":"downstream failure"}`, http.StatusInternalServerError)
+			return
+		}
+		out, _ := http.NewRequestWithContext(r.Context(), r.Method, target.String()+r.URL.Path, bytes.NewReader(body))
+		out.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
