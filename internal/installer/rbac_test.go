@@ -1,0 +1,326 @@
+package installer_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/installer"
+	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/testenv"
+)
+
+const (
+	watchedNS   = "team-a" // the namespace config/namespaced grants and watches
+	unwatchedNS = "team-b"
+	saUser      = "system:serviceaccount:" + namespace + ":" + serviceAccount
+	rbacToken   = "ghp_rbacTestToken000000000000000000000000"
+)
+
+// secretWrites records every write the manager sends for Secrets.
+type secretWrites struct {
+	mu     sync.Mutex
+	writes []string // "METHOD namespace/name"
+}
+
+var secretPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/secrets(?:/([^/?]+))?`)
+
+func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet {
+			if m := secretPath.FindStringSubmatch(req.URL.Path); m != nil {
+				name := m[2]
+				if name == "" && req.Body != nil { // a create names the Secret in its body
+					body, err := io.ReadAll(req.Body)
+					if err != nil {
+						return nil, err
+					}
+					req.Body = io.NopCloser(bytes.NewReader(body))
+					// JSON or protobuf, as the client chose.
+					obj, _, err := clientgoscheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+					if sec, ok := obj.(*corev1.Secret); err == nil && ok {
+						name = sec.Name
+					} else {
+						name = fmt.Sprintf("(unreadable create body: %v)", err)
+					}
+				}
+				s.mu.Lock()
+				s.writes = append(s.writes, fmt.Sprintf("%s %s/%s", req.Method, m[1], name))
+				s.mu.Unlock()
+			}
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+func (s *secretWrites) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.writes)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRBACIsSufficientAndMinimal installs config/namespaced (the manager's
+// ClusterRole bound in the watched namespace only), runs the manager with
+// nothing but the ServiceAccount's permissions, and takes an integration
+// through creation, a secret rotation and deletion. SubjectAccessReviews
+// then show what the ServiceAccount cannot do.
+func TestRBACIsSufficientAndMinimal(t *testing.T) {
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c := env.Client
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	for _, ns := range []string{namespace, watchedNS, unwatchedNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", "namespaced"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := installer.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rbac []*unstructured.Unstructured
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			rbac = append(rbac, o)
+		case "Deployment":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			if !slices.Contains(args, "--watch-namespaces="+watchedNS) {
+				t.Errorf("config/namespaced runs the manager with %v, want --watch-namespaces=%s to match its RoleBindings", args, watchedNS)
+			}
+		}
+		if o.GetKind() == "ClusterRoleBinding" && o.GetName() == "hookwarden-manager-rolebinding" {
+			t.Errorf("config/namespaced still binds the manager's ClusterRole cluster-wide")
+		}
+	}
+	if err := installer.Apply(ctx, c, rbac, false); err != nil {
+		t.Fatalf("apply RBAC of config/namespaced: %v", err)
+	}
+
+	sim := githubsim.New()
+	t.Cleanup(sim.Close)
+	if err := sim.AddRepo("acme/demo"); err != nil {
+		t.Fatal(err)
+	}
+	sim.AddToken(rbacToken, []string{"admin:repo_hook"}, "acme/demo")
+
+	// The manager runs as the ServiceAccount: every API call is made with
+	// its permissions only.
+	audit := &secretWrites{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: saUser,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+	}
+	cfg.Wrap(audit.wrap)
+	port := freePort(t)
+	opts := operator.DefaultOptions()
+	opts.GitHubURL = sim.URL() + "/"
+	opts.PublicURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	opts.ReceiverBindAddress = fmt.Sprintf("127.0.0.1:%d", port)
+	opts.MetricsBindAddress = "0"
+	opts.HealthProbeBindAddress = "0"
+	opts.WatchNamespaces = []string{watchedNS}
+	opts.LeaderElect = true
+	opts.LeaderElectionNamespace = namespace
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	defer stopMgr()
+	mgr, err := operator.NewManager(mgrCtx, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+
+	// Create.
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: watchedNS, Name: "github-experiments"},
+		StringData: map[string]string{"token": rbacToken, "webhook_secret": "first-webhook-secret-0123456789"},
+	}
+	if err := c.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	gi := &hookv1.GitHubIntegration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: watchedNS, Name: "experiments"},
+		Spec: hookv1.GitHubIntegrationSpec{
+			Repositories: []string{"acme/demo"},
+			SecretRef:    hookv1.SecretReference{Name: secret.Name},
+			Interval:     metav1.Duration{Duration: time.Minute},
+		},
+	}
+	if err := c.Create(ctx, gi); err != nil {
+		t.Fatal(err)
+	}
+	var firstFingerprint string
+	waitUntil(t, ctx, "the integration is Ready with its hook", func() (bool, string) {
+		got := &hookv1.GitHubIntegration{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(gi), got); err != nil {
+			return false, err.Error()
+		}
+		hooks, _ := sim.Hooks("acme/demo")
+		ready := meta.FindStatusCondition(got.Status.Conditions, hookv1.ConditionReady)
+		if got.Status.WebhookSecret != nil {
+			firstFingerprint = got.Status.WebhookSecret.Fingerprint
+		}
+		return ready != nil && ready.Status == metav1.ConditionTrue && len(hooks) == 1, fmt.Sprintf("Ready=%v, %d hooks", ready, len(hooks))
+	})
+
+	// Rotate: the new secret reaches the hook on GitHub.
+	secret.StringData = map[string]string{"webhook_secret": "second-webhook-secret-0123456789"}
+	if err := c.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "the rotated secret is on the hook", func() (bool, string) {
+		hooks, _ := sim.Hooks("acme/demo")
+		got := &hookv1.GitHubIntegration{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(gi), got); err != nil {
+			return false, err.Error()
+		}
+		rotated := got.Status.WebhookSecret != nil && got.Status.WebhookSecret.Fingerprint != firstFingerprint
+		// Compare without printing either secret.
+		onHook := len(hooks) == 1 && hooks[0].Config.Secret == "second-webhook-secret-0123456789"
+		return rotated && onHook, fmt.Sprintf("fingerprint changed: %t, hook carries the new secret: %t", rotated, onHook)
+	})
+
+	// Delete: the hook is removed from GitHub and the object released.
+	if err := c.Delete(ctx, gi); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "the integration and its hook are gone", func() (bool, string) {
+		hooks, _ := sim.Hooks("acme/demo")
+		err := c.Get(ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
+		return apierrors.IsNotFound(err) && len(hooks) == 0, fmt.Sprintf("%d hooks, get: %v", len(hooks), err)
+	})
+	stopMgr()
+	if err := <-mgrDone; err != nil {
+		t.Errorf("manager stopped with an error: %v", err)
+	}
+
+	t.Run("secret writes target only what hookwarden owns", func(t *testing.T) {
+		allowed := map[string]bool{
+			watchedNS + "/" + hookv1.PreviousWebhookSecretName(gi.Name): true,
+			watchedNS + "/" + gi.Name + "-applied-webhook-secret":       true,
+		}
+		writes := audit.list()
+		if len(writes) == 0 {
+			t.Error("no Secret write was seen: the audit of the manager's requests is not working")
+		}
+		for _, w := range writes {
+			target := w[strings.Index(w, " ")+1:]
+			if !allowed[target] {
+				t.Errorf("the manager wrote a Secret it does not own: %s", w)
+			}
+		}
+	})
+
+	t.Run("the ServiceAccount cannot reach beyond its namespaces", func(t *testing.T) {
+		denied := []authorizationv1.ResourceAttributes{
+			{Namespace: unwatchedNS, Verb: "get", Resource: "secrets"},
+			{Namespace: unwatchedNS, Verb: "list", Resource: "secrets"},
+			{Namespace: unwatchedNS, Verb: "watch", Resource: "secrets"},
+			{Namespace: unwatchedNS, Verb: "create", Resource: "secrets"},
+			{Namespace: unwatchedNS, Verb: "update", Resource: "secrets"},
+			{Namespace: "", Verb: "list", Resource: "secrets"}, // all namespaces
+			{Namespace: namespace, Verb: "get", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "deletecollection", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "create", Resource: "pods"},
+			{Namespace: watchedNS, Verb: "delete", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
+			{Namespace: watchedNS, Verb: "update", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
+			{Namespace: unwatchedNS, Verb: "list", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
+			{Verb: "update", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+			{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+			{Verb: "impersonate", Resource: "serviceaccounts"},
+		}
+		for _, ra := range denied {
+			if allowedFor(t, ctx, c, ra) {
+				t.Errorf("ServiceAccount may %s %s/%s in %q; it must not", ra.Verb, ra.Group, ra.Resource, ra.Namespace)
+			}
+		}
+		needed := []authorizationv1.ResourceAttributes{
+			{Namespace: watchedNS, Verb: "get", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "watch", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "patch", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations", Subresource: "status"},
+			{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
+		}
+		for _, ra := range needed {
+			if !allowedFor(t, ctx, c, ra) {
+				t.Errorf("ServiceAccount may not %s %s/%s in %q; it needs to", ra.Verb, ra.Group, ra.Resource, ra.Namespace)
+			}
+		}
+	})
+}
+
+func allowedFor(t *testing.T, ctx context.Context, c client.Client, ra authorizationv1.ResourceAttributes) bool {
+	t.Helper()
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:               saUser,
+		Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+		ResourceAttributes: &ra,
+	}}
+	if err := c.Create(ctx, sar); err != nil {
+		t.Fatal(err)
+	}
+	return sar.Status.Allowed
+}
+
+func waitUntil(t *testing.T, ctx context.Context, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("waiting until %s: gave up; last seen: %s", what, last)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
