@@ -97,6 +97,11 @@ type Options struct {
 	// GitHubURL is the GitHub API server whose /meta is read when
 	// AllowedSourceCIDRs is "github". Default https://api.github.com/.
 	GitHubURL string
+
+	// BeforeRecord, when set, is called by a recording worker before it
+	// records each queued delivery. Tests block it to make the queue
+	// overflow deterministically; it has no flag.
+	BeforeRecord func()
 }
 
 // withDefaults returns the options with every unset field defaulted.

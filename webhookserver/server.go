@@ -305,6 +305,9 @@ func (s *Server) drainQueue(ctx context.Context) {
 // recordDelivery adds a delivery to its integration's pending status and
 // emits a PullRequestLinked Event when a pull request gains a link key.
 func (s *Server) recordDelivery(q queued) {
+	if s.opts.BeforeRecord != nil {
+		s.opts.BeforeRecord()
+	}
 	if pr := q.rec.pullRequest; pr != nil && pr.LinkKey != "" && s.linkAppears(q.key, pr) {
 		s.emitLinked(q.key, pr)
 	}

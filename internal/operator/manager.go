@@ -115,6 +115,7 @@ func addReceiver(mgr manager.Manager, o Options) error {
 		MaxInflight:         o.ReceiverMaxInflight,
 		StatusFlushInterval: o.StatusFlushInterval,
 		QueueSize:           o.ReceiverQueueSize,
+		BeforeRecord:        o.ReceiverBeforeRecord,
 		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
 		TrustedProxies:      splitList(o.TrustedProxies),
 		GitHubURL:           o.GitHubURL,

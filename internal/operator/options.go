@@ -39,6 +39,9 @@ type Options struct {
 	// RedeliveryWindow is how old a failed delivery may be and still be
 	// redelivered; zero means GitHub's three days.
 	RedeliveryWindow time.Duration
+	// ReceiverBeforeRecord is called by the receiver's recording workers
+	// before each delivery they record (tests block it to fill the queue).
+	ReceiverBeforeRecord func()
 	// SkipControllerNameValidation lets several managers run in one
 	// process one after the other (controller names must otherwise be
 	// unique per process).

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,42 +284,70 @@ func TestReceiverOutageRecoveredByRedelivery(t *testing.T) {
 	}
 }
 
-// TestFullQueueRecoveredByRedelivery makes the receiver's recording queue
-// overflow (one slot) under bursts: the 503s are redelivered and every GUID
-// is recorded once.
+// TestFullQueueRecoveredByRedelivery holds the receiver's recording
+// workers during a burst so that its queue (one slot) overflows and it
+// answers 503: the 503s are redelivered and every GUID is recorded once.
 func TestFullQueueRecoveredByRedelivery(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
 	e := newE2E(t, repos)
+	gate := newGate()
 	e.opts.ReceiverQueueSize = 1
+	e.opts.ReceiverBeforeRecord = gate.wait
 	e.start()
 	e.integration("burst", repos, e2eOldSecret)
 	e.waitReady("burst", 1)
 
-	guids := map[string]bool{}
-	full := 0
-	for round := 0; round < 10 && full < 5; round++ {
-		s := e.startStream("acme/api", 400)
-		time.Sleep(time.Second)
-		got, answers, _ := s.end()
-		for g := range got {
-			guids[g] = true
-		}
-		full += answers[http.StatusServiceUnavailable]
+	s := e.startStream("acme/api", streamRate)
+	time.Sleep(2 * time.Second)
+	gate.close() // the workers stop recording: the queue fills
+	time.Sleep(3 * time.Second)
+	gate.open()
+	time.Sleep(2 * time.Second)
+	guids, answers, rate := s.end()
+	t.Logf("%d GUIDs at %.1f/s, answers %v", len(guids), rate, answers)
+	if answers[http.StatusServiceUnavailable] < 20 {
+		t.Fatalf("only %d deliveries answered 503: the queue did not overflow", answers[http.StatusServiceUnavailable])
 	}
-	t.Logf("%d GUIDs sent in bursts, %d answered 503", len(guids), full)
-	if full == 0 {
-		t.Fatal("the queue never overflowed: the test did not test anything")
-	}
-	e.waitLedger("burst", "acme/api", guids, 90*time.Second)
 	hooks, _ := e.sim.Hooks("acme/api")
 	log, _ := e.sim.Deliveries("acme/api", hooks[0].ID)
-	sawQueueFull := slices.ContainsFunc(log, func(d githubsim.Delivery) bool {
+	if !slices.ContainsFunc(log, func(d githubsim.Delivery) bool {
 		return d.StatusCode == http.StatusServiceUnavailable && strings.Contains(d.ResponseBody, "waiting to be recorded")
-	})
-	if !sawQueueFull {
+	}) {
 		t.Error("no 503 for a full recording queue in GitHub's delivery log")
 	}
+	e.waitLedger("burst", "acme/api", guids, 90*time.Second)
+}
+
+// gate blocks callers of wait while closed.
+type gate struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newGate() *gate {
+	g := &gate{ch: make(chan struct{})}
+	close(g.ch)
+	return g
+}
+
+func (g *gate) wait() {
+	g.mu.Lock()
+	ch := g.ch
+	g.mu.Unlock()
+	<-ch
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ch = make(chan struct{})
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.ch)
 }
 
 // TestNoRedeliveryStorm delivers one event the receiver side keeps failing
@@ -402,4 +431,38 @@ func poisonProxy(t *testing.T, receiver string) *httptest.Server {
 	}))
 	t.Cleanup(p.Close)
 	return p
+}
+
+// TestHealthyDeliveriesCostOneCheckPerPass measures what the recovery of
+// failed deliveries spends while nothing fails: one request per hook and
+// pass for the failed deliveries since the checkpoint, answered 304 once
+// unchanged; the full log is never read.
+func TestHealthyDeliveriesCostOneCheckPerPass(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/api"}
+	e := newE2E(t, repos)
+	e.start()
+	e.integration("budget", repos, e2eOldSecret)
+	e.waitReady("budget", 1)
+	e.sim.ResetStats()
+	s := e.startStream("acme/api", streamRate)
+	const watched = 12 * time.Second
+	time.Sleep(watched)
+	guids, answers, _ := s.end()
+	if nonOK(answers) != 0 {
+		t.Fatalf("deliveries failed: %v", answers)
+	}
+	st := e.sim.Stats()
+	const listRoute = "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries"
+	lists := st.ByRoute[listRoute]
+	passes := int(watched / (2 * time.Second))
+	t.Logf("%d deliveries in %s: %d requests in all (%d spent, %d answered 304), %d delivery-log reads; by route %v",
+		len(guids), watched, st.Total, st.Spent, st.NotModified, lists, st.ByRoute)
+	if lists < passes/2 || lists > passes+2 {
+		t.Errorf("%d delivery-log reads in %d passes, want one per pass", lists, passes)
+	}
+	if st.ByRoute["POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"] != 0 ||
+		st.ByRoute["POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"] != 0 {
+		t.Errorf("redeliveries or pings while nothing failed: %v", st.ByRoute)
+	}
 }
