@@ -195,3 +195,46 @@ func TestBenchmarkPayloadSizes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServeDelivery measures the receiver's handler without the
+// network, with allocations: what the receiver adds to net/http's own work.
+func BenchmarkServeDelivery(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			s, _ := benchReceiver(b)
+			h := s.routes()
+			payload := pushOfSize(b, size.bytes)
+			sig := Signature([]byte(testSecret), payload)
+			body := bytes.NewReader(payload)
+			r, _ := http.NewRequest(http.MethodPost, testIntegration().ReceiverPath(), body)
+			r.RemoteAddr = "127.0.0.1:40000"
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set(HeaderEvent, "push")
+			r.Header.Set(HeaderHookID, testHookID)
+			r.Header.Set(HeaderSignature256, sig)
+			w := &discardResponse{header: http.Header{}}
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				body.Reset(payload)
+				r.Body = io.NopCloser(body)
+				r.ContentLength = int64(len(payload))
+				r.Header.Set(HeaderDelivery, newGUID())
+				clear(w.header)
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("answered %d", w.code)
+				}
+			}
+		})
+	}
+}
+
+type discardResponse struct {
+	header http.Header
+	code   int
+}
+
+func (w *discardResponse) Header() http.Header         { return w.header }
+func (w *discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardResponse) WriteHeader(code int)        { w.code = code }

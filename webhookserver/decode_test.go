@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"reflect"
 	"testing"
 
@@ -97,23 +98,63 @@ func dump(p *Payload) string {
 	return string(b)
 }
 
-// TestHasStringSpecial checks the 8-bytes-at-a-time string scan against the
-// byte-by-byte rule, for every byte value at every position among plain
-// ASCII and non-ASCII neighbours.
-func TestHasStringSpecial(t *testing.T) {
-	for _, filler := range []byte{'a', ' ', 0x7f, 0x80, 0xff, '!', '#', '[', ']'} {
+// TestStringSpecial checks the 8-bytes-at-a-time string scan against the
+// byte-by-byte rule: for every byte value at every position among plain
+// ASCII and non-ASCII neighbours, and with a second special byte after it,
+// the first special byte is the one found.
+func TestStringSpecial(t *testing.T) {
+	for _, filler := range []byte{'a', ' ', 0x7f, 0x80, 0xff, '!', '#', '[', ']', 0x21, 0x1f + 1} {
 		for pos := range 8 {
 			for b := range 256 {
-				var w [8]byte
-				for i := range w {
-					w[i] = filler
-				}
-				w[pos] = byte(b)
-				want := b == '"' || b == '\\' || b < 0x20
-				if got := hasStringSpecial(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("%q: got %v, want %v", w, got, want)
+				for _, later := range []int{-1, 0, '"', '\\', 0x1f} {
+					var w [8]byte
+					for i := range w {
+						w[i] = filler
+					}
+					w[pos] = byte(b)
+					want := -1
+					if b == '"' || b == '\\' || b < 0x20 {
+						want = pos
+					}
+					if later >= 0 && pos+1 < 8 {
+						w[pos+1] = byte(later)
+						if want < 0 {
+							want = pos + 1
+						}
+					}
+					got := -1
+					if m := stringSpecial(binary.LittleEndian.Uint64(w[:])); m != 0 {
+						got = bits.TrailingZeros64(m) / 8
+					}
+					if got != want {
+						t.Fatalf("%q: first special byte at %d, want %d", w, got, want)
+					}
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkDecodePayload measures validating and decoding push payloads of
+// the benchmark sizes, next to the HMAC-SHA256 every delivery also costs.
+func BenchmarkDecodePayload(b *testing.B) {
+	for _, size := range benchSizes {
+		payload := pushOfSize(b, size.bytes)
+		b.Run(size.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodePayload(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"-hmac", func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				sign([]byte(testSecret), payload)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 )
 
 // maxJSONDepth is the deepest nesting accepted, as in encoding/json.
@@ -118,12 +119,11 @@ func (s *jsonScanner) end(out []byte) ([]byte, error) {
 
 func (s *jsonScanner) skipSpace() {
 	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
+		// Compact JSON (GitHub's) has no whitespace: one compare exits.
+		if c := s.data[s.i]; c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 			return
 		}
+		s.i++
 	}
 }
 
@@ -210,42 +210,47 @@ func (s *jsonScanner) array(depth int) error {
 }
 
 func (s *jsonScanner) str() error {
-	if s.peek() != '"' {
+	data, i := s.data, s.i
+	if i >= len(data) || data[i] != '"' {
 		return errMalformed
 	}
-	s.i++
+	i++
 	for {
-		// Skip 8 plain bytes at a time: most of a payload is strings.
-		for s.i+8 <= len(s.data) && !hasStringSpecial(binary.LittleEndian.Uint64(s.data[s.i:])) {
-			s.i += 8
+		// Skip 8 plain bytes at a time (most of a payload is strings) and
+		// land on the first byte that is not plain.
+		for i+8 <= len(data) {
+			if special := stringSpecial(binary.LittleEndian.Uint64(data[i:])); special != 0 {
+				i += bits.TrailingZeros64(special) / 8
+				break
+			}
+			i += 8
 		}
-		if s.i >= len(s.data) {
+		if i >= len(data) {
 			return errMalformed
 		}
-		c := s.data[s.i]
-		switch {
+		switch c := data[i]; {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return nil
 		case c < 0x20:
 			return errMalformed
 		case c == '\\':
-			if s.i+1 >= len(s.data) {
+			if i+1 >= len(data) {
 				return errMalformed
 			}
-			switch s.data[s.i+1] {
+			switch data[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
+				i += 2
 			case 'u':
-				if s.i+6 > len(s.data) || !isHex4(s.data[s.i+2:s.i+6]) {
+				if i+6 > len(data) || !isHex4(data[i+2:i+6]) {
 					return errMalformed
 				}
-				s.i += 6
+				i += 6
 			default:
 				return errMalformed
 			}
 		default:
-			s.i++
+			i++
 		}
 	}
 }
@@ -255,14 +260,16 @@ const (
 	highBits = 0x8080808080808080
 )
 
-// hasStringSpecial reports whether any of the 8 bytes in w ends a JSON
-// string ('"'), starts an escape ('\\') or is a control character, which a
-// string may not hold: the exact "has a zero byte" and "has a byte less
-// than n" bit tricks, on w and on w with '"' and '\\' xored to zero.
-func hasStringSpecial(w uint64) bool {
+// stringSpecial marks the bytes of w (little-endian) that end a JSON string
+// ('"'), start an escape ('\\') or are control characters, which a string may
+// not hold: the "has a zero byte" and "has a byte less than n" bit tricks,
+// on w and on w with '"' and '\\' xored to zero. It is 0 when there is none;
+// else its lowest set bit is the high bit of the first such byte (borrows
+// only mark bytes above a marked one).
+func stringSpecial(w uint64) uint64 {
 	quote := w ^ (lowBits * '"')
 	backslash := w ^ (lowBits * '\\')
-	return ((quote-lowBits)&^quote|(backslash-lowBits)&^backslash|(w-lowBits*0x20)&^w)&highBits != 0
+	return ((quote-lowBits)&^quote | (backslash-lowBits)&^backslash | (w-lowBits*0x20)&^w) & highBits
 }
 
 func isHex4(b []byte) bool {

@@ -131,6 +131,10 @@ func ValidateDelivery(header http.Header, body []byte, secrets WebhookSecrets, n
 // checkContentType accepts application/json and form-encoded bodies, and
 // reports whether the body is form-encoded.
 func checkContentType(value string) (form bool, rej *Rejection) {
+	if value == contentTypeJSON {
+		// What GitHub sends: no need to parse parameters.
+		return false, nil
+	}
 	mediaType, _, err := mime.ParseMediaType(value)
 	if err == nil {
 		switch mediaType {
