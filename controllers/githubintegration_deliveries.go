@@ -114,6 +114,7 @@ func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, o
 		}
 	}
 	if total > 0 {
+		r.refreshRedeliveredCount(ctx, obj)
 		obj.Status.Deliveries.Redelivered += int64(total)
 		metrics.Redeliveries.WithLabelValues(integrationKey(obj)).Add(float64(total))
 		log.Info("Requested redelivery of failed deliveries", "count", total, "hooks", strings.Join(counts, ", "))
@@ -121,6 +122,20 @@ func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, o
 			"Requested redelivery of %d failed deliveries (%s)", total, strings.Join(counts, ", ")))
 	}
 	return recheck
+}
+
+// refreshRedeliveredCount reads status.deliveries.redelivered from the API
+// server before it is added to: the cached object may not show this
+// reconciler's previous status write yet, and adding to a stale count would
+// lose that write's redeliveries. Only the reconciler writes this field, and
+// one object is never reconciled twice at once, so a fresh read is enough.
+func (r *GitHubIntegrationReconciler) refreshRedeliveredCount(ctx context.Context, obj *hookv1.GitHubIntegration) {
+	fresh := &hookv1.GitHubIntegration{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
+		ctrl.LoggerFrom(ctx).Info("Could not read the redelivery count; counting from the cached object", "error", err.Error())
+		return
+	}
+	obj.Status.Deliveries.Redelivered = max(obj.Status.Deliveries.Redelivered, fresh.Status.Deliveries.Redelivered)
 }
 
 // recoverHookDeliveries checks one hook. The usual check is one request
