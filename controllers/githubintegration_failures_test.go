@@ -214,7 +214,7 @@ func (h *harness) waitGone(name string, timeout time.Duration) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("%s still exists (%v)", name, err)
+		return fmt.Errorf("%s still exists (%w)", name, err)
 	})
 }
 

@@ -43,7 +43,7 @@ func hookConfigFor(obj *hookv1.GitHubIntegration, payloadURL string, sec *integr
 	}
 	return desiredHook{
 		url:         payloadURL,
-		contentType: string(defaulted(string(obj.Spec.ContentType), string(hookv1.ContentTypeJSON))),
+		contentType: defaulted(string(obj.Spec.ContentType), string(hookv1.ContentTypeJSON)),
 		insecureSSL: insecure,
 		events:      events,
 		active:      obj.IsActive(),

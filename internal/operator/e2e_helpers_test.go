@@ -417,7 +417,7 @@ func (e *e2e) waitLedger(name, repo string, guids map[string]bool, timeout time.
 	e.eventually(timeout, func() error {
 		hooks, err := e.sim.Hooks(repo)
 		if err != nil || len(hooks) != 1 {
-			return fmt.Errorf("hooks of %s: %v %v", repo, hooks, err)
+			return fmt.Errorf("hooks of %s: %v: %w", repo, hooks, err)
 		}
 		hookID = hooks[0].ID
 		log, err := e.sim.Deliveries(repo, hookID)
