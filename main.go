@@ -39,7 +39,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "hookwarden:", err)
 		return 2
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(operator.NewLogger(zapOpts))
 	log := ctrl.Log.WithName("setup")
 
 	ctx := ctrl.SetupSignalHandler()
