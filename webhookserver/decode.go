@@ -383,9 +383,9 @@ func parseInt64(tok []byte) (int64, bool) {
 	}
 	switch {
 	case neg && n <= 1<<63:
-		return int64(-n), true
+		return int64(-n), true //nolint:gosec // n <= 2^63: -n wraps to exactly the negative value
 	case !neg && n <= math.MaxInt64:
-		return int64(n), true
+		return int64(n), true //nolint:gosec // n <= MaxInt64
 	}
 	return 0, false
 }

@@ -18,7 +18,7 @@ var deliveryKeySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 func newDeliveryKey(integration types.NamespacedName, hookID int64, guid string) deliveryKey {
 	var id [8]byte
-	binary.LittleEndian.PutUint64(id[:], uint64(hookID))
+	binary.LittleEndian.PutUint64(id[:], uint64(hookID)) //nolint:gosec // hashed as bits, the sign is irrelevant
 	var k deliveryKey
 	for i, seed := range deliveryKeySeeds {
 		var h maphash.Hash

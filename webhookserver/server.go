@@ -188,7 +188,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.loadAllSecrets(ctx)
 	s.secretsLoaded.Store(true)
 
-	ln, err := net.Listen("tcp", s.opts.BindAddress)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.opts.BindAddress)
 	if err != nil {
 		return fmt.Errorf("receiver: listen on %s: %w", s.opts.BindAddress, err)
 	}
