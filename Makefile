@@ -87,7 +87,7 @@ BENCH_CLIENT_CPU ?= 1
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against SPEC §4.
+bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against the targets in docs/performance.md.
 	@mkdir -p $(LOCALBIN)/bench
 	$(GO) test -c -o $(LOCALBIN)/bench/webhookserver.test ./webhookserver
 	cd webhookserver && HOOKWARDEN_NPM_CACHE="$$(../hack/npm-deps.sh)" \

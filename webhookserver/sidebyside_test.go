@@ -328,7 +328,7 @@ func TestSideBySide(t *testing.T) {
 				micros(st.percentile(50)), micros(st.percentile(99)))
 		}
 	}
-	fmt.Fprintf(&out, "\n| target (SPEC §4) | payload | measured | goal | |\n|---|---|---:|---:|---|\n")
+	fmt.Fprintf(&out, "\n| target | payload | measured | goal | |\n|---|---|---:|---:|---|\n")
 	for _, size := range sizes {
 		r, b, o := stats["receiver/"+size.name], stats["bare/"+size.name], stats["octokit-node/"+size.name]
 		goal := 0.8
