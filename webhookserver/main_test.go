@@ -1,9 +1,7 @@
 package webhookserver
 
 import (
-	"fmt"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/hookwarden/hookwarden/internal/testenv"
@@ -12,9 +10,8 @@ import (
 var (
 	// env is the control plane shared by the envtest tests of this package,
 	// started by the first test that needs it.
-	env      *testenv.Env
-	envOnce  sync.Once
-	envError error
+	env    *testenv.Env
+	shared testenv.Shared
 )
 
 // requireEnv starts the shared control plane once. A test that needs it
@@ -22,10 +19,7 @@ var (
 // test, starts no control plane in its workers.
 func requireEnv(t testing.TB) {
 	t.Helper()
-	envOnce.Do(func() { env, envError = testenv.Start() })
-	if envError != nil {
-		t.Fatal(envError)
-	}
+	env = shared.Get(t)
 }
 
 func TestMain(m *testing.M) {
@@ -34,10 +28,6 @@ func TestMain(m *testing.M) {
 		os.Exit(serveBenchTarget(target))
 	}
 	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}
+	shared.Stop()
 	os.Exit(code)
 }

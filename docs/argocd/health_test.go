@@ -5,7 +5,6 @@ package argocd
 import (
 	"context"
 	_ "embed"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -26,17 +25,7 @@ var healthLua string
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 // Health is what Argo CD shows for a resource.
 type Health struct {

@@ -31,18 +31,12 @@ import (
 // GitHub simulator, which delivers signed events to the real receiver.
 
 var (
-	envOnce sync.Once
-	testEnv *testenv.Env
-	envErr  error
+	sharedControlPlane testenv.Shared
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if testEnv != nil {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}
+	sharedControlPlane.Stop()
 	os.Exit(code)
 }
 
@@ -50,11 +44,7 @@ func TestMain(m *testing.M) {
 // of this package do not need one.
 func sharedEnv(t *testing.T) *testenv.Env {
 	t.Helper()
-	envOnce.Do(func() { testEnv, envErr = testenv.Start() })
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return testEnv
+	return sharedControlPlane.Get(t)
 }
 
 const (

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"sync"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -97,4 +99,49 @@ func (e *Env) Kubeconfig() ([]byte, error) {
 		return nil, fmt.Errorf("add kubeconfig user: %w", err)
 	}
 	return user.KubeConfig()
+}
+
+// Main runs a test package with one control plane for all its tests,
+// stored in *env before the tests run and stopped after them. Use it as
+// the package's TestMain; it exits the process.
+func Main(m *testing.M, env **Env) {
+	var err error
+	*env, err = Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := (*env).Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	}
+	os.Exit(code)
+}
+
+// Shared is a control plane started on first use, for packages whose unit
+// tests should not wait for one. Stop it after m.Run.
+type Shared struct {
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Get returns the control plane, starting it the first time; the test
+// fails when it cannot start.
+func (s *Shared) Get(t testing.TB) *Env {
+	t.Helper()
+	s.once.Do(func() { s.env, s.err = Start() })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.env
+}
+
+// Stop stops the control plane if it was started.
+func (s *Shared) Stop() {
+	if s.env != nil {
+		if err := s.env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop envtest:", err)
+		}
+	}
 }
