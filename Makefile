@@ -69,6 +69,12 @@ test: verify vet lint npm-deps envtest ## Everything that proves hookwarden work
 		$(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory sandbox ARGS=--once
 
+FUZZ_TIME ?= 10m
+.PHONY: fuzz
+fuzz: npm-deps ## Fuzz the receiver's validate-and-parse path for FUZZ_TIME (default 10m); the seeds also run in make test.
+	HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
+		$(GO) test -run '^$$' -fuzz '^FuzzValidateDelivery$$' -fuzztime $(FUZZ_TIME) ./webhookserver/
+
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s once and print KUBEBUILDER_ASSETS.
 	@hack/controlplane/build.sh
