@@ -118,7 +118,7 @@ Stop with Ctrl-C.
 	for {
 		if gi, err := s.get(ctx); err == nil {
 			if v := View(gi); v != last {
-				fmt.Fprint(s.Out, v)
+				fmt.Fprintf(s.Out, "\n[%s]%s", time.Now().Format(time.TimeOnly), v)
 				last = v
 			}
 		}

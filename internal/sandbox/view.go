@@ -14,7 +14,7 @@ import (
 func View(gi *hookv1.GitHubIntegration) string {
 	var b strings.Builder
 	st := gi.Status
-	fmt.Fprintf(&b, "\n--- %s/%s  (%s)\n", gi.Namespace, gi.Name, time.Now().Format(time.TimeOnly))
+	fmt.Fprintf(&b, "\n--- %s/%s\n", gi.Namespace, gi.Name)
 	for _, c := range st.Conditions {
 		fmt.Fprintf(&b, "  %-12s %-6s %-18s %s\n", c.Type, c.Status, c.Reason, c.Message)
 	}
