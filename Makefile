@@ -64,9 +64,9 @@ sandbox: npm-deps envtest ## Run hookwarden end to end locally: control plane, G
 ##@ Test
 
 .PHONY: test
-test: verify vet lint npm-deps envtest ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the sandbox flow.
+test: verify vet lint build npm-deps envtest ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the sandbox flow.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
-		$(GO) test -timeout $(TEST_TIMEOUT) ./...
+		HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden $(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory sandbox ARGS=--once
 
 FUZZ_TIME ?= 10m

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/operator"
@@ -29,6 +30,8 @@ func run(args []string) int {
 	opts.RegisterFlags(fs)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
+	// --kubeconfig, read by ctrl.GetConfig (also KUBECONFIG, or in-cluster).
+	config.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
