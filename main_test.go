@@ -63,8 +63,9 @@ func TestBinaryServes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var exitErr error
+	exited := make(chan struct{})
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	stop := func() string {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -79,8 +80,8 @@ func TestBinaryServes(t *testing.T) {
 	ready := false
 	for deadline := time.Now().Add(60 * time.Second); !ready && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			t.Fatalf("hookwarden exited before it was ready: %v\n%s", err, logs.String())
+		case <-exited:
+			t.Fatalf("hookwarden exited before it was ready: %v\n%s", exitErr, logs.String())
 		default:
 		}
 		code, _ := get(t, "http://"+health+"/readyz")
