@@ -294,17 +294,7 @@ func (h *harness) get(name string) *hookv1.GitHubIntegration {
 // eventually polls cond until it returns nil or timeout passes.
 func (h *harness) eventually(timeout time.Duration, cond func() error) {
 	h.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(h.t, timeout, "waiting", cond)
 }
 
 // waitReady waits until Ready=True for the current generation and returns

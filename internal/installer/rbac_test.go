@@ -3,6 +3,7 @@ package installer_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -188,7 +189,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		t.Fatal(err)
 	}
 	var firstFingerprint string
-	waitUntil(t, ctx, "the integration is Ready with its hook", func() (bool, string) {
+	waitUntil(t, "the integration is Ready with its hook", func() (bool, string) {
 		got := &hookv1.GitHubIntegration{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(gi), got); err != nil {
 			return false, err.Error()
@@ -206,7 +207,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	if err := c.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, ctx, "the rotated secret is on the hook", func() (bool, string) {
+	waitUntil(t, "the rotated secret is on the hook", func() (bool, string) {
 		hooks, _ := sim.Hooks("acme/demo")
 		got := &hookv1.GitHubIntegration{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(gi), got); err != nil {
@@ -222,7 +223,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	if err := c.Delete(ctx, gi); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, ctx, "the integration and its hook are gone", func() (bool, string) {
+	waitUntil(t, "the integration and its hook are gone", func() (bool, string) {
 		hooks, _ := sim.Hooks("acme/demo")
 		err := c.Get(ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
 		return apierrors.IsNotFound(err) && len(hooks) == 0, fmt.Sprintf("%d hooks, get: %v", len(hooks), err)
@@ -299,19 +300,14 @@ func allowedFor(t *testing.T, ctx context.Context, c client.Client, ra authoriza
 	return sar.Status.Allowed
 }
 
-func waitUntil(t *testing.T, ctx context.Context, what string, cond func() (bool, string)) {
+func waitUntil(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		ok, state := cond()
-		if ok {
-			return
+	testenv.Eventually(t, 60*time.Second, "waiting until "+what, func() error {
+		if ok, state := cond(); !ok {
+			return errors.New("last seen: " + state)
 		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("waiting until %s: gave up; last seen: %s", what, last)
+		return nil
+	})
 }
 
 func freePort(t *testing.T) int {

@@ -165,17 +165,7 @@ func (e *e2e) stop() {
 // eventually polls cond until it returns nil or timeout passes.
 func (e *e2e) eventually(timeout time.Duration, cond func() error) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(e.t, timeout, "waiting", cond)
 }
 
 // integration creates the Secret and the GitHubIntegration name.

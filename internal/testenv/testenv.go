@@ -13,6 +13,7 @@ import (
 	goruntime "runtime"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -143,5 +144,24 @@ func (s *Shared) Stop() {
 		if err := s.env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop envtest:", err)
 		}
+	}
+}
+
+// Eventually polls cond until it returns nil, failing the test with what and
+// cond's last error once timeout has passed. Tests wait for an outcome this
+// way rather than sleeping a fixed time, which is both slow and flaky on a
+// loaded machine.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not true after %v: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
