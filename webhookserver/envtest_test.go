@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,15 @@ type receiver struct {
 // not cached) with a receiver on a loopback port, and waits until ready.
 func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 	t.Helper()
+	rcv := launchReceiver(t, opts, log)
+	eventually(t, 30*time.Second, "receiver ready", func() error { return rcv.server.ReadyCheck()(nil) })
+	return rcv
+}
+
+// launchReceiver starts the manager and its receiver like startReceiver but
+// waits only until the receiver listens, for tests of readiness itself.
+func launchReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
+	t.Helper()
 	requireEnv(t)
 	mgr, err := manager.New(env.Config, manager.Options{
 		Scheme:                 env.Scheme,
@@ -81,8 +91,17 @@ func startReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 			t.Errorf("manager stopped with %v", err)
 		}
 	})
-	eventually(t, 30*time.Second, "receiver ready", func() error { return rcv.server.ReadyCheck()(nil) })
-	rcv.url = "http://" + rcv.server.Addr()
+	eventually(t, 30*time.Second, "receiver listening", func() error {
+		if rcv.server.Addr() == "" {
+			return errors.New("no address yet")
+		}
+		return nil
+	})
+	scheme := "http://"
+	if opts.CertDir != "" {
+		scheme = "https://"
+	}
+	rcv.url = scheme + rcv.server.Addr()
 	return rcv
 }
 
@@ -141,6 +160,13 @@ func newIntegrationWithSecret(t *testing.T, mutate func(*hookv1.GitHubIntegratio
 // post sends one delivery over HTTP and returns the answer.
 func post(t testing.TB, base string, key types.NamespacedName, event, guid string, body []byte, signature string, hookID string) (int, string) {
 	t.Helper()
+	return postWith(t, http.DefaultClient, base, key, event, guid, body, signature, hookID)
+}
+
+// postWith sends one delivery with client, e.g. one that trusts the
+// receiver's certificate.
+func postWith(t testing.TB, cli *http.Client, base string, key types.NamespacedName, event, guid string, body []byte, signature string, hookID string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, base+hookv1.ReceiverPath(key.Namespace, key.Name), bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +179,7 @@ func post(t testing.TB, base string, key types.NamespacedName, event, guid strin
 	if signature != "" {
 		req.Header.Set(HeaderSignature256, signature)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := cli.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

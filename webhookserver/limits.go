@@ -173,13 +173,20 @@ type sourceAllowlist struct {
 	metaURL    string
 	httpClient *http.Client
 	log        logr.Logger
+	// refreshEvery and retryEvery are how soon /meta is read again after a
+	// successful and a failed read.
+	refreshEvery, retryEvery time.Duration
 
 	ranges atomic.Pointer[[]netip.Prefix]
 }
 
-func newSourceAllowlist(policy sourcePolicy, githubURL string, httpClient *http.Client, log logr.Logger) *sourceAllowlist {
+func newSourceAllowlist(policy sourcePolicy, githubURL string, interval time.Duration, httpClient *http.Client, log logr.Logger) *sourceAllowlist {
 	a := &sourceAllowlist{fromGitHub: policy.fromGitHub, httpClient: httpClient, log: log,
-		metaURL: strings.TrimRight(githubURL, "/") + "/meta"}
+		metaURL:      strings.TrimRight(githubURL, "/") + "/meta",
+		refreshEvery: metaRefreshInterval, retryEvery: metaRetryInterval}
+	if interval > 0 {
+		a.refreshEvery, a.retryEvery = interval, interval
+	}
 	if !policy.fromGitHub && len(policy.allowed) > 0 {
 		ranges := policy.allowed
 		a.ranges.Store(&ranges)
@@ -212,10 +219,10 @@ func (a *sourceAllowlist) run(ctx context.Context) {
 		return
 	}
 	for {
-		next := metaRefreshInterval
+		next := a.refreshEvery
 		if err := a.refresh(ctx); err != nil {
-			a.log.Error(err, "Failed to read GitHub's hooks ranges; keeping the previous ones", "retryIn", metaRetryInterval)
-			next = metaRetryInterval
+			a.log.Error(err, "Failed to read GitHub's hooks ranges; keeping the previous ones", "retryIn", a.retryEvery)
+			next = a.retryEvery
 		}
 		select {
 		case <-ctx.Done():

@@ -102,6 +102,11 @@ type Options struct {
 	// records each queued delivery. Tests block it to make the queue
 	// overflow deterministically; it has no flag.
 	BeforeRecord func()
+
+	// metaInterval, when set, replaces both the hourly refresh of GitHub's
+	// hooks ranges and the retry after a failed read, so that tests see a
+	// change of /meta in moments; it has no flag.
+	metaInterval time.Duration
 }
 
 // withDefaults returns the options with every unset field defaulted.

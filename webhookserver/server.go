@@ -132,7 +132,7 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		queue:     make(chan queued, opts.QueueSize),
 		recorder:  newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log),
 		rejects:   newRejectLimiter(opts.RejectedRate, opts.RejectedBurst),
-		allowlist: newSourceAllowlist(policy, opts.GitHubURL, deps.httpClient, deps.log),
+		allowlist: newSourceAllowlist(policy, opts.GitHubURL, opts.metaInterval, deps.httpClient, deps.log),
 		inflight:  make(chan struct{}, opts.MaxInflight),
 		secretQ: workqueue.NewTypedRateLimitingQueue(
 			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
