@@ -352,13 +352,7 @@ func (s *Server) appsInstalledOnLocked(target string) []*appState {
 // attempt.
 func (s *Server) Ping(target string, hookID int64) (Delivery, error) {
 	s.mu.Lock()
-	owner, err := s.ownerLocked(target)
-	var h *hookState
-	if err == nil {
-		if h = owner.hook(hookID); h == nil {
-			err = fmt.Errorf("hook %d on %s: %w", hookID, target, ErrNotFound)
-		}
-	}
+	h, err := s.hookLocked(target, hookID)
 	s.mu.Unlock()
 	if err != nil {
 		return Delivery{}, err
@@ -408,13 +402,9 @@ func (h *hookState) delivery(id int64) *Delivery {
 func (s *Server) Deliveries(target string, hookID int64) ([]Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	owner, err := s.ownerLocked(target)
+	h, err := s.hookLocked(target, hookID)
 	if err != nil {
 		return nil, err
-	}
-	h := owner.hook(hookID)
-	if h == nil {
-		return nil, fmt.Errorf("hook %d on %s: %w", hookID, target, ErrNotFound)
 	}
 	out := make([]Delivery, len(h.log))
 	for i, d := range h.log {

@@ -604,17 +604,26 @@ func (s *Server) Hooks(target string) ([]Hook, error) {
 	return out, nil
 }
 
+// hookLocked finds one hook of target for the Go API; s.mu must be held.
+func (s *Server) hookLocked(target string, id int64) (*hookState, error) {
+	owner, err := s.ownerLocked(target)
+	if err != nil {
+		return nil, err
+	}
+	h := owner.hook(id)
+	if h == nil {
+		return nil, fmt.Errorf("hook %d on %s: %w", id, target, ErrNotFound)
+	}
+	return h, nil
+}
+
 // Hook returns a snapshot of one hook, secret included.
 func (s *Server) Hook(target string, id int64) (Hook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	owner, err := s.ownerLocked(target)
+	h, err := s.hookLocked(target, id)
 	if err != nil {
 		return Hook{}, err
-	}
-	h := owner.hook(id)
-	if h == nil {
-		return Hook{}, fmt.Errorf("hook %d on %s: %w", id, target, ErrNotFound)
 	}
 	return h.snapshot(), nil
 }
@@ -659,13 +668,9 @@ func (s *Server) SetHook(target string, h Hook) (Hook, error) {
 func (s *Server) EditHook(target string, id int64, edit func(*Hook)) (Hook, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	owner, err := s.ownerLocked(target)
+	h, err := s.hookLocked(target, id)
 	if err != nil {
 		return Hook{}, err
-	}
-	h := owner.hook(id)
-	if h == nil {
-		return Hook{}, fmt.Errorf("hook %d on %s: %w", id, target, ErrNotFound)
 	}
 	snap := h.snapshot()
 	edit(&snap)
