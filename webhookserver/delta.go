@@ -52,6 +52,9 @@ type statusDelta struct {
 	lastRejection *hookv1.Rejection
 	pullRequests  map[itemKey]hookv1.PullRequestStatus
 	issues        map[itemKey]*hookv1.IssueStatus // nil value: untrack
+	// untrackedAt is when each nil entry of issues was untracked, so that a
+	// delivery recorded out of order wins only when it is newer.
+	untrackedAt map[itemKey]time.Time
 }
 
 func newStatusDelta() *statusDelta {
@@ -59,6 +62,7 @@ func newStatusDelta() *statusDelta {
 		events:       map[string]*eventDelta{},
 		pullRequests: map[itemKey]hookv1.PullRequestStatus{},
 		issues:       map[itemKey]*hookv1.IssueStatus{},
+		untrackedAt:  map[itemKey]time.Time{},
 	}
 }
 
@@ -93,13 +97,30 @@ func (d *statusDelta) add(r *record) {
 		}
 	}
 	if is := r.issue; is != nil {
-		k := itemKey{is.Repository, is.Number}
-		if old := d.issues[k]; old == nil || !is.UpdatedTime.Before(&old.UpdatedTime) {
-			d.issues[k] = is
-		}
+		d.trackIssue(itemKey{is.Repository, is.Number}, is, is.UpdatedTime.Time)
 	}
 	if r.untrackIssue != nil {
-		d.issues[*r.untrackIssue] = nil
+		d.trackIssue(*r.untrackIssue, nil, r.time)
+	}
+}
+
+// trackIssue records the newest state of an issue: is, or nil when it is no
+// longer tracked (its label was removed), as of at.
+func (d *statusDelta) trackIssue(k itemKey, is *hookv1.IssueStatus, at time.Time) {
+	if old, seen := d.issues[k]; seen {
+		last := d.untrackedAt[k]
+		if old != nil {
+			last = old.UpdatedTime.Time
+		}
+		if at.Before(last) {
+			return
+		}
+	}
+	d.issues[k] = is
+	if is == nil {
+		d.untrackedAt[k] = at
+	} else {
+		delete(d.untrackedAt, k)
 	}
 }
 
@@ -144,9 +165,11 @@ func (d *statusDelta) merge(older *statusDelta) {
 		}
 	}
 	for k, is := range older.issues {
-		if _, newer := d.issues[k]; !newer {
-			d.issues[k] = is
+		at := older.untrackedAt[k]
+		if is != nil {
+			at = is.UpdatedTime.Time
 		}
+		d.trackIssue(k, is, at)
 	}
 }
 
@@ -174,7 +197,7 @@ func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
 		st.PullRequests = upsertPullRequests(st.PullRequests, d.pullRequests)
 	}
 	if len(d.issues) > 0 {
-		st.Issues = upsertIssues(st.Issues, d.issues)
+		st.Issues = upsertIssues(st.Issues, d.issues, d.untrackedAt)
 	}
 }
 
@@ -218,7 +241,7 @@ func upsertPullRequests(list []hookv1.PullRequestStatus, changes map[itemKey]hoo
 	return out[:min(len(out), maxTrackedItems)]
 }
 
-func upsertIssues(list []hookv1.IssueStatus, changes map[itemKey]*hookv1.IssueStatus) []hookv1.IssueStatus {
+func upsertIssues(list []hookv1.IssueStatus, changes map[itemKey]*hookv1.IssueStatus, untrackedAt map[itemKey]time.Time) []hookv1.IssueStatus {
 	out := make([]hookv1.IssueStatus, 0, len(list)+len(changes))
 	stale := map[itemKey]bool{} // status already holds a newer record
 	for _, is := range list {
@@ -228,7 +251,11 @@ func upsertIssues(list []hookv1.IssueStatus, changes map[itemKey]*hookv1.IssueSt
 		case !ok:
 			out = append(out, is)
 		case next == nil:
-			// untracked: the label was removed
+			// untracked (the label was removed), unless status holds a
+			// newer record
+			if is.UpdatedTime.After(untrackedAt[k]) {
+				out = append(out, is)
+			}
 		case next.UpdatedTime.Before(&is.UpdatedTime):
 			stale[k] = true
 			out = append(out, is)
