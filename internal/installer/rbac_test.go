@@ -160,6 +160,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	opts.WatchNamespaces = []string{watchedNS}
 	opts.LeaderElect = true
 	opts.LeaderElectionNamespace = namespace
+	opts.SkipControllerNameValidation = true // other tests of this binary run managers too
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	defer stopMgr()
 	mgr, err := operator.NewManager(mgrCtx, cfg, opts)

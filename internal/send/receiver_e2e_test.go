@@ -71,6 +71,7 @@ func TestSendToTheReceiver(t *testing.T) {
 	opts.MetricsBindAddress = "0"
 	opts.HealthProbeBindAddress = "0"
 	opts.StatusFlushInterval = 200 * time.Millisecond
+	opts.SkipControllerNameValidation = true // other tests of this binary run managers too
 	mgr, err := operator.NewManager(ctx, env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
