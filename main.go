@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/operator"
 	"github.com/hookwarden/hookwarden/internal/send"
 )
@@ -42,7 +43,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "hookwarden:", err)
 		return 2
 	}
-	ctrl.SetLogger(operator.NewLogger(zapOpts))
+	logger, flushLog := logging.New(zapOpts)
+	defer flushLog()
+	ctrl.SetLogger(logger)
 	log := ctrl.Log.WithName("setup")
 
 	ctx := ctrl.SetupSignalHandler()

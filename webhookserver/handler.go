@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -23,6 +29,9 @@ const (
 	resultDuplicate = "duplicate"
 )
 
+// deliveryAnswered is the message of the line logged for every request.
+const deliveryAnswered = "Delivery answered"
+
 const (
 	// queueFullRetryAfter is the Retry-After of a 503 for a full queue.
 	queueFullRetryAfter = "5"
@@ -36,6 +45,8 @@ var (
 	processedBody = []byte(`{"processed":true}` + "\n")
 	duplicateBody = []byte(`{"processed":true,"duplicate":true}` + "\n")
 	errTooLarge   = errors.New("body too large")
+
+	contentTypeJSONBytes = []byte(contentTypeJSON)
 )
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -45,7 +56,13 @@ type answer struct {
 	code       int
 	body       []byte
 	retryAfter string
-	result     string
+	// allow is the Allow header of a 405.
+	allow string
+	// bodyRead is true once the request's body was read to its end. A
+	// request answered without reading its body has its connection closed
+	// rather than drained.
+	bodyRead bool
+	result   string
 	// reason is the error message of a rejection.
 	reason string
 	// integration, event and delivery name the delivery in the log line and
@@ -71,99 +88,112 @@ func jsonBody(v any) []byte {
 	return append(b, '\n')
 }
 
-// routes returns the receiver's handler: the delivery route, a 405 for other
-// methods on it and a JSON 404 elsewhere, behind the in-flight cap, the
-// source allowlist and the rejected-request limit.
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc(hookv1.ReceiverPathPattern, s.serveDelivery)
-	mux.HandleFunc(routeAnyMethod(), s.serveMethodNotAllowed)
-	mux.HandleFunc("/", s.serveNotFound)
-	return s.guard(mux)
+// serve answers one request: the abuse limits first, then the route, then
+// the delivery's checks. It is the receiver's fasthttp handler; the server
+// runs it once the headers (and at most the first 8 KiB of the body) are in,
+// so a body is read only for a known integration, with the cap.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	defer s.recoverPanic(ctx)
+	start := ctx.Time() // when the server had read the request's headers
+	src := s.source(ctx)
+	select {
+	case s.inflight <- struct{}{}:
+		defer func() { <-s.inflight }()
+	default:
+		a := errorAnswer(http.StatusServiceUnavailable, "too many deliveries in flight: retry later")
+		a.retryAfter = inflightRetryAfter
+		s.finish(ctx, a, src, start)
+		return
+	}
+	s.finish(ctx, s.route(ctx, src, start), src, start)
 }
 
-// routeAnyMethod is the delivery route without its method.
-func routeAnyMethod() string {
-	_, path, _ := cutMethod(hookv1.ReceiverPathPattern)
-	return path
+// recoverPanic answers 500 for a request whose handling panicked, and logs
+// the panic, instead of letting it end the process (the HTTP server does
+// not recover handlers). A panic is a bug in the receiver, never an answer
+// to bad input.
+func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.log.Error(fmt.Errorf("panic: %v", r), "Receiver failed to answer a request", "stack", string(debug.Stack()))
+	a := errorAnswer(http.StatusInternalServerError, "internal error: the delivery was not processed")
+	a.charge = false
+	ctx.Response.Reset()
+	s.finish(ctx, a, source{}, ctx.Time())
+	ctx.SetConnectionClose()
 }
 
-func cutMethod(pattern string) (method, path string, ok bool) {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == ' ' {
-			return pattern[:i], pattern[i+1:], true
+// source is the address a request comes from, as the abuse limits see it.
+type source struct {
+	addr netip.Addr
+	ok   bool
+}
+
+func (s *Server) source(ctx *fasthttp.RequestCtx) source {
+	peer, ok := netAddr(ctx.RemoteAddr())
+	if !ok || !inPrefixes(peer, s.policy.trusted) {
+		return source{peer, ok}
+	}
+	addr, ok := forwardedAddr(peer, ctx.Request.Header.PeekAll("X-Forwarded-For"), s.policy.trusted)
+	return source{addr, ok}
+}
+
+// route applies the source limits and dispatches on the method and path.
+func (s *Server) route(ctx *fasthttp.RequestCtx, src source, now time.Time) answer {
+	if s.allowlist.enabled() && (!src.ok || !s.allowlist.allows(src.addr)) {
+		return errorAnswer(http.StatusForbidden, "source address not allowed")
+	}
+	if src.ok {
+		if exhausted, wait := s.rejects.exhausted(src.addr, now); exhausted {
+			a := errorAnswer(http.StatusTooManyRequests, "too many rejected requests from this address: retry later")
+			a.retryAfter = retryAfterSeconds(wait)
+			return a
 		}
 	}
-	return "", pattern, false
-}
-
-// guard applies the abuse limits before any other work.
-func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		select {
-		case s.inflight <- struct{}{}:
-			defer func() { <-s.inflight }()
-		default:
-			a := errorAnswer(http.StatusServiceUnavailable, "too many deliveries in flight: retry later")
-			a.retryAfter = inflightRetryAfter
-			s.finish(w, r, a, start)
-			return
-		}
-		addr, ok := clientAddr(r, s.policy.trusted)
-		if s.allowlist.enabled() && (!ok || !s.allowlist.allows(addr)) {
-			s.finish(w, r, errorAnswer(http.StatusForbidden, "source address not allowed"), start)
-			return
-		}
-		if ok {
-			if exhausted, wait := s.rejects.exhausted(addr, start); exhausted {
-				a := errorAnswer(http.StatusTooManyRequests, "too many rejected requests from this address: retry later")
-				a.retryAfter = retryAfterSeconds(wait)
-				s.finish(w, r, a, start)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
-	s.finish(w, r, errorAnswer(http.StatusNotFound, "not found"), time.Now())
-}
-
-func (s *Server) serveMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", http.MethodPost)
-	s.finish(w, r, errorAnswer(http.StatusMethodNotAllowed, "method not allowed: GitHub delivers with POST"), time.Now())
-}
-
-// serveDelivery answers one delivery.
-func (s *Server) serveDelivery(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	key := types.NamespacedName{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
-	s.finish(w, r, s.handleDelivery(w, r, key, start), start)
+	namespace, name, ok := hookv1.ParseReceiverPath(string(ctx.Path()))
+	switch {
+	case !ok:
+		return errorAnswer(http.StatusNotFound, "not found")
+	case !ctx.IsPost():
+		a := errorAnswer(http.StatusMethodNotAllowed, "method not allowed: GitHub delivers with POST")
+		a.allow = http.MethodPost
+		return a
+	}
+	return s.handleDelivery(ctx, types.NamespacedName{Namespace: namespace, Name: name}, now)
 }
 
 // handleDelivery runs the checks of SPEC §4 in order and hands the accepted
 // delivery to the recording queue.
-func (s *Server) handleDelivery(w http.ResponseWriter, r *http.Request, key types.NamespacedName, now time.Time) answer {
+func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, key types.NamespacedName, now time.Time) answer {
 	in, secrets, ok := s.store.lookup(key)
 	if !ok {
 		return errorAnswer(http.StatusNotFound, "integration not found")
 	}
+	header := requestHeader{&ctx.Request.Header}
 
 	buf := bufferPool.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
-	if err := readBody(w, r, buf); err != nil {
+	if err := readBody(ctx, buf); err != nil {
 		a := errorAnswer(http.StatusBadRequest, "could not read the request body")
 		if errors.Is(err, errTooLarge) {
 			a = errorAnswer(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
 		}
-		return s.rejected(in, r.Header, a, now)
+		return s.rejected(in, header, a, now)
 	}
 
-	d, rej := ValidateDelivery(r.Header, buf.Bytes(), secrets, now)
+	a := s.validated(in, key, header, buf.Bytes(), secrets, now)
+	a.bodyRead = true
+	return a
+}
+
+// validated answers a delivery whose body was read.
+func (s *Server) validated(in *integration, key types.NamespacedName, header Header, body []byte, secrets WebhookSecrets,
+	now time.Time) answer {
+	d, rej := ValidateDelivery(header, body, secrets, now)
 	if rej != nil {
-		return s.rejected(in, r.Header, errorAnswer(rej.Code, rej.Reason), now)
+		return s.rejected(in, header, errorAnswer(rej.Code, rej.Reason), now)
 	}
 
 	dk := newDeliveryKey(key, d.HookID, d.ID)
@@ -177,14 +207,21 @@ func (s *Server) handleDelivery(w http.ResponseWriter, r *http.Request, key type
 		a = errorAnswer(http.StatusServiceUnavailable, "too many deliveries waiting to be recorded: retry later")
 		a.retryAfter = queueFullRetryAfter
 	}
-	a.integration, a.event, a.delivery = key.String(), d.Event, d.ID
+	a.integration, a.event, a.delivery = in.name, d.Event, d.ID
 	return a
 }
 
+// requestHeader gives ValidateDelivery the request's headers. Values are
+// copied: they outlive the request in the records.
+type requestHeader struct{ h *fasthttp.RequestHeader }
+
+// Get returns the first value of the header key, "" when it is absent.
+func (r requestHeader) Get(key string) string { return string(r.h.Peek(key)) }
+
 // rejected records a rejected delivery on its integration (best effort: a
 // full queue drops the record, not the answer).
-func (s *Server) rejected(in *integration, h http.Header, a answer, now time.Time) answer {
-	a.integration = in.key.String()
+func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) answer {
+	a.integration = in.name
 	if event := h.Get(HeaderEvent); isEventName(event) {
 		a.event = event
 	}
@@ -285,21 +322,34 @@ func issueStatus(in *integration, d *Delivery, now time.Time) (*hookv1.IssueStat
 	}, nil
 }
 
-// readBody reads the body into buf, refusing more than MaxBodyBytes: it never
-// reads more than MaxBodyBytes+1 bytes from the connection.
-func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) error {
-	if r.ContentLength > MaxBodyBytes {
+// readBody reads the body into buf, refusing more than MaxBodyBytes: a
+// declared length over the cap is refused before reading, and otherwise no
+// more than MaxBodyBytes+1 bytes are read from the connection.
+func readBody(ctx *fasthttp.RequestCtx, buf *bytes.Buffer) error {
+	n := ctx.Request.Header.ContentLength()
+	if n > MaxBodyBytes {
 		return errTooLarge
 	}
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	stream := ctx.RequestBodyStream()
+	if stream == nil {
+		// The server had nothing to stream: the body (if any) is in memory.
+		if len(ctx.Request.Body()) > MaxBodyBytes {
+			return errTooLarge
+		}
+		buf.Write(ctx.Request.Body())
+		return nil
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	if n > 0 {
+		buf.Grow(n + bytes.MinRead)
+	}
+	read, err := buf.ReadFrom(io.LimitReader(stream, MaxBodyBytes+1))
+	if err != nil {
+		return err
+	}
+	if read > MaxBodyBytes {
 		return errTooLarge
 	}
-	return err
+	return nil
 }
 
 func putBuffer(buf *bytes.Buffer) {
@@ -312,21 +362,28 @@ func putBuffer(buf *bytes.Buffer) {
 
 // finish writes the answer, logs the one line of the request, counts it and
 // charges rejections to the source.
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, a answer, start time.Time) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
+func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start time.Time) {
+	ctx.SetStatusCode(a.code)
+	ctx.SetContentTypeBytes(contentTypeJSONBytes)
 	if a.retryAfter != "" {
-		h.Set("Retry-After", a.retryAfter)
+		ctx.Response.Header.Set("Retry-After", a.retryAfter)
 	}
-	w.WriteHeader(a.code)
-	_, _ = w.Write(a.body)
+	if a.allow != "" {
+		ctx.Response.Header.Set("Allow", a.allow)
+	}
+	ctx.SetBody(a.body)
+	if n := ctx.Request.Header.ContentLength(); !a.bodyRead && (n > 0 || n == -1) {
+		ctx.SetConnectionClose()
+	}
 
-	if a.charge {
-		if addr, ok := clientAddr(r, s.policy.trusted); ok {
-			s.rejects.charge(addr, start)
-		}
+	if a.charge && src.ok {
+		s.rejects.charge(src.addr, start)
 	}
-	elapsed := time.Since(start)
+	s.logAnswer(a, time.Since(start))
+}
+
+// logAnswer counts the answer and logs its one line.
+func (s *Server) logAnswer(a answer, elapsed time.Duration) {
 	labels := deliveryLabels{integration: a.integration, event: a.event, result: a.result}
 	if a.result == resultRejected {
 		// The event of a rejected request is not vouched for by a
@@ -334,12 +391,20 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a answer, start 
 		labels.event = ""
 	}
 	receiverMetrics.observe(labels, a.code, elapsed.Seconds())
-	log := s.log
+	// Requests that name no known integration are logged only at V(1), so
+	// that a scan of the receiver does not flood the log.
+	verbosity := 0
 	if a.integration == "" {
-		// Requests that name no known integration are logged only at V(1),
-		// so that a scan of the receiver does not flood the log.
-		log = log.V(1)
+		verbosity = 1
 	}
-	log.Info("Delivery answered", "delivery", a.delivery, "event", a.event, "integration", a.integration,
+	if s.zapLog != nil {
+		// logr's V(n) is zap's level -n.
+		if ce := s.zapLog.Check(zapcore.Level(-verbosity), deliveryAnswered); ce != nil {
+			ce.Write(zap.String("delivery", a.delivery), zap.String("event", a.event), zap.String("integration", a.integration),
+				zap.String("result", a.result), zap.Int("code", a.code), zap.Duration("duration", elapsed))
+		}
+		return
+	}
+	s.log.V(verbosity).Info(deliveryAnswered, "delivery", a.delivery, "event", a.event, "integration", a.integration,
 		"result", a.result, "code", a.code, "duration", elapsed)
 }

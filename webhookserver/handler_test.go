@@ -6,16 +6,22 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"k8s.io/apimachinery/pkg/types"
+	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/logging"
 )
 
 // TestAnswers checks every answer of SPEC §4: status code, JSON body and what
@@ -202,6 +208,7 @@ func TestAnswers(t *testing.T) {
 			name: "declared body over 25 MiB",
 			request: func() *http.Request {
 				r := delivery("push", pushExample)
+				r.Body = io.NopCloser(&countingReader{remaining: MaxBodyBytes + 1})
 				r.ContentLength = MaxBodyBytes + 1
 				return r
 			},
@@ -265,20 +272,55 @@ func assertAnswer(t *testing.T, w *httptest.ResponseRecorder, code int, body str
 
 // TestOversizedBodyReadsNoMoreThanTheCap sends a body of 25 MiB + 1 byte
 // without a Content-Length: the receiver answers 413 having read at most the
-// cap plus one byte.
+// cap plus one byte of body, and closes the connection rather than drain
+// the rest. What the server reads from the connection beyond the cap is the
+// request's headers, the chunk framing and at most one read buffer
+// (maxHeaderBytes) of what follows.
 func TestOversizedBodyReadsNoMoreThanTheCap(t *testing.T) {
 	s := newHandlerServer(t, Options{})
 	body := &countingReader{remaining: MaxBodyBytes + 1 + 10<<20}
 	r := delivery("push", "")
 	r.Body = io.NopCloser(body)
 	r.ContentLength = -1
-	w := serve(s, r)
+	var read atomic.Int64
+	w := serveCounting(s, r, &read)
 	assertAnswer(t, w, http.StatusRequestEntityTooLarge, `{"error":"payload larger than 25 MiB"}`)
-	if body.read > MaxBodyBytes+1 {
-		t.Errorf("read %d bytes, want at most %d", body.read, MaxBodyBytes+1)
+	const framing = 32 << 10 // headers, and under 10 bytes per chunk of the client's 32 KiB chunks
+	if limit := int64(MaxBodyBytes + 1 + maxHeaderBytes + framing); read.Load() > limit {
+		t.Errorf("the server read %d bytes, want at most %d", read.Load(), limit)
 	}
-	if body.read < MaxBodyBytes {
-		t.Errorf("read %d bytes: the body was refused before reaching the cap", body.read)
+	if read.Load() < MaxBodyBytes {
+		t.Errorf("the server read %d bytes: the body was refused before reaching the cap", read.Load())
+	}
+}
+
+// TestDeclaredOversizedBodyIsNotRead announces a body of 25 MiB + 1 byte in
+// Content-Length: the receiver answers 413 without reading it.
+func TestDeclaredOversizedBodyIsNotRead(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	r := delivery("push", "")
+	r.Body = io.NopCloser(&countingReader{remaining: MaxBodyBytes + 1})
+	r.ContentLength = MaxBodyBytes + 1
+	var read atomic.Int64
+	w := serveCounting(s, r, &read)
+	assertAnswer(t, w, http.StatusRequestEntityTooLarge, `{"error":"payload larger than 25 MiB"}`)
+	if limit := int64(maxHeaderBytes + 8<<10); read.Load() > limit {
+		t.Errorf("the server read %d bytes of a body it refuses by its declared length, want at most %d", read.Load(), limit)
+	}
+}
+
+// TestUnknownIntegrationBodyIsNotRead: a request for no known integration is
+// answered 404 without reading its body.
+func TestUnknownIntegrationBodyIsNotRead(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	r := deliveryTo(types.NamespacedName{Namespace: testNS, Name: "nobody"}, "push", "", testSecret)
+	r.Body = io.NopCloser(&countingReader{remaining: 20 << 20})
+	r.ContentLength = -1
+	var read atomic.Int64
+	w := serveCounting(s, r, &read)
+	assertAnswer(t, w, http.StatusNotFound, `{"error":"integration not found"}`)
+	if limit := int64(maxHeaderBytes + 1<<10); read.Load() > limit {
+		t.Errorf("the server read %d bytes for an unknown integration, want at most %d", read.Load(), limit)
 	}
 }
 
@@ -479,4 +521,97 @@ func TestStatusRecordsPullRequestsAndIssues(t *testing.T) {
 	if st.Deliveries.Processed != 4 || st.LastDelivery == nil || st.LastDelivery.Event != "issues" {
 		t.Errorf("deliveries = %+v, last = %+v", st.Deliveries, st.LastDelivery)
 	}
+}
+
+// TestDeliveryLine checks the one line logged per delivery, written through
+// zap directly when the logger is zap's and through logr otherwise: the same
+// fields either way, and requests for no known integration only at V(1).
+func TestDeliveryLine(t *testing.T) {
+	var zapOut bytes.Buffer
+	zapLog, flush := logging.New(crzap.Options{DestWriter: &zapOut})
+	var logrLines []map[string]any
+	logrLog := funcr.NewJSON(func(obj string) {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(obj), &line); err != nil {
+			t.Errorf("funcr line %q: %v", obj, err)
+		}
+		logrLines = append(logrLines, line)
+	}, funcr.Options{})
+
+	for _, log := range []logr.Logger{zapLog.WithName("receiver"), logrLog} {
+		s, err := newServer(Options{}, serverDeps{log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.store.upsert(newIntegration(testIntegration()))
+		s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+		r := delivery("push", pushExample)
+		assertAnswer(t, serve(s, r), http.StatusOK, `{"processed":true}`)
+		unknown := delivery("push", pushExample)
+		unknown.URL.Path = "/elsewhere"
+		assertAnswer(t, serve(s, unknown), http.StatusNotFound, `{"error":"not found"}`)
+	}
+	flush()
+
+	var zapLines []map[string]any
+	for _, raw := range strings.Split(strings.TrimSpace(zapOut.String()), "\n") {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(raw), &line); err != nil {
+			t.Fatalf("zap line %q: %v", raw, err)
+		}
+		zapLines = append(zapLines, line)
+	}
+	for name, lines := range map[string][]map[string]any{"zap": zapLines, "logr": logrLines} {
+		if len(lines) != 1 {
+			t.Errorf("%s: %d lines, want one (the unknown path only at V(1)): %v", name, len(lines), lines)
+			continue
+		}
+		line := lines[0]
+		if line["msg"] != "Delivery answered" || line["event"] != "push" || line["integration"] != testKey.String() ||
+			line["result"] != resultProcessed || line["code"] != float64(http.StatusOK) || line["delivery"] == "" {
+			t.Errorf("%s: line = %v", name, line)
+		}
+		// zap's production encoder writes seconds, funcr a Go duration.
+		switch d := line["duration"].(type) {
+		case float64:
+			if d <= 0 {
+				t.Errorf("%s: duration = %v s", name, d)
+			}
+		case string:
+			if parsed, err := time.ParseDuration(d); err != nil || parsed <= 0 {
+				t.Errorf("%s: duration = %q", name, d)
+			}
+		default:
+			t.Errorf("%s: duration = %v", name, line["duration"])
+		}
+	}
+	if zapLines[0]["logger"] != "receiver" {
+		t.Errorf("zap line names logger %v, want receiver", zapLines[0]["logger"])
+	}
+}
+
+// TestPanicIsAnswered500: a bug that panics while handling a delivery is
+// answered 500 and logged; the server goes on serving.
+func TestPanicIsAnswered500(t *testing.T) {
+	var logged strings.Builder
+	log := funcr.New(func(prefix, args string) { fmt.Fprintln(&logged, prefix, args) }, funcr.Options{})
+	s, err := newServer(Options{}, serverDeps{log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.store.upsert(newIntegration(testIntegration()))
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	dedupe := s.dedupe
+	s.dedupe = nil // a nil cache panics on use
+
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusInternalServerError,
+		`{"error":"internal error: the delivery was not processed"}`)
+	if !strings.Contains(logged.String(), "Receiver failed to answer a request") {
+		t.Errorf("panic not logged: %s", logged.String())
+	}
+	if len(s.inflight) != 0 {
+		t.Errorf("%d in-flight slots still taken after the panic", len(s.inflight))
+	}
+	s.dedupe = dedupe
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 }

@@ -1,9 +1,12 @@
 package webhookserver
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +17,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/testenv"
 
 	"github.com/go-logr/logr"
+	"github.com/valyala/fasthttp/fasthttputil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -103,11 +107,80 @@ func formDelivery(event, payload string) *http.Request {
 	return r
 }
 
-// serve runs one request through the receiver's handler.
+// serve runs one request through the receiver's HTTP server, over an
+// in-memory connection whose peer address is r.RemoteAddr.
 func serve(s *Server, r *http.Request) *httptest.ResponseRecorder {
+	return serveCounting(s, r, nil)
+}
+
+// serveCounting is serve that adds to read the bytes the server read from
+// the connection.
+func serveCounting(s *Server, r *http.Request, read *atomic.Int64) *httptest.ResponseRecorder {
+	ln := fasthttputil.NewInmemoryListener()
+	srv := s.httpServer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(countingListener{ln, read})
+	}()
+	defer func() {
+		_ = srv.Shutdown()
+		<-done
+	}()
+
+	peer, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)
+	if err != nil {
+		panic(fmt.Sprintf("request RemoteAddr %q: %v", r.RemoteAddr, err))
+	}
 	w := httptest.NewRecorder()
-	s.routes().ServeHTTP(w, r)
+	conn, err := ln.DialWithLocalAddr(peer)
+	if err != nil {
+		_, _ = fmt.Fprintf(w.Body, "dial: %v", err)
+		return w
+	}
+	defer conn.Close()
+	// Like a client that reads the answer while it still sends: the
+	// receiver may answer before it has read the whole body.
+	req := r.Clone(context.Background())
+	req.RequestURI, req.URL.Scheme, req.URL.Host = "", "http", "receiver.test"
+	go func() { _ = req.Write(conn) }()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		_, _ = fmt.Fprintf(w.Body, "read the answer: %v", err)
+		return w
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 	return w
+}
+
+// countingListener counts what the server reads from its connections.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.read == nil {
+		return c, err
+	}
+	return countingConn{c, l.read}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 // countingReader counts the bytes read from it and serves n bytes of '{'.

@@ -30,18 +30,33 @@ const (
 	maxMetaBytes = 4 << 20
 )
 
-// clientAddr returns the address a request comes from: the peer, or, when
-// the peer is a trusted proxy, the right-most X-Forwarded-For entry that is
-// not a trusted proxy itself.
-func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
-	peer, ok := remoteAddr(r.RemoteAddr)
-	if !ok || !inPrefixes(peer, trusted) {
-		return peer, ok
+// netAddr is the IP address of a connection's peer.
+func netAddr(a net.Addr) (netip.Addr, bool) {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		addr := tcp.AddrPort().Addr()
+		return addr.Unmap(), addr.IsValid()
 	}
-	hops := r.Header.Values("X-Forwarded-For")
+	if a == nil {
+		return netip.Addr{}, false
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		host = a.String()
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return addr.Unmap(), true
+}
+
+// forwardedAddr is the address a request came from when its peer is a
+// trusted proxy: the right-most X-Forwarded-For entry that is not a trusted
+// proxy itself.
+func forwardedAddr(peer netip.Addr, hops [][]byte, trusted []netip.Prefix) (netip.Addr, bool) {
 	addr := peer
 	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
+		parts := strings.Split(string(hops[i]), ",")
 		for j := len(parts) - 1; j >= 0; j-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
 			if err != nil {
@@ -54,18 +69,6 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 		}
 	}
 	return addr, true
-}
-
-func remoteAddr(s string) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(s)
-	if err != nil {
-		host = s
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return addr.Unmap(), true
 }
 
 func inPrefixes(addr netip.Addr, prefixes []netip.Prefix) bool {

@@ -36,7 +36,7 @@ const (
 	// 25 MiB.
 	MaxBodyBytes = 25 << 20
 	// maxHeaderBytes caps request headers; GitHub's are a few hundred bytes.
-	maxHeaderBytes = 64 << 10
+	maxHeaderBytes = 16 << 10
 	// readHeaderTimeout, readTimeout, writeTimeout and idleTimeout bound how
 	// long a client may hold a connection. GitHub itself gives up after 10 s.
 	readHeaderTimeout = 10 * time.Second

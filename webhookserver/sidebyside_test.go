@@ -25,12 +25,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/zapr"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
 )
 
@@ -63,27 +60,37 @@ var octokitServerScript string
 
 // serveBenchTarget runs one server of the side-by-side benchmark until
 // SIGTERM: "bare" or "receiver" (with status recording to a fake client and
-// its log line per delivery, unsampled, to stderr). It prints "listening
-// <addr>" first and, for the receiver, "status-writes <n>" last.
+// its log line per delivery written by the operator's logger to stderr). It
+// prints "listening <addr>" first and, for the receiver, "status-writes <n>"
+// last.
 func serveBenchTarget(mode string) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	var srv *http.Server
+	var serveLn func(net.Listener) error
+	var shutdown func(context.Context) error
 	stop, writes := func() {}, &atomic.Int64{}
 	switch mode {
 	case "bare":
-		srv = benchHTTPServer(bareHandler())
+		srv := benchHTTPServer(bareHandler())
+		serveLn, shutdown = srv.Serve, srv.Shutdown
 	case "receiver":
 		var s *Server
-		s, writes, stop, err = newBenchReceiver(productionLogger(os.Stderr))
+		var stopWorkers func()
+		log, flushLog := logging.New(crzap.Options{DestWriter: os.Stderr})
+		s, writes, stopWorkers, err = newBenchReceiver(log.WithName("receiver"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		srv = s.httpServer()
+		stop = func() {
+			stopWorkers()
+			flushLog()
+		}
+		srv := s.httpServer()
+		serveLn, shutdown = srv.Serve, srv.ShutdownWithContext
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown target %q\n", benchServeEnv, mode)
 		return 2
@@ -102,12 +109,12 @@ func serveBenchTarget(mode string) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = serveLn(ln) }()
 	fmt.Printf("listening %s\n", ln.Addr())
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(ctx)
+	_ = shutdown(ctx)
 	stop()
 	fmt.Printf("status-writes %d\n", writes.Load())
 	return 0
@@ -125,16 +132,6 @@ func bareHandler() http.Handler {
 func benchHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
-}
-
-// productionLogger is the operator's production logger (controller-runtime's
-// JSON encoder) without its sampling, so that every delivery's line is
-// encoded and written as SPEC §4 asks.
-func productionLogger(w io.Writer) logr.Logger {
-	cfg := zap.NewProductionEncoderConfig()
-	cfg.EncodeTime = zapcore.RFC3339TimeEncoder
-	core := zapcore.NewCore(&crzap.KubeAwareEncoder{Encoder: zapcore.NewJSONEncoder(cfg)}, zapcore.AddSync(w), zapcore.InfoLevel)
-	return zapr.NewLogger(zap.New(core)).WithName("receiver")
 }
 
 // benchServer is one server process of the side-by-side benchmark.

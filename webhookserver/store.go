@@ -30,7 +30,9 @@ var handledEvents = map[string]bool{"push": true, "pull_request": true, "issues"
 // integration is what the receiver needs of a GitHubIntegration, copied out
 // of the informer so the request path reads a small immutable value.
 type integration struct {
-	key            types.NamespacedName
+	key types.NamespacedName
+	// name is key as "namespace/name", for log lines and metric labels.
+	name           string
 	uid            types.UID
 	allEvents      bool
 	events         map[string]bool
@@ -50,6 +52,7 @@ func (in *integration) subscribed(event string) bool {
 func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 	in := &integration{
 		key:            client.ObjectKeyFromObject(obj),
+		name:           client.ObjectKeyFromObject(obj).String(),
 		uid:            obj.UID,
 		events:         map[string]bool{},
 		pullRequestKey: obj.Spec.Links.PullRequestKey,

@@ -1,15 +1,18 @@
 package webhookserver
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash"
 	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -52,6 +55,12 @@ type WebhookSecrets struct {
 	PreviousExpires time.Time
 }
 
+// Header is what the receiver reads of a request's headers: the first value
+// of a header, "" when it is absent. http.Header is one.
+type Header interface {
+	Get(key string) string
+}
+
 // Rejection is why a delivery was not accepted: the HTTP status code and the
 // message sent back to GitHub, which shows it in Recent Deliveries. The
 // message never holds request content.
@@ -92,7 +101,7 @@ type Delivery struct {
 // valid), the
 // payload's JSON — and returns what it holds. It is a pure function: it reads
 // nothing but its arguments.
-func ValidateDelivery(header http.Header, body []byte, secrets WebhookSecrets, now time.Time) (*Delivery, *Rejection) {
+func ValidateDelivery(header Header, body []byte, secrets WebhookSecrets, now time.Time) (*Delivery, *Rejection) {
 	form, rej := checkContentType(header.Get("Content-Type"))
 	if rej != nil {
 		return nil, rej
@@ -203,17 +212,18 @@ func verifySignature(header string, body []byte, secrets WebhookSecrets, now tim
 	if len(header) != len(signaturePrefix)+2*sha256.Size || header[:len(signaturePrefix)] != signaturePrefix {
 		return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
 	}
-	var got [sha256.Size]byte
+	var got, want [sha256.Size]byte
 	if _, err := hex.Decode(got[:], []byte(header[len(signaturePrefix):])); err != nil {
 		return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
 	}
-	if hmac.Equal(got[:], sign(secrets.Current, body)) {
+	if hmac.Equal(got[:], appendMAC(want[:0], secrets.Current, body)) {
 		return false, nil
 	}
-	if len(secrets.Applied) > 0 && hmac.Equal(got[:], sign(secrets.Applied, body)) {
+	if len(secrets.Applied) > 0 && hmac.Equal(got[:], appendMAC(want[:0], secrets.Applied, body)) {
 		return false, nil
 	}
-	if len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires) && hmac.Equal(got[:], sign(secrets.Previous, body)) {
+	if len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires) &&
+		hmac.Equal(got[:], appendMAC(want[:0], secrets.Previous, body)) {
 		return true, nil
 	}
 	return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
@@ -221,9 +231,30 @@ func verifySignature(header string, body []byte, secrets WebhookSecrets, now tim
 
 // sign returns the HMAC-SHA256 of body keyed by secret.
 func sign(secret, body []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	return mac.Sum(nil)
+	return appendMAC(nil, secret, body)
+}
+
+// keyedMAC is an HMAC-SHA256 state keyed by one secret. Keying hashes two
+// blocks and allocates; a reused state only resets.
+type keyedMAC struct {
+	key []byte
+	mac hash.Hash
+}
+
+var macPool sync.Pool // of *keyedMAC
+
+// appendMAC appends the HMAC-SHA256 of body keyed by secret to dst.
+func appendMAC(dst, secret, body []byte) []byte {
+	m, _ := macPool.Get().(*keyedMAC)
+	if m == nil || !hmac.Equal(m.key, secret) {
+		m = &keyedMAC{key: bytes.Clone(secret), mac: hmac.New(sha256.New, secret)}
+	} else {
+		m.mac.Reset()
+	}
+	m.mac.Write(body)
+	dst = m.mac.Sum(dst)
+	macPool.Put(m)
+	return dst
 }
 
 // Signature returns the X-Hub-Signature-256 value GitHub sends for body.

@@ -1,21 +1,39 @@
 package v1alpha1
 
 import (
-	"fmt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"net/url"
 	"strings"
 	"time"
 )
 
-// ReceiverPathPattern is the receiver's route in net/http pattern syntax.
-const ReceiverPathPattern = "POST /api/v1/integrations/{namespace}/{name}/webhook/github"
+const (
+	receiverPathPrefix = "/api/v1/integrations/"
+	receiverPathSuffix = "/webhook/github"
+)
 
 // ReceiverPath is the path under which the receiver accepts deliveries for
 // the GitHubIntegration namespace/name. It depends only on the object's
 // identity, so it never changes when a secret rotates.
 func ReceiverPath(namespace, name string) string {
-	return fmt.Sprintf("/api/v1/integrations/%s/%s/webhook/github", url.PathEscape(namespace), url.PathEscape(name))
+	return receiverPathPrefix + url.PathEscape(namespace) + "/" + url.PathEscape(name) + receiverPathSuffix
+}
+
+// ParseReceiverPath returns the namespace and name of a decoded receiver
+// path, the inverse of ReceiverPath; ok is false for any other path.
+func ParseReceiverPath(path string) (namespace, name string, ok bool) {
+	rest, ok := strings.CutPrefix(path, receiverPathPrefix)
+	if !ok {
+		return "", "", false
+	}
+	if rest, ok = strings.CutSuffix(rest, receiverPathSuffix); !ok {
+		return "", "", false
+	}
+	namespace, name, ok = strings.Cut(rest, "/")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return namespace, name, true
 }
 
 // PreviousWebhookSecretName is the name of the operator-owned Secret that

@@ -1,0 +1,98 @@
+// Package logging builds hookwarden's logger: controller-runtime's zap
+// options and encoders, never sampled, written through a buffer.
+package logging
+
+import (
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/zapr"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+const (
+	// bufferSize and flushInterval bound how much and how long log lines
+	// wait in memory before they are written: writing a burst of delivery
+	// lines as one write instead of one system call per line is most of
+	// what a line costs the receiver.
+	bufferSize    = 64 << 10
+	flushInterval = 100 * time.Millisecond
+)
+
+// New builds the operator's logger from the --zap-* flags, as
+// controller-runtime's zap.New does, with two differences. It never samples:
+// controller-runtime's production logger keeps only every 100th identical
+// message beyond 100 a second, and the receiver logs one line per delivery
+// ("Delivery answered"), which must not be dropped under load. And lines are
+// buffered for at most flushInterval (errors are written at once); flush
+// writes what is buffered and must be called before the process exits.
+func New(o ctrlzap.Options) (log logr.Logger, flush func()) {
+	if o.Development {
+		// The development logger does not sample, and is not buffered.
+		return ctrlzap.New(ctrlzap.UseFlagOptions(&o)), func() {}
+	}
+	dest := o.DestWriter
+	if dest == nil {
+		dest = os.Stderr
+	}
+	level := o.Level
+	if level == nil {
+		level = zap.NewAtomicLevelAt(zap.InfoLevel)
+	}
+	stacktrace := o.StacktraceLevel
+	if stacktrace == nil {
+		stacktrace = zap.NewAtomicLevelAt(zap.ErrorLevel)
+	}
+	timeEncoder := o.TimeEncoder
+	if timeEncoder == nil {
+		timeEncoder = zapcore.RFC3339TimeEncoder
+	}
+	encoder := o.Encoder
+	if encoder == nil {
+		newEncoder := o.NewEncoder
+		if newEncoder == nil {
+			newEncoder = func(opts ...ctrlzap.EncoderConfigOption) zapcore.Encoder {
+				cfg := zap.NewProductionEncoderConfig()
+				for _, opt := range opts {
+					opt(&cfg)
+				}
+				return zapcore.NewJSONEncoder(cfg)
+			}
+		}
+		opts := append([]ctrlzap.EncoderConfigOption{func(c *zapcore.EncoderConfig) { c.EncodeTime = timeEncoder }}, o.EncoderConfigOptions...)
+		encoder = newEncoder(opts...)
+	}
+	out := zapcore.AddSync(dest)
+	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: bufferSize, FlushInterval: flushInterval}
+	core := syncOnError{zapcore.NewCore(&ctrlzap.KubeAwareEncoder{Encoder: encoder}, buffered, level)}
+	zapOpts := append([]zap.Option{zap.ErrorOutput(out), zap.AddStacktrace(stacktrace)}, o.ZapOpts...)
+	return zapr.NewLogger(zap.New(core, zapOpts...)), func() { _ = buffered.Stop() }
+}
+
+// syncOnError writes errors, and what was buffered before them, at once: an
+// error is often the last thing a failing process says.
+type syncOnError struct{ zapcore.Core }
+
+func (c syncOnError) With(fields []zapcore.Field) zapcore.Core {
+	return syncOnError{c.Core.With(fields)}
+}
+
+func (c syncOnError) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(ent.Level) {
+		return ce.AddCore(ent, c)
+	}
+	return ce
+}
+
+func (c syncOnError) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	if err := c.Core.Write(ent, fields); err != nil {
+		return err
+	}
+	if ent.Level >= zapcore.ErrorLevel {
+		return c.Sync()
+	}
+	return nil
+}

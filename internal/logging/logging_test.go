@@ -1,0 +1,87 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// One line per delivery means no line is dropped, however many identical
+// messages arrive in a second.
+func TestLoggerKeepsEveryLine(t *testing.T) {
+	var out bytes.Buffer
+	log, flush := New(ctrlzap.Options{DestWriter: &out})
+	const n = 500
+	for i := range n {
+		log.Info("Delivery answered", "delivery", i)
+	}
+	flush()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines logged for %d identical messages within a second, want all of them", len(lines), n)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(lines[n-1]), &entry); err != nil {
+		t.Fatalf("production logs are JSON: %v", err)
+	}
+	if entry["msg"] != "Delivery answered" || entry["delivery"] != float64(n-1) || entry["level"] != "info" {
+		t.Errorf("last line = %v", entry)
+	}
+	if _, ok := entry["ts"].(string); !ok {
+		t.Errorf("timestamp %v, want an RFC 3339 string", entry["ts"])
+	}
+
+	out.Reset()
+	log, flush = New(ctrlzap.Options{DestWriter: &out})
+	log.V(1).Info("debug detail")
+	flush()
+	if out.Len() != 0 {
+		t.Errorf("V(1) logged at the default info level: %s", out.String())
+	}
+}
+
+// Lines wait in the buffer for at most the flush interval; an error is
+// written at once, with what was buffered before it.
+func TestLoggerBuffersBriefly(t *testing.T) {
+	out := &lockedBuffer{}
+	log, flush := New(ctrlzap.Options{DestWriter: out})
+	defer flush()
+	log.Info("Delivery answered", "delivery", "d1")
+	deadline := time.Now().Add(10 * flushInterval)
+	for !strings.Contains(out.String(), `"d1"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("an info line was not written within %s", 10*flushInterval)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	log.Info("Delivery answered", "delivery", "d2")
+	log.Error(errors.New("boom"), "Failed to record status")
+	got := out.String()
+	if !strings.Contains(got, `"d2"`) || !strings.Contains(got, `"Failed to record status"`) {
+		t.Errorf("an error did not write the buffered lines at once: %q", got)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
