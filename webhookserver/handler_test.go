@@ -1,6 +1,7 @@
 package webhookserver
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"github.com/valyala/fasthttp/fasthttputil"
 	"k8s.io/apimachinery/pkg/types"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -614,4 +616,44 @@ func TestPanicIsAnswered500(t *testing.T) {
 	}
 	s.dedupe = dedupe
 	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+}
+
+// TestMalformedRequests: what the HTTP server cannot read is answered with a
+// JSON error that echoes nothing of the request.
+func TestMalformedRequests(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	path := hookv1.ReceiverPath(testNS, testName)
+	cases := []struct {
+		name, raw string
+		code      int
+		body      string
+	}{
+		{"not HTTP", "HELLO THERE secret-token\r\n\r\n", http.StatusBadRequest, `{"error":"malformed HTTP request"}`},
+		{"headers over 16 KiB", "POST " + path + " HTTP/1.1\r\nHost: receiver.test\r\nX-Padding: " +
+			strings.Repeat("a", maxHeaderBytes) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, `{"error":"request headers too large"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln := fasthttputil.NewInmemoryListener()
+			srv := s.httpServer()
+			go func() { _ = srv.Serve(ln) }()
+			defer func() { _ = srv.Shutdown() }()
+			conn, err := ln.Dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() { _, _ = io.WriteString(conn, tc.raw) }()
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.code || strings.TrimSpace(string(body)) != tc.body ||
+				resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("answer %d %q (%s), want %d %s", resp.StatusCode, body, resp.Header.Get("Content-Type"), tc.code, tc.body)
+			}
+		})
+	}
 }
