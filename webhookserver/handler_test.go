@@ -18,7 +18,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
-	"github.com/valyala/fasthttp/fasthttputil"
 	"k8s.io/apimachinery/pkg/types"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -634,10 +633,8 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln := fasthttputil.NewInmemoryListener()
-			srv := s.httpServer()
-			go func() { _ = srv.Serve(ln) }()
-			defer func() { _ = srv.Shutdown() }()
+			ln, stop := serveInMemory(s, nil)
+			defer stop()
 			conn, err := ln.Dial()
 			if err != nil {
 				t.Fatal(err)

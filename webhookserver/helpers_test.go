@@ -116,17 +116,8 @@ func serve(s *Server, r *http.Request) *httptest.ResponseRecorder {
 // serveCounting is serve that adds to read the bytes the server read from
 // the connection.
 func serveCounting(s *Server, r *http.Request, read *atomic.Int64) *httptest.ResponseRecorder {
-	ln := fasthttputil.NewInmemoryListener()
-	srv := s.httpServer()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(countingListener{ln, read})
-	}()
-	defer func() {
-		_ = srv.Shutdown()
-		<-done
-	}()
+	ln, stop := serveInMemory(s, read)
+	defer stop()
 
 	peer, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)
 	if err != nil {
@@ -156,6 +147,22 @@ func serveCounting(s *Server, r *http.Request, read *atomic.Int64) *httptest.Res
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 	return w
+}
+
+// serveInMemory serves the receiver's HTTP server on an in-memory listener,
+// counting in read (when not nil) the bytes it reads; stop shuts it down.
+func serveInMemory(s *Server, read *atomic.Int64) (ln *fasthttputil.InmemoryListener, stop func()) {
+	ln = fasthttputil.NewInmemoryListener()
+	srv := s.httpServer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(countingListener{ln, read})
+	}()
+	return ln, func() {
+		_ = srv.Shutdown()
+		<-done
+	}
 }
 
 // countingListener counts what the server reads from its connections.
