@@ -654,3 +654,33 @@ func TestMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowHeadersAreAnswered408: a client that does not finish its headers
+// within readHeaderTimeout gets a JSON 408, not a connection held open.
+func TestSlowHeadersAreAnswered408(t *testing.T) {
+	t.Parallel()
+	s := newHandlerServer(t, Options{})
+	ln, stop := serveInMemory(s, nil)
+	defer stop()
+	conn, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, "POST "+hookv1.ReceiverPath(testNS, testName)+" HTTP/1.1\r\nHost: receiver.test\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || strings.TrimSpace(string(body)) != `{"error":"request not received in time"}` {
+		t.Errorf("answer %d %s, want 408", resp.StatusCode, body)
+	}
+	if waited := time.Since(start); waited < readHeaderTimeout-time.Second || waited > readHeaderTimeout+5*time.Second {
+		t.Errorf("answered after %s, want about %s", waited, readHeaderTimeout)
+	}
+}

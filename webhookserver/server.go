@@ -261,7 +261,6 @@ func (s *Server) httpServer() *fasthttp.Server {
 		// A delivery is never multipart: do not spool such a body to disk.
 		DisablePreParseMultipartForm: true,
 		NoDefaultServerHeader:        true,
-		NoDefaultDate:                true,
 		SecureErrorLogMessage:        true,
 		CloseOnShutdown:              true,
 		Logger:                       logPrinter{s.log.V(1)},
@@ -275,8 +274,9 @@ func (s *Server) tlsConfig() *tls.Config {
 }
 
 // serveMalformed answers a request the server could not read: headers too
-// large, a read timeout or bytes that are not HTTP. It never echoes what was
-// read.
+// large, headers not in within readHeaderTimeout, or bytes that are not
+// HTTP. (Bodies are the handler's to read, with the cap.) It never echoes
+// what was read.
 func (s *Server) serveMalformed(ctx *fasthttp.RequestCtx, err error) {
 	a := errorAnswer(http.StatusBadRequest, "malformed HTTP request")
 	var small *fasthttp.ErrSmallBuffer
@@ -284,8 +284,6 @@ func (s *Server) serveMalformed(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &small):
 		a = errorAnswer(http.StatusRequestHeaderFieldsTooLarge, "request headers too large")
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		a = errorAnswer(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
 	case errors.As(err, &timeout) && timeout.Timeout():
 		a = errorAnswer(http.StatusRequestTimeout, "request not received in time")
 	}

@@ -128,7 +128,8 @@ func bareHandler() http.Handler {
 	})
 }
 
-// benchHTTPServer serves h with the receiver's server settings.
+// benchHTTPServer serves h with net/http and the receiver's timeouts and
+// header limit: the bare handler's server.
 func benchHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
