@@ -1,15 +1,12 @@
 package webhookserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,21 +32,18 @@ const deliveryAnswered = "Delivery answered"
 const (
 	// queueFullRetryAfter is the Retry-After of a 503 for a full queue.
 	queueFullRetryAfter = "5"
-	// inflightRetryAfter is the Retry-After of a 503 for too many requests.
+	// inflightRetryAfter is the Retry-After of the answers to a receiver
+	// (or a source's share of it) that is full: in-flight deliveries, body
+	// budget, connections.
 	inflightRetryAfter = "1"
-	// maxPooledBuffer is the largest body buffer kept for reuse.
-	maxPooledBuffer = 1 << 20
 )
 
 var (
 	processedBody = []byte(`{"processed":true}` + "\n")
 	duplicateBody = []byte(`{"processed":true,"duplicate":true}` + "\n")
-	errTooLarge   = errors.New("body too large")
 
 	contentTypeJSONBytes = []byte(contentTypeJSON)
 )
-
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // answer is the receiver's reply to one request, and what it logs and counts.
 type answer struct {
@@ -88,24 +82,40 @@ func jsonBody(v any) []byte {
 	return append(b, '\n')
 }
 
-// serve answers one request: the abuse limits first, then the route, then
-// the delivery's checks. It is the receiver's fasthttp handler; the server
-// runs it once the headers (and at most the first 8 KiB of the body) are in,
-// so a body is read only for a known integration, with the cap.
+// serve answers one request: what its headers decide first, then, for a
+// request that may be a delivery, its body within the source's fair share,
+// and last the per-source budget of rejected requests. It is the
+// receiver's fasthttp handler; the server runs it once the headers (and at
+// most the first 8 KiB of a body within the cap) are in, so a body is read
+// only for a known integration, with the cap.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	defer s.recoverPanic(ctx)
 	start := ctx.Time() // when the server had read the request's headers
 	src := s.source(ctx)
-	select {
-	case s.inflight <- struct{}{}:
-		defer func() { <-s.inflight }()
-	default:
-		a := errorAnswer(http.StatusServiceUnavailable, "too many deliveries in flight: retry later")
-		a.retryAfter = inflightRetryAfter
-		s.finish(ctx, a, src, start)
-		return
+	s.finish(ctx, s.limitRejected(s.route(ctx, src, start), src, start), src, start)
+}
+
+// expect answers the headers of a request that asked for 100 Continue: 100
+// only when its body would be read (a known integration, an acceptable
+// length and headers), else at once the final answer, which the client
+// reads instead of sending its body. It is the HTTP server's
+// ExpectHandler: the server writes what it sets and closes the connection.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) (code int) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			s.answerPanic(ctx, r)
+			code = http.StatusInternalServerError
+		}
+	}()
+	src := s.source(ctx)
+	a, in, _ := s.screen(ctx, src, start)
+	if in != nil {
+		return fasthttp.StatusContinue
 	}
-	s.finish(ctx, s.route(ctx, src, start), src, start)
+	a = s.limitRejected(a, src, start)
+	s.finish(ctx, a, src, start)
+	return a.code
 }
 
 // recoverPanic answers 500 for a request whose handling panicked, and logs
@@ -113,10 +123,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 // not recover handlers). A panic is a bug in the receiver, never an answer
 // to bad input.
 func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx) {
-	r := recover()
-	if r == nil {
-		return
+	if r := recover(); r != nil {
+		s.answerPanic(ctx, r)
 	}
+}
+
+func (s *Server) answerPanic(ctx *fasthttp.RequestCtx, r any) {
 	s.log.Error(fmt.Errorf("panic: %v", r), "Receiver failed to answer a request", "stack", string(debug.Stack()))
 	a := errorAnswer(http.StatusInternalServerError, "internal error: the delivery was not processed")
 	a.charge = false
@@ -131,6 +143,15 @@ type source struct {
 	ok   bool
 }
 
+// key groups the source's requests in the fair shares: its sourceKey, or
+// one key for all requests without an address.
+func (src source) key() netip.Prefix {
+	if !src.ok {
+		return netip.Prefix{}
+	}
+	return sourceKey(src.addr)
+}
+
 func (s *Server) source(ctx *fasthttp.RequestCtx) source {
 	peer, ok := netAddr(ctx.RemoteAddr())
 	if !ok || !inPrefixes(peer, s.policy.trusted) {
@@ -140,51 +161,78 @@ func (s *Server) source(ctx *fasthttp.RequestCtx) source {
 	return source{addr, ok}
 }
 
-// route applies the source limits and dispatches on the method and path.
+// route answers what the headers decide, or hands a possible delivery on.
 func (s *Server) route(ctx *fasthttp.RequestCtx, src source, now time.Time) answer {
-	if s.allowlist.enabled() && (!src.ok || !s.allowlist.allows(src.addr)) {
-		return errorAnswer(http.StatusForbidden, "source address not allowed")
-	}
-	if src.ok {
-		if exhausted, wait := s.rejects.exhausted(src.addr, now); exhausted {
-			a := errorAnswer(http.StatusTooManyRequests, "too many rejected requests from this address: retry later")
-			a.retryAfter = retryAfterSeconds(wait)
-			return a
-		}
-	}
-	namespace, name, ok := hookv1.ParseReceiverPath(string(ctx.Path()))
-	switch {
-	case !ok:
-		return errorAnswer(http.StatusNotFound, "not found")
-	case !ctx.IsPost():
-		a := errorAnswer(http.StatusMethodNotAllowed, "method not allowed: GitHub delivers with POST")
-		a.allow = http.MethodPost
+	a, in, secrets := s.screen(ctx, src, now)
+	if in == nil {
 		return a
 	}
-	return s.handleDelivery(ctx, types.NamespacedName{Namespace: namespace, Name: name}, now)
+	return s.handleDelivery(ctx, in, secrets, src, now)
 }
 
-// handleDelivery runs the checks of SPEC §4 in order and hands the accepted
-// delivery to the recording queue.
-func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, key types.NamespacedName, now time.Time) answer {
-	in, secrets, ok := s.store.lookup(key)
-	if !ok {
-		return errorAnswer(http.StatusNotFound, "integration not found")
+// limitRejected applies the per-source budget of rejected requests to an
+// answer: a source that spent it gets 429 instead of a rejection. Only
+// what would be rejected anyway is refused so: a delivery that would be
+// accepted is verified and accepted whatever its source did before, so
+// nobody sharing GitHub's address (or its proxy's, with no trusted
+// X-Forwarded-For) can get GitHub's deliveries refused.
+func (s *Server) limitRejected(a answer, src source, now time.Time) answer {
+	if !a.charge || !src.ok {
+		return a
 	}
+	exhausted, wait := s.rejects.exhausted(src.addr, now)
+	if !exhausted {
+		return a
+	}
+	limited := errorAnswer(http.StatusTooManyRequests, "too many rejected requests from this address: retry later")
+	limited.retryAfter = retryAfterSeconds(wait)
+	limited.integration, limited.event, limited.delivery, limited.bodyRead =
+		a.integration, a.event, a.delivery, a.bodyRead
+	return limited
+}
+
+// handleDelivery reads a delivery's body within its source's fair share of
+// the in-flight deliveries and of the body budget, runs the checks of SPEC
+// §4 and hands the accepted delivery to the recording queue.
+func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, in *integration, secrets WebhookSecrets, src source,
+	now time.Time) answer {
+	key := src.key()
+	refusal, newcomer := s.inflight.takeFirst(key, 1, false)
+	if refusal != shareGranted {
+		return busyAnswer(refusal, "deliveries in flight")
+	}
+	defer s.inflight.give(key, 1)
+
 	header := requestHeader{&ctx.Request.Header}
-
-	buf := bufferPool.Get().(*bytes.Buffer)
-	defer putBuffer(buf)
-	if err := readBody(ctx, buf); err != nil {
-		a := errorAnswer(http.StatusBadRequest, "could not read the request body")
-		if errors.Is(err, errTooLarge) {
-			a = errorAnswer(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
-		}
-		return s.rejected(in, header, a, now)
+	body := bodyReader{s: s, key: key, newcomer: newcomer}
+	defer body.release()
+	raw, err := body.read(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, errTooLarge):
+		return s.rejected(in, header, errorAnswer(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB"), now)
+	case errors.Is(err, errBodyShare):
+		return busyAnswer(shareOverSource, "request bodies being read")
+	case errors.Is(err, errBodyBudget):
+		return busyAnswer(shareExhausted, "request bodies being read")
+	default:
+		return s.rejected(in, header, errorAnswer(http.StatusBadRequest, "could not read the request body"), now)
 	}
 
-	a := s.validated(in, key, header, buf.Bytes(), secrets, now)
+	a := s.validated(in, in.key, header, raw, secrets, now)
 	a.bodyRead = true
+	return a
+}
+
+// busyAnswer is the answer to a request refused for want of capacity: 429
+// when its source holds its share, 503 when the receiver is full. Neither
+// is a rejection: it is not charged to the source.
+func busyAnswer(refusal shareRefusal, what string) answer {
+	a := errorAnswer(http.StatusServiceUnavailable, "too many "+what+": retry later")
+	if refusal == shareOverSource {
+		a = errorAnswer(http.StatusTooManyRequests, "too many "+what+" from this address: retry later")
+	}
+	a.retryAfter, a.charge = inflightRetryAfter, false
 	return a
 }
 
@@ -322,44 +370,6 @@ func issueStatus(in *integration, d *Delivery, now time.Time) (*hookv1.IssueStat
 	}, nil
 }
 
-// readBody reads the body into buf, refusing more than MaxBodyBytes: a
-// declared length over the cap is refused before reading, and otherwise no
-// more than MaxBodyBytes+1 bytes are read from the connection.
-func readBody(ctx *fasthttp.RequestCtx, buf *bytes.Buffer) error {
-	n := ctx.Request.Header.ContentLength()
-	if n > MaxBodyBytes {
-		return errTooLarge
-	}
-	stream := ctx.RequestBodyStream()
-	if stream == nil {
-		// The server had nothing to stream: the body (if any) is in memory.
-		if len(ctx.Request.Body()) > MaxBodyBytes {
-			return errTooLarge
-		}
-		buf.Write(ctx.Request.Body())
-		return nil
-	}
-	if n > 0 {
-		buf.Grow(n + bytes.MinRead)
-	}
-	read, err := buf.ReadFrom(io.LimitReader(stream, MaxBodyBytes+1))
-	if err != nil {
-		return err
-	}
-	if read > MaxBodyBytes {
-		return errTooLarge
-	}
-	return nil
-}
-
-func putBuffer(buf *bytes.Buffer) {
-	if buf.Cap() > maxPooledBuffer {
-		return
-	}
-	buf.Reset()
-	bufferPool.Put(buf)
-}
-
 // finish writes the answer, logs the one line of the request, counts it and
 // charges rejections to the source.
 func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start time.Time) {
@@ -372,8 +382,11 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start ti
 		ctx.Response.Header.Set("Allow", a.allow)
 	}
 	ctx.SetBody(a.body)
-	if n := ctx.Request.Header.ContentLength(); !a.bodyRead && (n > 0 || n == -1) {
+	if !a.bodyRead && bodyPending(&ctx.Request.Header) {
+		// The rest of the body is not read: close the connection, after
+		// the client has had the time to read the answer.
 		ctx.SetConnectionClose()
+		lingerOnClose(ctx.Conn())
 	}
 
 	if a.charge && src.ok {

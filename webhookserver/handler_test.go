@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -413,7 +414,10 @@ func TestPreviousSecretDuringGracePeriod(t *testing.T) {
 }
 
 // TestRejectedRequestsAreRateLimitedPerSource: a source that keeps sending
-// bad signatures is answered 429, others are not affected.
+// bad signatures is answered 429 for what would be rejected, others are not
+// affected, and a correctly signed delivery from that source is still
+// accepted: whoever shares GitHub's address cannot get its deliveries
+// refused.
 func TestRejectedRequestsAreRateLimitedPerSource(t *testing.T) {
 	s := newHandlerServer(t, Options{RejectedBurst: 3, RejectedRate: 0.01})
 	bad := func(addr string) *http.Request {
@@ -429,26 +433,36 @@ func TestRejectedRequestsAreRateLimitedPerSource(t *testing.T) {
 	if w.Header().Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	// Even a good delivery from that source waits for its budget.
+	// What the headers alone refuse is answered 429 at once.
+	unsigned := delivery("push", pushExample)
+	unsigned.RemoteAddr = "198.51.100.7:1234"
+	unsigned.Header.Del(HeaderSignature256)
+	assertAnswer(t, serve(s, unsigned), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
+	nowhere := httptest.NewRequest(http.MethodPost, "/elsewhere", nil)
+	nowhere.RemoteAddr = "198.51.100.7:1234"
+	assertAnswer(t, serve(s, nowhere), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
+	// A correctly signed delivery from that source is accepted.
 	good := delivery("push", pushExample)
 	good.RemoteAddr = "198.51.100.7:1234"
-	assertAnswer(t, serve(s, good), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
+	assertAnswer(t, serve(s, good), http.StatusOK, `{"processed":true}`)
 
 	other := delivery("push", pushExample)
 	other.RemoteAddr = "198.51.100.8:1234"
 	assertAnswer(t, serve(s, other), http.StatusOK, `{"processed":true}`)
 }
 
-// TestInflightCap answers 503 once MaxInflight requests are being served.
+// TestInflightCap answers 503 once MaxInflight deliveries are being read
+// and verified.
 func TestInflightCap(t *testing.T) {
 	s := newHandlerServer(t, Options{MaxInflight: 1})
-	s.inflight <- struct{}{} // one request in flight
+	other := sourceKey(netip.MustParseAddr("198.51.100.1"))
+	s.inflight.take(other, 1, true, false) // one delivery in flight, from another source
 	w := serve(s, delivery("push", pushExample))
 	assertAnswer(t, w, http.StatusServiceUnavailable, `{"error":"too many deliveries in flight: retry later"}`)
 	if got := w.Header().Get("Retry-After"); got != inflightRetryAfter {
 		t.Errorf("Retry-After = %q, want %q", got, inflightRetryAfter)
 	}
-	<-s.inflight
+	s.inflight.give(other, 1)
 	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 }
 
@@ -610,8 +624,11 @@ func TestPanicIsAnswered500(t *testing.T) {
 	if !strings.Contains(logged.String(), "Receiver failed to answer a request") {
 		t.Errorf("panic not logged: %s", logged.String())
 	}
-	if len(s.inflight) != 0 {
-		t.Errorf("%d in-flight slots still taken after the panic", len(s.inflight))
+	if n := s.inflight.inUse(); n != 0 {
+		t.Errorf("%d in-flight slots still taken after the panic", n)
+	}
+	if n := s.bodies.inUse(); n != 0 {
+		t.Errorf("%d bytes of the body budget still taken after the panic", n)
 	}
 	s.dedupe = dedupe
 	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)

@@ -12,8 +12,18 @@ import (
 const (
 	// DefaultBindAddress is where the receiver listens (--receiver-bind-address).
 	DefaultBindAddress = ":9292"
-	// DefaultMaxInflight caps requests served at once (--receiver-max-inflight).
+	// DefaultMaxInflight caps the deliveries whose bodies are read and
+	// verified at once (--receiver-max-inflight).
 	DefaultMaxInflight = 512
+	// DefaultBodyBudget caps the memory of the request bodies being read at
+	// once, all requests together (--receiver-body-budget).
+	DefaultBodyBudget = 128 << 20
+	// DefaultMaxConnections caps the receiver's open connections
+	// (--receiver-max-connections).
+	DefaultMaxConnections = 1024
+	// DefaultMaxConnectionsPerIP caps the open connections of one peer
+	// address; trusted proxies are exempt (--receiver-max-connections-per-ip).
+	DefaultMaxConnectionsPerIP = 64
 	// DefaultStatusFlushInterval is the shortest time between two status
 	// patches of one integration (--status-flush-interval).
 	DefaultStatusFlushInterval = 2 * time.Second
@@ -42,7 +52,11 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 120 * time.Second
+	// idleTimeout closes keep-alive connections that carry nothing: long
+	// enough to outlast ingress-nginx's upstream keep-alive (60 s), so that
+	// the proxy, not the receiver, closes an idle connection and never sends
+	// a request on one the receiver is closing.
+	idleTimeout = 65 * time.Second
 	// metaRefreshInterval is how often GitHub's hooks ranges are re-read.
 	metaRefreshInterval = time.Hour
 )
@@ -61,9 +75,26 @@ type Options struct {
 	// HTTPS and reloads the pair when the files change.
 	CertDir string
 
-	// MaxInflight caps requests served at once; beyond it the receiver
-	// answers 503 with Retry-After. Default 512.
+	// MaxInflight caps the deliveries whose bodies are read and verified at
+	// once; beyond it the receiver answers 503 with Retry-After. One source
+	// address holds at most an eighth of them, and the last eighth is kept
+	// for sources that hold none. Default 512.
 	MaxInflight int
+
+	// BodyBudget caps the bytes of the request bodies being read at once,
+	// all requests together; beyond it the receiver answers 503 with
+	// Retry-After. Buffers grow as bytes arrive and are charged as they
+	// grow. One source holds at most a quarter of the budget (at least what
+	// one 25 MiB delivery needs), and that much is kept for sources that
+	// hold none. Default 128 MiB.
+	BodyBudget int64
+
+	// MaxConnections caps the open connections. One peer address holds at
+	// most MaxConnectionsPerIP of them, and that many are kept for peers
+	// that hold none; trusted proxies are only bound by MaxConnections.
+	// Defaults 1024 and 64.
+	MaxConnections      int
+	MaxConnectionsPerIP int
 
 	// StatusFlushInterval is the shortest time between two status patches
 	// of one integration. Default 2s.
@@ -117,6 +148,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxInflight <= 0 {
 		o.MaxInflight = DefaultMaxInflight
 	}
+	if o.BodyBudget <= 0 {
+		o.BodyBudget = DefaultBodyBudget
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxConnectionsPerIP <= 0 {
+		o.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
 	if o.StatusFlushInterval <= 0 {
 		o.StatusFlushInterval = DefaultStatusFlushInterval
 	}
@@ -136,6 +176,20 @@ func (o Options) withDefaults() Options {
 		o.GitHubURL = DefaultGitHubURL
 	}
 	return o
+}
+
+// bodyShare is the most of the body budget one source holds: a quarter of
+// it, and at least what one delivery of the largest size needs while its
+// buffer grows.
+func (o Options) bodyShare() int64 {
+	return min(o.BodyBudget, max(o.BodyBudget/4, bodyGrowthPeak(MaxBodyBytes+1)))
+}
+
+// bodyReserve is the part of the body budget kept for sources that hold
+// none of it: what one delivery of the largest size needs, at most half of
+// the budget.
+func (o Options) bodyReserve() int64 {
+	return min(o.BodyBudget/2, bodyGrowthPeak(MaxBodyBytes+1))
 }
 
 // sourcePolicy is the parsed form of AllowedSourceCIDRs and TrustedProxies.

@@ -83,8 +83,13 @@ type Server struct {
 	recorder  *statusRecorder
 	rejects   *rejectLimiter
 	allowlist *sourceAllowlist
-	inflight  chan struct{}
-	secretQ   workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	// conns, inflight and bodies are the fair shares of the connections,
+	// of the deliveries being read and verified, and of the body budget.
+	conns    *fairShare
+	inflight *fairShare
+	bodies   *fairShare
+	buffers  *bodyBuffers
+	secretQ  workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
 	addr          atomic.Pointer[string]
 	secretsLoaded atomic.Bool
@@ -138,7 +143,11 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		recorder:  newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log),
 		rejects:   newRejectLimiter(opts.RejectedRate, opts.RejectedBurst),
 		allowlist: newSourceAllowlist(policy, opts.GitHubURL, opts.metaInterval, deps.httpClient, deps.log),
-		inflight:  make(chan struct{}, opts.MaxInflight),
+		conns: newFairShare(int64(opts.MaxConnections), int64(opts.MaxConnectionsPerIP),
+			int64(opts.MaxConnectionsPerIP)),
+		inflight: newFairShare(int64(opts.MaxInflight), int64(max(1, opts.MaxInflight/8)), int64(opts.MaxInflight/8)),
+		bodies:   newFairShare(opts.BodyBudget, opts.bodyShare(), opts.bodyReserve()),
+		buffers:  newBodyBuffers(),
 		secretQ: workqueue.NewTypedRateLimitingQueue(
 			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
 	}
@@ -202,6 +211,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("receiver: listen on %s: %w", s.opts.BindAddress, err)
 	}
 	srv := s.httpServer()
+	ln = s.limitListener(ln, s.tlsWatcher == nil)
 	if s.tlsWatcher != nil {
 		go func() {
 			if err := s.tlsWatcher.Start(ctx); err != nil {
@@ -222,7 +232,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("Receiver listening", "address", addr, "tls", s.tlsWatcher != nil)
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Server.Serve(ln) }()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("receiver: serve: %w", err)
@@ -236,6 +246,18 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// httpServer is the receiver's HTTP server. Its Serve applies the
+// connection limits to a plain listener; Start composes them with TLS.
+type httpServer struct {
+	*fasthttp.Server
+	s *Server
+}
+
+// Serve serves on ln with the receiver's connection limits.
+func (h httpServer) Serve(ln net.Listener) error {
+	return h.Server.Serve(h.s.limitListener(ln, true))
+}
+
 // httpServer returns the HTTP server with the receiver's limits. It is
 // fasthttp's HTTP/1.1 server (GitHub delivers over HTTP/1.1): its per-request
 // cost is about half of net/http's, which is what lets the receiver verify
@@ -243,17 +265,23 @@ func (s *Server) Start(ctx context.Context) error {
 // take as ReadHeaderTimeout, ReadTimeout and MaxHeaderBytes are the read
 // deadline until the headers are in, the one HeaderReceived sets for the body,
 // and the read buffer, which a request's headers must fit.
-func (s *Server) httpServer() *fasthttp.Server {
-	return &fasthttp.Server{
-		Handler:      s.serve,
-		ErrorHandler: s.serveMalformed,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: readTimeout}
-		},
+func (s *Server) httpServer() httpServer {
+	return httpServer{s: s, Server: &fasthttp.Server{
+		Handler:        s.serve,
+		ErrorHandler:   s.serveMalformed,
+		HeaderReceived: s.headerReceived,
+		// Answers 100 Continue only to what may be accepted, and the final
+		// answer to the rest (fasthttp would send 100 to anything).
+		ExpectHandler:  s.expect,
 		ReadTimeout:    readHeaderTimeout,
 		WriteTimeout:   writeTimeout,
 		IdleTimeout:    idleTimeout,
 		ReadBufferSize: maxHeaderBytes,
+		// The listener admits at most MaxConnections; this is a backstop.
+		Concurrency: s.opts.MaxConnections,
+		// Idle keep-alive connections give back their read and write
+		// buffers: an idle connection costs a goroutine and little else.
+		ReduceMemoryUsage: true,
 		// The handler reads the body itself, with the cap, once it knows the
 		// integration: a request for nothing is never read further.
 		StreamRequestBody:  true,
@@ -264,7 +292,7 @@ func (s *Server) httpServer() *fasthttp.Server {
 		SecureErrorLogMessage:        true,
 		CloseOnShutdown:              true,
 		Logger:                       logPrinter{s.log.V(1)},
-	}
+	}}
 }
 
 // tlsConfig serves the watched certificate.
@@ -288,6 +316,8 @@ func (s *Server) serveMalformed(ctx *fasthttp.RequestCtx, err error) {
 		a = errorAnswer(http.StatusRequestTimeout, "request not received in time")
 	}
 	src, _ := netAddr(ctx.RemoteAddr())
+	// The client may still be sending: let it read the answer.
+	lingerOnClose(ctx.Conn())
 	s.finish(ctx, a, source{src, src.IsValid()}, time.Now())
 }
 
