@@ -20,6 +20,11 @@ const (
 	lingerTimeout  = 5 * time.Second
 	lingerIdle     = time.Second
 	lingerMaxBytes = MaxBodyBytes + 1<<20
+	// lingersPerSource bounds the lingering closes of one source: past it,
+	// its connections answered early are closed at once (and its client
+	// may see a reset), so that nobody can hold connections by having
+	// requests refused.
+	lingersPerSource = 4
 	// maxRefusing bounds the connections being refused at once (answered
 	// and closed off the accept loop); beyond it they are closed at once.
 	maxRefusing = 64
@@ -122,8 +127,11 @@ type trackedConn struct {
 	net.Conn
 	shares *fairShare
 	key    netip.Prefix
-	linger atomic.Bool
-	closed atomic.Bool
+	// lingers is set, with the source lingerKey it is charged to, when
+	// the connection is to linger on close.
+	lingers   atomic.Pointer[fairShare]
+	lingerKey netip.Prefix
+	closed    atomic.Bool
 }
 
 // Close lingers if asked to, closes the connection and returns its place.
@@ -131,23 +139,32 @@ func (c *trackedConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	if c.linger.Load() {
+	if lingers := c.lingers.Load(); lingers != nil {
 		lingerClose(c.Conn)
+		lingers.give(c.lingerKey, 1)
 	}
 	err := c.Conn.Close()
 	c.shares.give(c.key, 1)
 	return err
 }
 
-// lingerOnClose asks the connection to linger when it is closed: the
-// client may still be sending a request the receiver answered early.
-func lingerOnClose(c net.Conn) {
+// lingerOnClose asks the connection to linger when it is closed, the
+// client may still be sending a request the receiver answered early,
+// within the source's share of lingering closes.
+func (s *Server) lingerOnClose(c net.Conn, src source) {
 	if t, ok := c.(*tls.Conn); ok {
 		c = t.NetConn()
 	}
-	if t, ok := c.(*trackedConn); ok {
-		t.linger.Store(true)
+	t, ok := c.(*trackedConn)
+	if !ok || t.lingers.Load() != nil {
+		return
 	}
+	key := src.key()
+	if s.lingers.take(key, 1, true, false) != shareGranted {
+		return
+	}
+	t.lingerKey = key
+	t.lingers.Store(s.lingers)
 }
 
 // lingerClose is the lingering close of careful servers (Apache's

@@ -386,7 +386,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start ti
 		// The rest of the body is not read: close the connection, after
 		// the client has had the time to read the answer.
 		ctx.SetConnectionClose()
-		lingerOnClose(ctx.Conn())
+		s.lingerOnClose(ctx.Conn(), src)
 	}
 
 	if a.charge && src.ok {

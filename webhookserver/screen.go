@@ -24,14 +24,20 @@ var declaredLengthKey = []byte("(hookwarden) declared length")
 var signaturePrefixBytes = []byte(signaturePrefix)
 
 // headerReceived runs once a request's headers are in, before its body is
-// touched: it gives the body its read deadline and sets aside a declared
-// length over the cap.
+// touched: it gives the body its read deadline, has the handler run after
+// the first byte of the body, and sets aside a declared length over the
+// cap.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if n := h.ContentLength(); n > MaxBodyBytes {
 		h.SetContentLength(0)
 		h.SetBytesKV(declaredLengthKey, strconv.AppendInt(nil, int64(n), 10))
 	}
-	return fasthttp.RequestConfig{ReadTimeout: readTimeout}
+	// The server reads the first bytes of a body before it runs the handler,
+	// up to this size (8 KiB otherwise): one byte, so that a request whose
+	// body is slow reaches the handler, and its source's fair share, at
+	// once, instead of holding a connection outside any share. The handler
+	// enforces MaxBodyBytes.
+	return fasthttp.RequestConfig{ReadTimeout: readTimeout, MaxRequestBodySize: 1}
 }
 
 // declaredLength is the body length a request declared: its Content-Length,

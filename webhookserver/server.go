@@ -88,8 +88,10 @@ type Server struct {
 	conns    *fairShare
 	inflight *fairShare
 	bodies   *fairShare
-	buffers  *bodyBuffers
-	secretQ  workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	// lingers is the lingering closes, a few per source.
+	lingers *fairShare
+	buffers *bodyBuffers
+	secretQ workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
 	addr          atomic.Pointer[string]
 	secretsLoaded atomic.Bool
@@ -148,6 +150,7 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		inflight: newFairShare(int64(opts.MaxInflight), int64(max(1, opts.MaxInflight/8)), int64(opts.MaxInflight/8)),
 		bodies:   newFairShare(opts.BodyBudget, opts.bodyShare(), opts.bodyReserve()),
 		buffers:  newBodyBuffers(),
+		lingers:  newFairShare(int64(max(1, opts.MaxConnections/4)), lingersPerSource, 0),
 		secretQ: workqueue.NewTypedRateLimitingQueue(
 			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
 	}
@@ -317,7 +320,7 @@ func (s *Server) serveMalformed(ctx *fasthttp.RequestCtx, err error) {
 	}
 	src, _ := netAddr(ctx.RemoteAddr())
 	// The client may still be sending: let it read the answer.
-	lingerOnClose(ctx.Conn())
+	s.lingerOnClose(ctx.Conn(), source{src, src.IsValid()})
 	s.finish(ctx, a, source{src, src.IsValid()}, time.Now())
 }
 
