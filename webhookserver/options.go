@@ -178,6 +178,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// MinBodyBudget is the smallest body budget that lets a delivery of the
+// largest size (MaxBodyBytes) through: its buffer, and the one before it
+// while it grows.
+func MinBodyBudget() int64 {
+	return bodyGrowthPeak(MaxBodyBytes + 1)
+}
+
 // bodyShare is the most of the body budget one source holds: a quarter of
 // it, and at least what one delivery of the largest size needs while its
 // buffer grows.

@@ -109,17 +109,7 @@ func mutationInterval(o Options) time.Duration {
 
 // addReceiver runs the delivery receiver in every replica.
 func addReceiver(mgr manager.Manager, o Options) error {
-	rcv, err := webhookserver.New(mgr, webhookserver.Options{
-		BindAddress:         o.ReceiverBindAddress,
-		CertDir:             o.ReceiverCertDir,
-		MaxInflight:         o.ReceiverMaxInflight,
-		StatusFlushInterval: o.StatusFlushInterval,
-		QueueSize:           o.ReceiverQueueSize,
-		BeforeRecord:        o.ReceiverBeforeRecord,
-		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
-		TrustedProxies:      splitList(o.TrustedProxies),
-		GitHubURL:           o.GitHubURL,
-	})
+	rcv, err := webhookserver.New(mgr, o.ReceiverOptions())
 	if err != nil {
 		return fmt.Errorf("set up the receiver: %w", err)
 	}

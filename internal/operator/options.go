@@ -8,28 +8,36 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // Options configure the manager. Each has a flag; see RegisterFlags.
 type Options struct {
-	GitHubURL               string
-	PublicURL               string
-	ReceiverBindAddress     string
-	ReceiverCertDir         string
-	ReceiverMaxInflight     int
-	AllowedSourceCIDRs      string
-	TrustedProxies          string
-	MetricsBindAddress      string
-	HealthProbeBindAddress  string
-	LeaderElect             bool
-	LeaderElectionNamespace string
-	WatchNamespaces         []string
-	MaxConcurrentReconciles int
-	StatusFlushInterval     time.Duration
-	ReceiverQueueSize       int
+	GitHubURL           string
+	PublicURL           string
+	ReceiverBindAddress string
+	ReceiverCertDir     string
+	ReceiverMaxInflight int
+	// ReceiverBodyBudget is in bytes.
+	ReceiverBodyBudget          int64
+	ReceiverMaxConnections      int
+	ReceiverMaxConnectionsPerIP int
+	ReceiverDedupeSize          int
+	AllowedSourceCIDRs          string
+	TrustedProxies              string
+	MetricsBindAddress          string
+	HealthProbeBindAddress      string
+	LeaderElect                 bool
+	LeaderElectionNamespace     string
+	WatchNamespaces             []string
+	MaxConcurrentReconciles     int
+	StatusFlushInterval         time.Duration
+	ReceiverQueueSize           int
 
 	// The fields below have no flag: tests set them.
 
@@ -51,14 +59,18 @@ type Options struct {
 // DefaultOptions are the defaults of the flags.
 func DefaultOptions() Options {
 	return Options{
-		GitHubURL:               "https://api.github.com/",
-		ReceiverBindAddress:     ":9292",
-		ReceiverMaxInflight:     512,
-		MetricsBindAddress:      ":8080",
-		HealthProbeBindAddress:  ":8081",
-		MaxConcurrentReconciles: 4,
-		StatusFlushInterval:     2 * time.Second,
-		ReceiverQueueSize:       4096,
+		GitHubURL:                   "https://api.github.com/",
+		ReceiverBindAddress:         ":9292",
+		ReceiverMaxInflight:         webhookserver.DefaultMaxInflight,
+		ReceiverBodyBudget:          webhookserver.DefaultBodyBudget,
+		ReceiverMaxConnections:      webhookserver.DefaultMaxConnections,
+		ReceiverMaxConnectionsPerIP: webhookserver.DefaultMaxConnectionsPerIP,
+		ReceiverDedupeSize:          webhookserver.DefaultDedupeSize,
+		MetricsBindAddress:          ":8080",
+		HealthProbeBindAddress:      ":8081",
+		MaxConcurrentReconciles:     4,
+		StatusFlushInterval:         2 * time.Second,
+		ReceiverQueueSize:           4096,
 	}
 }
 
@@ -78,7 +90,11 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL, "URL where GitHub reaches the receiver (e.g. the Ingress host); payload URLs default to it followed by the receiver path.")
 	fs.StringVar(&o.ReceiverBindAddress, "receiver-bind-address", o.ReceiverBindAddress, "Address the delivery receiver listens on, in every replica.")
 	fs.StringVar(&o.ReceiverCertDir, "receiver-cert-dir", o.ReceiverCertDir, "Directory with tls.crt and tls.key for the receiver (reloaded on change); empty serves plain HTTP.")
-	fs.IntVar(&o.ReceiverMaxInflight, "receiver-max-inflight", o.ReceiverMaxInflight, "Deliveries handled at once before the receiver answers 503.")
+	fs.IntVar(&o.ReceiverMaxInflight, "receiver-max-inflight", o.ReceiverMaxInflight, "Deliveries whose bodies are read and verified at once before the receiver answers 503; one source address gets at most an eighth.")
+	fs.Var((*byteSize)(&o.ReceiverBodyBudget), "receiver-body-budget", "Memory for the request bodies being read at once, all requests together (a quantity such as 128Mi); beyond it the receiver answers 503.")
+	fs.IntVar(&o.ReceiverMaxConnections, "receiver-max-connections", o.ReceiverMaxConnections, "Open connections to the receiver; beyond them new connections are answered 503.")
+	fs.IntVar(&o.ReceiverMaxConnectionsPerIP, "receiver-max-connections-per-ip", o.ReceiverMaxConnectionsPerIP, "Open connections from one peer address (trusted proxies exempt); beyond them new connections are answered 429.")
+	fs.IntVar(&o.ReceiverDedupeSize, "receiver-dedupe-size", o.ReceiverDedupeSize, "Deliveries remembered to answer redeliveries as duplicates.")
 	fs.StringVar(&o.AllowedSourceCIDRs, "allowed-source-cidrs", o.AllowedSourceCIDRs, `Source addresses the receiver accepts: "github" for the hooks ranges of GitHub's /meta, or a comma-separated CIDR list; empty accepts any.`)
 	fs.StringVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `Address of the Prometheus metrics endpoint; "0" disables it.`)
@@ -127,6 +143,17 @@ func (o *Options) Validate() error {
 	if o.ReceiverMaxInflight < 1 {
 		errs = append(errs, fmt.Errorf("--receiver-max-inflight=%d: must be at least 1", o.ReceiverMaxInflight))
 	}
+	if minimum := webhookserver.MinBodyBudget(); o.ReceiverBodyBudget < minimum {
+		errs = append(errs, fmt.Errorf("--receiver-body-budget=%s: must be at least %s, what one 25 MiB delivery needs while it is read",
+			resource.NewQuantity(o.ReceiverBodyBudget, resource.BinarySI), resource.NewQuantity(minimum, resource.BinarySI)))
+	}
+	if o.ReceiverMaxConnectionsPerIP < 1 || o.ReceiverMaxConnections < o.ReceiverMaxConnectionsPerIP {
+		errs = append(errs, fmt.Errorf("--receiver-max-connections=%d and --receiver-max-connections-per-ip=%d: need 1 <= per IP <= total",
+			o.ReceiverMaxConnections, o.ReceiverMaxConnectionsPerIP))
+	}
+	if o.ReceiverDedupeSize < 1 {
+		errs = append(errs, fmt.Errorf("--receiver-dedupe-size=%d: must be at least 1", o.ReceiverDedupeSize))
+	}
 	if o.ReceiverQueueSize < 0 {
 		errs = append(errs, fmt.Errorf("--receiver-queue-size=%d: must be at least 1", o.ReceiverQueueSize))
 	}
@@ -137,6 +164,42 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--status-flush-interval=%s: must be positive", o.StatusFlushInterval))
 	}
 	return errors.Join(errs...)
+}
+
+// ReceiverOptions are the receiver's options from these.
+func (o *Options) ReceiverOptions() webhookserver.Options {
+	return webhookserver.Options{
+		BindAddress:         o.ReceiverBindAddress,
+		CertDir:             o.ReceiverCertDir,
+		MaxInflight:         o.ReceiverMaxInflight,
+		BodyBudget:          o.ReceiverBodyBudget,
+		MaxConnections:      o.ReceiverMaxConnections,
+		MaxConnectionsPerIP: o.ReceiverMaxConnectionsPerIP,
+		DedupeSize:          o.ReceiverDedupeSize,
+		StatusFlushInterval: o.StatusFlushInterval,
+		QueueSize:           o.ReceiverQueueSize,
+		BeforeRecord:        o.ReceiverBeforeRecord,
+		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
+		TrustedProxies:      splitList(o.TrustedProxies),
+		GitHubURL:           o.GitHubURL,
+	}
+}
+
+// byteSize is a flag holding bytes, written as a Kubernetes quantity
+// (128Mi, 1Gi, or a number of bytes).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	return resource.NewQuantity(int64(*b), resource.BinarySI).String()
+}
+
+func (b *byteSize) Set(v string) error {
+	q, err := resource.ParseQuantity(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("not a size such as 128Mi: %w", err)
+	}
+	*b = byteSize(q.Value())
+	return nil
 }
 
 func validateHTTPURL(flagName, v string, required bool) error {

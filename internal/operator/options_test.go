@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) (Options, error) {
@@ -80,5 +82,48 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error %v, want it to name %s", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestReceiverFlags: the receiver's limits have flags, sizes are quantities,
+// and impossible values are refused with what to fix.
+func TestReceiverFlags(t *testing.T) {
+	o, err := parse(t, []string{"--receiver-body-budget=256Mi", "--receiver-max-connections=2048",
+		"--receiver-max-connections-per-ip=16"}, map[string]string{"HOOKWARDEN_RECEIVER_DEDUPE_SIZE": "1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := o.ReceiverOptions()
+	if r.BodyBudget != 256<<20 || r.MaxConnections != 2048 || r.MaxConnectionsPerIP != 16 || r.DedupeSize != 1000 {
+		t.Errorf("receiver options %+v", r)
+	}
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--receiver-body-budget=1Mi"}},
+		{[]string{"--receiver-max-connections=8", "--receiver-max-connections-per-ip=16"}},
+		{[]string{"--receiver-dedupe-size=0"}},
+	} {
+		o, err := parse(t, tc.args, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flagName, _, _ := strings.Cut(tc.args[0], "=")
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), flagName) {
+			t.Errorf("%v: error %v, want it to name %s", tc.args, err, flagName)
+		}
+	}
+	if _, err := parse(t, []string{"--receiver-body-budget=lots"}, nil); err == nil {
+		t.Error("--receiver-body-budget=lots accepted")
+	}
+}
+
+// TestDefaultReceiverLimitsFitTheDeployment: the worst case of the
+// receiver's default flags leaves the reconciler its room within the
+// Deployment's memory limit.
+func TestDefaultReceiverLimitsFitTheDeployment(t *testing.T) {
+	o := DefaultOptions()
+	worst := o.ReceiverOptions().WorstCaseMemory().Total()
+	if worst+webhookserver.ReconcilerMemory > webhookserver.DeploymentMemoryLimit {
+		t.Errorf("receiver worst case %d MiB + %d MiB for the reconciler exceeds %d MiB", worst>>20,
+			webhookserver.ReconcilerMemory>>20, webhookserver.DeploymentMemoryLimit>>20)
 	}
 }
