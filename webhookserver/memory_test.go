@@ -7,12 +7,14 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
@@ -194,5 +196,29 @@ func TestDefaultLimitsFitTheDeployment(t *testing.T) {
 	if g := goBytes.Value(); g < worst.Total()+ReconcilerMemory || g > DeploymentMemoryLimit {
 		t.Errorf("GOMEMLIMIT %s is not between the worst case with the reconciler (%d MiB) and the limit (%d MiB)",
 			goLimit, (worst.Total()+ReconcilerMemory)>>20, DeploymentMemoryLimit>>20)
+	}
+}
+
+// TestLimitsOverTheMemoryLimitAreLogged: limits whose worst case does not
+// fit the Go runtime's memory limit are reported at start.
+func TestLimitsOverTheMemoryLimitAreLogged(t *testing.T) {
+	previous := debug.SetMemoryLimit(320 << 20)
+	defer debug.SetMemoryLimit(previous)
+	for _, tc := range []struct {
+		opts   Options
+		logged bool
+	}{
+		{Options{BodyBudget: 1 << 30}, true},
+		{Options{BodyBudget: MinBodyBudget(), MaxConnections: 64, QueueSize: 64, DedupeSize: 64}, false},
+	} {
+		var lines []string
+		log := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{})
+		if _, err := newServer(tc.opts, serverDeps{log: log}); err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(strings.Join(lines, "\n"), "Receiver limits may exceed the memory limit")
+		if warned != tc.logged {
+			t.Errorf("body budget %d MiB under a 320 MiB limit: warned %v, want %v (%v)", tc.opts.BodyBudget>>20, warned, tc.logged, lines)
+		}
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,6 +155,13 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		lingers:  newFairShare(int64(max(1, opts.MaxConnections/4)), lingersPerSource, 0),
 		secretQ: workqueue.NewTypedRateLimitingQueue(
 			workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
+	}
+	// The limits bound the receiver's memory; say so when they do not fit
+	// the Go runtime's memory limit (GOMEMLIMIT) with room for the rest.
+	if limit, worst := debug.SetMemoryLimit(-1), opts.WorstCaseMemory().Total(); limit < math.MaxInt64 &&
+		worst+ReconcilerMemory > limit {
+		deps.log.Info("Receiver limits may exceed the memory limit: lower them or raise the limit",
+			"worstCaseMiB", worst>>20, "reconcilerMiB", ReconcilerMemory>>20, "memoryLimitMiB", limit>>20)
 	}
 	if u, ok := deps.log.GetSink().(zapr.Underlier); ok {
 		s.zapLog = u.GetUnderlying()
