@@ -57,9 +57,9 @@ verify: manifests generate api-docs ## Fail when generated files or formatting a
 ##@ Sandbox
 
 .PHONY: sandbox
-sandbox: npm-deps envtest ## Run hookwarden end to end locally: control plane, GitHub simulator, operator, deliveries (ARGS=--once to check and exit).
+sandbox: build npm-deps envtest ## Run hookwarden end to end locally: control plane, GitHub simulator, the built operator, deliveries (ARGS=--once to check and exit).
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
-		$(GO) run ./hack/sandbox $(ARGS)
+		HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden $(GO) run ./hack/sandbox $(ARGS)
 
 ##@ Test
 
@@ -105,11 +105,11 @@ bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (nod
 
 .PHONY: build
 build: ## Build the manager binary into bin/hookwarden.
-	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(LOCALBIN)/hookwarden .
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(LOCALBIN)/hookwarden ./cmd/hookwarden
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig.
-	$(GO) run . $(ARGS)
+	$(GO) run ./cmd/hookwarden $(ARGS)
 
 ##@ Deployment
 

@@ -99,6 +99,10 @@ func checkDecodeMatches(t *testing.T, name string, newFields func() any, raw []b
 	if errors.As(wantErr, &typeErr) {
 		wantErr = nil
 	}
+	// A payload is a JSON object: other valid JSON is refused.
+	if trimmed := strings.TrimLeft(string(raw), " \t\r\n"); wantErr == nil && !strings.HasPrefix(trimmed, "{") {
+		wantErr = errMalformed
+	}
 	got := newFields()
 	s := schemaOf(reflect.TypeOf(got).Elem())
 	err := decodeInto(raw, s, got)

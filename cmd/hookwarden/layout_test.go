@@ -25,11 +25,11 @@ func TestLayoutImports(t *testing.T) {
 		forbidden func(dep string) bool
 		why       string
 	}{
-		{"./controllers/...", func(d string) bool { return strings.HasPrefix(d, module+"webhookserver") },
+		{module + "controllers/...", func(d string) bool { return strings.HasPrefix(d, module+"webhookserver") },
 			"the reconcilers must not import the receiver"},
-		{"./webhookserver/...", func(d string) bool { return strings.HasPrefix(d, module+"controllers") },
+		{module + "webhookserver/...", func(d string) bool { return strings.HasPrefix(d, module+"controllers") },
 			"the receiver must not import the reconcilers"},
-		{"./internal/delivery/...", func(d string) bool {
+		{module + "internal/delivery/...", func(d string) bool {
 			return strings.HasPrefix(d, "k8s.io/") || strings.HasPrefix(d, "sigs.k8s.io/") || strings.HasPrefix(d, module+"api/")
 		}, "the delivery package must import nothing from Kubernetes"},
 	}
