@@ -51,7 +51,10 @@ var decodeCases = []string{
 func fieldsTypes() map[string]func() any {
 	types := map[string]func() any{"(envelope)": func() any { return new(Envelope) }}
 	for name, e := range handled {
-		types[name] = func() any { p, _, _ := e.decode([]byte(`{}`)); return reflect.New(reflect.TypeOf(p).Elem()).Interface() }
+		types[name] = func() any {
+			p, _, _ := e.decode([]byte(`{}`))
+			return reflect.New(reflect.TypeOf(p).Elem()).Interface()
+		}
 	}
 	return types
 }
