@@ -93,13 +93,19 @@ BENCH_CLIENT_CPU ?= 1
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against the targets in docs/performance.md.
+bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against SPEC §4 (BASELINE=<git rev> adds that revision's receiver).
 	@mkdir -p $(LOCALBIN)/bench
 	$(GO) test -c -o $(LOCALBIN)/bench/webhookserver.test ./webhookserver
+	@if [ -n "$(BASELINE)" ]; then \
+		tmp=$$(mktemp -d); trap 'git worktree remove --force "$$tmp"' EXIT; \
+		git worktree add --quiet --detach "$$tmp" "$(BASELINE)" && \
+		(cd "$$tmp" && $(GO) test -c -o $(LOCALBIN)/bench/baseline.test ./webhookserver); \
+	fi
 	cd webhookserver && HOOKWARDEN_NPM_CACHE="$$(../hack/npm-deps.sh)" \
 		$$(if [ -n "$(BENCH_CLIENT_CPU)" ] && command -v taskset >/dev/null; then echo taskset -c $(BENCH_CLIENT_CPU); fi) \
 		$(LOCALBIN)/bench/webhookserver.test -test.run '^TestSideBySide$$' -test.count=1 \
-		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' $(BENCH_ARGS)
+		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' \
+		$(if $(BASELINE),-sidebyside.baseline=$(LOCALBIN)/bench/baseline.test) $(BENCH_ARGS)
 
 ##@ Build
 
