@@ -16,7 +16,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags='-s -w' -o /out/hookwarden .
+    go build -trimpath -ldflags='-s -w' -o /out/hookwarden ./cmd/hookwarden
 
 FROM gcr.io/distroless/static:nonroot
 WORKDIR /

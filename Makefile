@@ -57,9 +57,9 @@ verify: manifests generate api-docs ## Fail when generated files or formatting a
 ##@ Sandbox
 
 .PHONY: sandbox
-sandbox: npm-deps envtest ## Run hookwarden end to end locally: control plane, GitHub simulator, operator, deliveries (ARGS=--once to check and exit).
+sandbox: build npm-deps envtest ## Run hookwarden end to end locally: control plane, GitHub simulator, the built operator, deliveries (ARGS=--once to check and exit).
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
-		$(GO) run ./hack/sandbox $(ARGS)
+		HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden $(GO) run ./hack/sandbox $(ARGS)
 
 ##@ Test
 
@@ -93,23 +93,29 @@ BENCH_CLIENT_CPU ?= 1
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: npm-deps ## Receiver vs a bare net/http handler vs @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against the targets in docs/performance.md.
+bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against SPEC §4 (BASELINE=<git rev> adds that revision's receiver).
 	@mkdir -p $(LOCALBIN)/bench
 	$(GO) test -c -o $(LOCALBIN)/bench/webhookserver.test ./webhookserver
+	@if [ -n "$(BASELINE)" ]; then \
+		tmp=$$(mktemp -d); trap 'git worktree remove --force "$$tmp"' EXIT; \
+		git worktree add --quiet --detach "$$tmp" "$(BASELINE)" && \
+		(cd "$$tmp" && $(GO) test -c -o $(LOCALBIN)/bench/baseline.test ./webhookserver); \
+	fi
 	cd webhookserver && HOOKWARDEN_NPM_CACHE="$$(../hack/npm-deps.sh)" \
 		$$(if [ -n "$(BENCH_CLIENT_CPU)" ] && command -v taskset >/dev/null; then echo taskset -c $(BENCH_CLIENT_CPU); fi) \
 		$(LOCALBIN)/bench/webhookserver.test -test.run '^TestSideBySide$$' -test.count=1 \
-		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' $(BENCH_ARGS)
+		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' \
+		$(if $(BASELINE),-sidebyside.baseline=$(LOCALBIN)/bench/baseline.test) $(BENCH_ARGS)
 
 ##@ Build
 
 .PHONY: build
 build: ## Build the manager binary into bin/hookwarden.
-	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(LOCALBIN)/hookwarden .
+	CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS) -o $(LOCALBIN)/hookwarden ./cmd/hookwarden
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig.
-	$(GO) run . $(ARGS)
+	$(GO) run ./cmd/hookwarden $(ARGS)
 
 ##@ Deployment
 

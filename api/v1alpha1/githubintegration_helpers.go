@@ -86,10 +86,10 @@ func (in *GitHubIntegration) IsActive() bool {
 	return in.Spec.Active == nil || *in.Spec.Active
 }
 
-// GetInterval is the drift check period, 10m when unset.
+// GetInterval is the drift check period, spec.interval or its default.
 func (in *GitHubIntegration) GetInterval() time.Duration {
 	if in.Spec.Interval.Duration <= 0 {
-		return 10 * time.Minute
+		return DefaultInterval
 	}
 	return in.Spec.Interval.Duration
 }

@@ -24,15 +24,10 @@ func main() {
 	flag.BoolVar(&opts.Once, "once", false, "Run the flow once, check the outcome and exit 0 (all checks passed) or 1.")
 	flag.StringVar(&opts.Dir, "dir", "bin/sandbox", "Directory for the kubeconfig and the webhook secret.")
 	flag.DurationVar(&opts.Timeout, "timeout", 90*time.Second, "Longest wait for each step.")
-	verbose := flag.Bool("v", false, "Show the operator's logs.")
+	flag.BoolVar(&opts.Verbose, "v", false, "Show the operator's logs (otherwise errors only: the sandbox shows status).")
+	flag.StringVar(&opts.Binary, "binary", os.Getenv("HOOKWARDEN_BINARY"), "The hookwarden binary to run (make sandbox builds bin/hookwarden).")
 	flag.Parse()
-
-	// The operator logs errors only, unless -v: the sandbox shows status.
-	level := zapcore.ErrorLevel
-	if *verbose {
-		level = zapcore.InfoLevel
-	}
-	ctrl.SetLogger(zap.New(zap.Level(level)))
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -2,12 +2,12 @@ package github
 
 import (
 	"bytes"
-	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
-	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // DefaultETagCacheSize bounds the ETag cache: one entry per hook read, so
@@ -25,15 +25,10 @@ const maxCachedBody = 1 << 20
 // keyed by URL and a fingerprint of the Authorization header (answers
 // depend on who asks). It evicts the least recently used entry when full.
 type ETagCache struct {
-	max int
-
-	mu      sync.Mutex
-	order   *list.List // of *etagEntry, most recent first
-	entries map[string]*list.Element
+	entries *lru.Cache[string, *etagEntry]
 }
 
 type etagEntry struct {
-	key    string
 	etag   string
 	header http.Header
 	body   []byte
@@ -44,51 +39,22 @@ func NewETagCache(size int) *ETagCache {
 	if size <= 0 {
 		size = DefaultETagCacheSize
 	}
-	return &ETagCache{max: size, order: list.New(), entries: map[string]*list.Element{}}
+	// New fails only for a size below 1.
+	entries, _ := lru.New[string, *etagEntry](size)
+	return &ETagCache{entries: entries}
 }
 
 // Len is the number of cached answers.
-func (c *ETagCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
+func (c *ETagCache) Len() int { return c.entries.Len() }
 
 func (c *ETagCache) get(key string) *etagEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[key]
-	if !ok {
-		return nil
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*etagEntry)
+	e, _ := c.entries.Get(key)
+	return e
 }
 
-func (c *ETagCache) put(e *etagEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[e.key]; ok {
-		el.Value = e
-		c.order.MoveToFront(el)
-		return
-	}
-	c.entries[e.key] = c.order.PushFront(e)
-	for c.order.Len() > c.max {
-		oldest := c.order.Back()
-		c.order.Remove(oldest)
-		delete(c.entries, oldest.Value.(*etagEntry).key)
-	}
-}
+func (c *ETagCache) put(key string, e *etagEntry) { c.entries.Add(key, e) }
 
-func (c *ETagCache) remove(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[key]; ok {
-		c.order.Remove(el)
-		delete(c.entries, key)
-	}
-}
+func (c *ETagCache) remove(key string) { c.entries.Remove(key) }
 
 // ETagTransport makes GET requests conditional. It sends If-None-Match with
 // the ETag of the last answer to the same request, and turns GitHub's 304
@@ -160,7 +126,7 @@ func (t *ETagTransport) store(key string, resp *http.Response) (*http.Response, 
 	if len(body) > maxCachedBody {
 		return resp, nil
 	}
-	t.cache.put(&etagEntry{key: key, etag: resp.Header.Get("ETag"), header: resp.Header.Clone(), body: body})
+	t.cache.put(key, &etagEntry{etag: resp.Header.Get("ETag"), header: resp.Header.Clone(), body: body})
 	return resp, nil
 }
 

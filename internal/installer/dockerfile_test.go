@@ -36,9 +36,9 @@ func TestDockerfileBuildsTheTestedBinary(t *testing.T) {
 		t.Error("make build does not run CGO_ENABLED=0 $(GO) build $(BUILD_FLAGS)")
 	}
 
-	build := regexp.MustCompile(`go build (.+) -o /out/hookwarden \.`).FindStringSubmatch(dockerfile)
+	build := regexp.MustCompile(`go build (.+) -o /out/hookwarden \./cmd/hookwarden`).FindStringSubmatch(dockerfile)
 	if build == nil {
-		t.Fatal("Dockerfile has no 'go build ... -o /out/hookwarden .'")
+		t.Fatal("Dockerfile has no 'go build ... -o /out/hookwarden ./cmd/hookwarden'")
 	}
 	if build[1] != buildFlags {
 		t.Errorf("Dockerfile builds with %q, make build with %q: the image would not hold the tested binary", build[1], buildFlags)
@@ -78,7 +78,7 @@ func TestDockerignoreKeepsTheBuildInputs(t *testing.T) {
 	if len(ignoredDirs) == 0 {
 		t.Fatal(".dockerignore leaves out no directory: the build context would hold bin/ and .git/")
 	}
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", ".")
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/hookwarden")
 	cmd.Dir = testenv.RepoRoot()
 	out, err := cmd.Output()
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/options"
 )
 
 // TestInstallDocListsEveryFlag keeps the configuration table of
@@ -15,11 +15,11 @@ import (
 // variables.
 func TestInstallDocListsEveryFlag(t *testing.T) {
 	doc := readRepoFile(t, "docs/install.md")
-	opts := operator.DefaultOptions()
+	opts := options.DefaultOptions()
 	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
 	opts.RegisterFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) {
-		row := "| `--" + f.Name + "` | `" + operator.EnvName(f.Name) + "` |"
+		row := "| `--" + f.Name + "` | `" + options.EnvName(f.Name) + "` |"
 		if !strings.Contains(doc, row) {
 			t.Errorf("docs/install.md has no row %q", row)
 		}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,7 +28,6 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
-	"github.com/hookwarden/hookwarden/internal/operator"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
@@ -57,6 +57,11 @@ type Options struct {
 	Out io.Writer
 	// Timeout bounds each wait of the flow.
 	Timeout time.Duration
+	// Binary is the hookwarden binary the sandbox runs (make sandbox
+	// builds bin/hookwarden).
+	Binary string
+	// Verbose shows the operator's info logs; otherwise errors only.
+	Verbose bool
 }
 
 // sandbox is one run.
@@ -69,6 +74,10 @@ type sandbox struct {
 	secretFile string
 	receiver   string
 	control    string
+	// operatorExited receives the operator process's exit;
+	// cancelOperator asks it to stop.
+	operatorExited <-chan error
+	cancelOperator context.CancelFunc
 }
 
 // Run runs the sandbox. With Once it returns an error naming every check that
@@ -109,6 +118,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := s.startOperator(ctx); err != nil {
 		return err
 	}
+	defer s.stopOperator()
 	if err := s.applySamples(ctx); err != nil {
 		return err
 	}
@@ -144,34 +154,56 @@ func (s *sandbox) writeKubeconfig() error {
 	return os.WriteFile(s.kubeconfig, raw, 0o600)
 }
 
-// startOperator runs hookwarden's manager in this process, pointed at the
-// simulator, with the receiver on a free loopback port.
+// startOperator runs the hookwarden binary (Binary), as a Deployment would,
+// pointed at the local control plane and the simulator, with the receiver on
+// a free loopback port. The process is stopped when ctx ends.
 func (s *sandbox) startOperator(ctx context.Context) error {
+	if s.Binary == "" {
+		return errors.New("no hookwarden binary: run the sandbox with 'make sandbox', which builds bin/hookwarden first")
+	}
 	port, err := freePort(ctx)
 	if err != nil {
 		return err
 	}
 	s.receiver = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.step("Starting hookwarden (receiver on " + s.receiver + ")")
-	opts := operator.DefaultOptions()
-	opts.GitHubURL = s.sim.URL() + "/"
-	opts.PublicURL = s.receiver
-	opts.ReceiverBindAddress = fmt.Sprintf("127.0.0.1:%d", port)
-	opts.MetricsBindAddress = "0"
-	opts.HealthProbeBindAddress = "0"
-	opts.StatusFlushInterval = time.Second
-	mgr, err := operator.NewManager(ctx, s.env.Config, opts)
-	if err != nil {
-		return err
+	level := "error"
+	if s.Verbose {
+		level = "info"
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- mgr.Start(ctx) }()
+	ctx, s.cancelOperator = context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, s.Binary,
+		"--kubeconfig="+s.kubeconfig,
+		"--github-url="+s.sim.URL()+"/",
+		"--public-url="+s.receiver,
+		fmt.Sprintf("--receiver-bind-address=127.0.0.1:%d", port),
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+		"--status-flush-interval=1s",
+		"--zap-log-level="+level,
+	)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 20 * time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.Binary, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	s.operatorExited = exited
 	select {
-	case err := <-errc:
-		return fmt.Errorf("hookwarden stopped: %w", err)
+	case err := <-exited:
+		return fmt.Errorf("hookwarden stopped: %v", err)
 	case <-time.After(200 * time.Millisecond):
 		return nil
 	}
+}
+
+// stopOperator stops the operator process gracefully and waits for it.
+func (s *sandbox) stopOperator() {
+	s.cancelOperator()
+	<-s.operatorExited
 }
 
 // applySamples creates the Secret the sample names, then config/samples.

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/logging"
-	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/send"
 )
 
@@ -26,7 +26,7 @@ func main() {
 }
 
 func run(args []string) int {
-	opts := operator.DefaultOptions()
+	opts := options.DefaultOptions()
 	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
 	opts.RegisterFlags(fs)
 	zapOpts := zap.Options{}
@@ -39,7 +39,7 @@ func run(args []string) int {
 		}
 		return 2
 	}
-	if err := operator.ApplyEnv(fs, os.LookupEnv); err != nil {
+	if err := options.ApplyEnv(fs, os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, "hookwarden:", err)
 		return 2
 	}
@@ -54,7 +54,7 @@ func run(args []string) int {
 		log.Error(err, "Unable to load a kubeconfig")
 		return 1
 	}
-	mgr, err := operator.NewManager(ctx, cfg, opts)
+	mgr, err := newManager(ctx, cfg, opts)
 	if err != nil {
 		log.Error(err, "Unable to set up the manager")
 		return 1

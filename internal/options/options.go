@@ -1,7 +1,7 @@
-// Package operator assembles hookwarden's manager: the controllers, the
-// delivery receiver, health checks and metrics, from Options that main fills
-// from flags and HOOKWARDEN_* environment variables.
-package operator
+// Package options holds hookwarden's command-line options: the flags, their
+// defaults, the HOOKWARDEN_* environment variables that stand in for them,
+// and the checks that say what to fix in a bad value.
+package options
 
 import (
 	"errors"
@@ -102,7 +102,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader so only one replica reconciles; every replica receives deliveries.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease; defaults to the pod's namespace.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch; empty watches all.", func(v string) error {
-		o.WatchNamespaces = splitList(v)
+		o.WatchNamespaces = SplitList(v)
 		return nil
 	})
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "GitHubIntegrations reconciled at once.")
@@ -179,8 +179,8 @@ func (o *Options) ReceiverOptions() webhookserver.Options {
 		StatusFlushInterval: o.StatusFlushInterval,
 		QueueSize:           o.ReceiverQueueSize,
 		BeforeRecord:        o.ReceiverBeforeRecord,
-		AllowedSourceCIDRs:  splitList(o.AllowedSourceCIDRs),
-		TrustedProxies:      splitList(o.TrustedProxies),
+		AllowedSourceCIDRs:  SplitList(o.AllowedSourceCIDRs),
+		TrustedProxies:      SplitList(o.TrustedProxies),
 		GitHubURL:           o.GitHubURL,
 	}
 }
@@ -216,7 +216,8 @@ func validateHTTPURL(flagName, v string, required bool) error {
 	return nil
 }
 
-func splitList(v string) []string {
+// SplitList splits a comma-separated flag value, dropping empty items.
+func SplitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {

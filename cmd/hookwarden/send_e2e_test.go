@@ -1,4 +1,4 @@
-package send_test
+package main
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/send"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
@@ -66,13 +66,13 @@ func TestSendToTheReceiver(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	opts := operator.DefaultOptions()
+	opts := options.DefaultOptions()
 	opts.ReceiverBindAddress = addr
 	opts.MetricsBindAddress = "0"
 	opts.HealthProbeBindAddress = "0"
 	opts.StatusFlushInterval = 200 * time.Millisecond
 	opts.SkipControllerNameValidation = true // other tests of this binary run managers too
-	mgr, err := operator.NewManager(ctx, env.Config, opts)
+	mgr, err := newManager(ctx, env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

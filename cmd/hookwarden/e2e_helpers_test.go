@@ -1,4 +1,4 @@
-package operator
+package main
 
 import (
 	"bytes"
@@ -22,12 +22,13 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // The end-to-end tests run hookwarden's whole manager (reconciler and
-// receiver, operator.NewManager) in this process against envtest and the
+// receiver, newManager) in this process against envtest and the
 // GitHub simulator, which delivers signed events to the real receiver.
 
 var (
@@ -61,7 +62,7 @@ type e2e struct {
 	ns   string
 	sim  *githubsim.Server
 	addr string
-	opts Options
+	opts options.Options
 
 	mu      sync.Mutex
 	stopMgr context.CancelFunc
@@ -90,7 +91,7 @@ func newE2E(t *testing.T, repos []string, simOpts ...githubsim.Option) *e2e {
 	sim.AddToken(e2eToken, []string{"admin:repo_hook"}, repos...)
 
 	addr := freeAddr(t)
-	opts := DefaultOptions()
+	opts := options.DefaultOptions()
 	opts.GitHubURL = sim.URL() + "/"
 	opts.PublicURL = "http://" + addr
 	opts.ReceiverBindAddress = addr
@@ -124,7 +125,7 @@ func freeAddr(t *testing.T) string {
 func (e *e2e) start() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.ctx)
-	mgr, err := NewManager(ctx, e.env.Config, e.opts)
+	mgr, err := newManager(ctx, e.env.Config, e.opts)
 	if err != nil {
 		cancel()
 		e.t.Fatal(err)

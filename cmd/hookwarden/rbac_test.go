@@ -1,4 +1,4 @@
-package installer_test
+package main
 
 import (
 	"bytes"
@@ -29,15 +29,18 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/installer"
-	"github.com/hookwarden/hookwarden/internal/operator"
+	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 const (
-	watchedNS   = "team-a" // the namespace config/namespaced grants and watches
-	unwatchedNS = "team-b"
-	saUser      = "system:serviceaccount:" + namespace + ":" + serviceAccount
-	rbacToken   = "ghp_rbacTestToken000000000000000000000000"
+	// namespace and serviceAccount are where config/ installs the manager.
+	namespace      = "hookwarden-system"
+	serviceAccount = "hookwarden-controller-manager"
+	watchedNS      = "team-a" // the namespace config/namespaced grants and watches
+	unwatchedNS    = "team-b"
+	saUser         = "system:serviceaccount:" + namespace + ":" + serviceAccount
+	rbacToken      = "ghp_rbacTestToken000000000000000000000000"
 )
 
 // secretWrites records every write the manager sends for Secrets.
@@ -151,7 +154,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	}
 	cfg.Wrap(audit.wrap)
 	port := freePort(t)
-	opts := operator.DefaultOptions()
+	opts := options.DefaultOptions()
 	opts.GitHubURL = sim.URL() + "/"
 	opts.PublicURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	opts.ReceiverBindAddress = fmt.Sprintf("127.0.0.1:%d", port)
@@ -163,7 +166,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	opts.SkipControllerNameValidation = true // other tests of this binary run managers too
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	defer stopMgr()
-	mgr, err := operator.NewManager(mgrCtx, cfg, opts)
+	mgr, err := newManager(mgrCtx, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,13 +164,3 @@ func newServer(t *testing.T, h http.HandlerFunc) string {
 	t.Cleanup(func() { _ = srv.Close() })
 	return fmt.Sprintf("http://%s/", l.Addr())
 }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

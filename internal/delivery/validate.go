@@ -1,0 +1,227 @@
+package delivery
+
+import (
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Headers GitHub sends with every delivery.
+const (
+	HeaderEvent        = "X-GitHub-Event"
+	HeaderDelivery     = "X-GitHub-Delivery"
+	HeaderHookID       = "X-GitHub-Hook-ID"
+	HeaderSignature256 = "X-Hub-Signature-256"
+	HeaderTargetType   = "X-GitHub-Hook-Installation-Target-Type"
+)
+
+// Content types GitHub delivers with (a hook's content_type json or form).
+const (
+	ContentTypeJSON = "application/json"
+	ContentTypeForm = "application/x-www-form-urlencoded"
+)
+
+// Messages of the rejections users look up in GitHub's Recent Deliveries.
+const (
+	ReasonMissingSignature   = "missing X-Hub-Signature-256: set the webhook secret in GitHub"
+	ReasonInvalidSignature   = "invalid signature"
+	ReasonMalformedPayload   = "malformed payload"
+	ReasonSecretNotAvailable = "the webhook secret of this integration is not configured or not valid yet: the delivery was not accepted"
+)
+
+const (
+	maxEventNameLength  = 64
+	maxDeliveryIDLength = 64
+	formPayloadField    = "payload"
+	// targetTypeApp is X-GitHub-Hook-Installation-Target-Type for a GitHub
+	// App's own hook.
+	targetTypeApp = "integration"
+	// AppTarget names a GitHub App's hook, as status.hooks[].target does.
+	AppTarget = "app"
+)
+
+// Header is what validation reads of a request's headers: the first value
+// of a header, "" when it is absent. http.Header is one.
+type Header interface {
+	Get(key string) string
+}
+
+// Rejection is why a delivery was not accepted: the HTTP status code and the
+// message sent back to GitHub, which shows it in Recent Deliveries. The
+// message never holds request content.
+type Rejection struct {
+	Code   int
+	Reason string
+}
+
+// Error returns the reason.
+func (r *Rejection) Error() string { return r.Reason }
+
+func reject(code int, reason string) *Rejection {
+	return &Rejection{Code: code, Reason: reason}
+}
+
+// Delivery is a delivery whose signature and payload were checked.
+type Delivery struct {
+	// ID is the X-GitHub-Delivery GUID.
+	ID string
+	// Event is the X-GitHub-Event name.
+	Event string
+	// HookID is X-GitHub-Hook-ID, or the payload's hook_id for a ping
+	// without the header.
+	HookID int64
+	// Target the delivery came from: AppTarget for a GitHub App's hook,
+	// else the repository's full name, else the organization.
+	Target string
+	// SignedWithPrevious is true when the signature matched the previous
+	// secret (a GitHub hook not yet updated after a rotation).
+	SignedWithPrevious bool
+	// Envelope holds the members every payload may carry.
+	Envelope
+	// fields holds what the event's entry in the table reads; nil for an
+	// event without an entry.
+	fields any
+}
+
+// Validate checks a delivery in the order of SPEC §4 — Content-Type, the
+// event and delivery headers, the X-Hub-Signature-256 signature over the raw
+// body, the payload's JSON — and returns what it holds. It is a pure
+// function: it reads nothing but its arguments.
+func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Delivery, *Rejection) {
+	form, rej := checkContentType(header.Get("Content-Type"))
+	if rej != nil {
+		return nil, rej
+	}
+	d := &Delivery{Event: header.Get(HeaderEvent), ID: header.Get(HeaderDelivery)}
+	if rej := checkDeliveryHeaders(d.Event, d.ID); rej != nil {
+		return nil, rej
+	}
+	previous, rej := Verify(header.Get(HeaderSignature256), body, secrets, now)
+	if rej != nil {
+		return nil, rej
+	}
+	d.SignedWithPrevious = previous
+
+	raw := body
+	if form {
+		values, err := url.ParseQuery(string(body))
+		if err != nil || !values.Has(formPayloadField) {
+			return nil, reject(http.StatusBadRequest, ReasonMalformedPayload)
+		}
+		raw = []byte(values.Get(formPayloadField))
+	}
+	if err := decodeFor(d, raw); err != nil {
+		return nil, reject(http.StatusBadRequest, ReasonMalformedPayload)
+	}
+	d.HookID = parseHookID(header.Get(HeaderHookID))
+	if d.HookID == 0 {
+		d.HookID = d.Envelope.HookID
+	}
+	d.Target = targetOf(header.Get(HeaderTargetType), &d.Envelope)
+	return d, nil
+}
+
+// checkContentType accepts application/json and form-encoded bodies, and
+// reports whether the body is form-encoded.
+func checkContentType(value string) (form bool, rej *Rejection) {
+	if value == ContentTypeJSON {
+		// What GitHub sends: no need to parse parameters.
+		return false, nil
+	}
+	mediaType, _, err := mime.ParseMediaType(value)
+	if err == nil {
+		switch mediaType {
+		case ContentTypeJSON:
+			return false, nil
+		case ContentTypeForm:
+			return true, nil
+		}
+	}
+	return false, reject(http.StatusUnsupportedMediaType,
+		"unsupported Content-Type: GitHub sends application/json or application/x-www-form-urlencoded")
+}
+
+// CheckHeaders runs the checks that need no body: Content-Type, the event
+// and delivery headers, and the presence of a signature. The receiver runs
+// it before reading a body, so that a request it would refuse anyway is
+// answered without reading one.
+func CheckHeaders(header Header) *Rejection {
+	if _, rej := checkContentType(header.Get("Content-Type")); rej != nil {
+		return rej
+	}
+	if rej := checkDeliveryHeaders(header.Get(HeaderEvent), header.Get(HeaderDelivery)); rej != nil {
+		return rej
+	}
+	if header.Get(HeaderSignature256) == "" {
+		return reject(http.StatusUnauthorized, ReasonMissingSignature)
+	}
+	return nil
+}
+
+// checkDeliveryHeaders requires the event name and delivery GUID, in the
+// shape GitHub sends, so that nothing else reaches status or metrics.
+func checkDeliveryHeaders(event, id string) *Rejection {
+	switch {
+	case event == "":
+		return reject(http.StatusBadRequest, "missing "+HeaderEvent+" header")
+	case id == "":
+		return reject(http.StatusBadRequest, "missing "+HeaderDelivery+" header")
+	case !IsEventName(event):
+		return reject(http.StatusBadRequest, "invalid "+HeaderEvent+" header")
+	case !IsDeliveryID(id):
+		return reject(http.StatusBadRequest, "invalid "+HeaderDelivery+" header")
+	}
+	return nil
+}
+
+// IsEventName reports whether s has the shape of GitHub's event names
+// (lower-case letters and underscores, at most 64 bytes).
+func IsEventName(s string) bool {
+	if s == "" || len(s) > maxEventNameLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsDeliveryID reports whether s has the shape of a delivery GUID (letters,
+// digits and dashes, at most 64 bytes).
+func IsDeliveryID(s string) bool {
+	if s == "" || len(s) > maxDeliveryIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseHookID(s string) int64 {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 0 {
+		return 0
+	}
+	return id
+}
+
+// targetOf names where a delivery came from, as status.hooks[].target does.
+func targetOf(targetType string, e *Envelope) string {
+	switch {
+	case targetType == targetTypeApp:
+		return AppTarget
+	case e.Repository != nil && e.Repository.FullName != "":
+		return e.Repository.FullName
+	case e.Organization != nil:
+		return e.Organization.Login
+	}
+	return ""
+}
