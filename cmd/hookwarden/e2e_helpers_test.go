@@ -22,7 +22,6 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
-	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
@@ -62,7 +61,7 @@ type e2e struct {
 	ns   string
 	sim  *githubsim.Server
 	addr string
-	opts options.Options
+	opts Options
 
 	mu      sync.Mutex
 	stopMgr context.CancelFunc
@@ -91,7 +90,7 @@ func newE2E(t *testing.T, repos []string, simOpts ...githubsim.Option) *e2e {
 	sim.AddToken(e2eToken, []string{"admin:repo_hook"}, repos...)
 
 	addr := freeAddr(t)
-	opts := options.DefaultOptions()
+	opts := DefaultOptions()
 	opts.GitHubURL = sim.URL() + "/"
 	opts.PublicURL = "http://" + addr
 	opts.ReceiverBindAddress = addr

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/logging"
-	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/send"
 )
 
@@ -26,7 +25,7 @@ func main() {
 }
 
 func run(args []string) int {
-	opts := options.DefaultOptions()
+	opts := DefaultOptions()
 	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
 	opts.RegisterFlags(fs)
 	zapOpts := zap.Options{}
@@ -39,7 +38,7 @@ func run(args []string) int {
 		}
 		return 2
 	}
-	if err := options.ApplyEnv(fs, os.LookupEnv); err != nil {
+	if err := ApplyEnv(fs, os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, "hookwarden:", err)
 		return 2
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/indexes"
-	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
@@ -31,7 +30,7 @@ import (
 const LeaderElectionID = "hookwarden.integrations.hookwarden.io"
 
 // NewManager builds the manager with every hookwarden component added.
-func newManager(ctx context.Context, cfg *rest.Config, o options.Options) (manager.Manager, error) {
+func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -57,7 +56,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o options.Options) (manag
 	return mgr, nil
 }
 
-func managerOptions(o options.Options) manager.Options {
+func managerOptions(o Options) manager.Options {
 	mo := manager.Options{
 		Scheme:                  scheme.New(),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
@@ -84,7 +83,7 @@ func managerOptions(o options.Options) manager.Options {
 }
 
 // addControllers sets up the reconcilers; they run in the leader only.
-func addControllers(mgr manager.Manager, o options.Options) error {
+func addControllers(mgr manager.Manager, o Options) error {
 	r := &controllers.GitHubIntegrationReconciler{
 		Client:           mgr.GetClient(),
 		APIReader:        mgr.GetAPIReader(),
@@ -101,7 +100,7 @@ func addControllers(mgr manager.Manager, o options.Options) error {
 	return nil
 }
 
-func mutationInterval(o options.Options) time.Duration {
+func mutationInterval(o Options) time.Duration {
 	if o.GitHubMutationInterval > 0 {
 		return o.GitHubMutationInterval
 	}
@@ -109,7 +108,7 @@ func mutationInterval(o options.Options) time.Duration {
 }
 
 // addReceiver runs the delivery receiver in every replica.
-func addReceiver(mgr manager.Manager, o options.Options) error {
+func addReceiver(mgr manager.Manager, o Options) error {
 	rcv, err := webhookserver.New(mgr, o.ReceiverOptions())
 	if err != nil {
 		return fmt.Errorf("set up the receiver: %w", err)

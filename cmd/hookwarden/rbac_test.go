@@ -29,7 +29,6 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/installer"
-	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
@@ -154,7 +153,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	}
 	cfg.Wrap(audit.wrap)
 	port := freePort(t)
-	opts := options.DefaultOptions()
+	opts := DefaultOptions()
 	opts.GitHubURL = sim.URL() + "/"
 	opts.PublicURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	opts.ReceiverBindAddress = fmt.Sprintf("127.0.0.1:%d", port)

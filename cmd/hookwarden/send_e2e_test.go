@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/options"
 	"github.com/hookwarden/hookwarden/internal/send"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
@@ -66,7 +65,7 @@ func TestSendToTheReceiver(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	opts := options.DefaultOptions()
+	opts := DefaultOptions()
 	opts.ReceiverBindAddress = addr
 	opts.MetricsBindAddress = "0"
 	opts.HealthProbeBindAddress = "0"

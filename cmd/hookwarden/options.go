@@ -1,7 +1,8 @@
-// Package options holds hookwarden's command-line options: the flags, their
+package main
+
+// This file holds hookwarden's command-line options: the flags, their
 // defaults, the HOOKWARDEN_* environment variables that stand in for them,
 // and the checks that say what to fix in a bad value.
-package options
 
 import (
 	"errors"

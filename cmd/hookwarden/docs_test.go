@@ -1,13 +1,15 @@
-package installer_test
+package main
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/hookwarden/hookwarden/internal/options"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 // TestInstallDocListsEveryFlag keeps the configuration table of
@@ -15,11 +17,11 @@ import (
 // variables.
 func TestInstallDocListsEveryFlag(t *testing.T) {
 	doc := readRepoFile(t, "docs/install.md")
-	opts := options.DefaultOptions()
+	opts := DefaultOptions()
 	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
 	opts.RegisterFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) {
-		row := "| `--" + f.Name + "` | `" + options.EnvName(f.Name) + "` |"
+		row := "| `--" + f.Name + "` | `" + EnvName(f.Name) + "` |"
 		if !strings.Contains(doc, row) {
 			t.Errorf("docs/install.md has no row %q", row)
 		}
@@ -30,4 +32,13 @@ func TestInstallDocListsEveryFlag(t *testing.T) {
 	if zapFlags.Lookup("zap-log-level") == nil || !strings.Contains(doc, "| `--zap-log-level` | `HOOKWARDEN_ZAP_LOG_LEVEL` |") {
 		t.Error("docs/install.md does not document --zap-log-level")
 	}
+}
+
+func readRepoFile(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
