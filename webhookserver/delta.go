@@ -1,6 +1,7 @@
 package webhookserver
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -9,8 +10,14 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
-// maxTrackedItems is how many pull requests and issues status keeps.
-const maxTrackedItems = 50
+const (
+	// maxTrackedItems is how many pull requests and issues status keeps.
+	maxTrackedItems = 50
+	// maxEventCounts is the most events status.eventCounts lists, its
+	// MaxItems in the CRD: room for every event GitHub publishes today and
+	// those it adds.
+	maxEventCounts = 100
+)
 
 // itemKey identifies a pull request or an issue.
 type itemKey struct {
@@ -184,8 +191,8 @@ func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
 	c.Rejected += d.counters.Rejected
 	c.Duplicates += d.counters.Duplicates
 
-	for event, e := range d.events {
-		st.EventCounts = applyEventCount(st.EventCounts, event, e)
+	if len(d.events) > 0 {
+		st.EventCounts = applyEventCounts(st.EventCounts, d.events, maxEventCounts)
 	}
 	if d.lastDelivery != nil && (st.LastDelivery == nil || !d.lastDelivery.ReceivedTime.Before(&st.LastDelivery.ReceivedTime)) {
 		st.LastDelivery = d.lastDelivery.DeepCopy()
@@ -201,20 +208,38 @@ func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
 	}
 }
 
-func applyEventCount(counts []hookv1.EventCount, event string, e *eventDelta) []hookv1.EventCount {
-	last := metav1.NewTime(e.last)
-	for i := range counts {
-		if counts[i].Event != event {
-			continue
-		}
-		counts[i].Count += e.count
-		if counts[i].LastTime == nil || counts[i].LastTime.Before(&last) {
-			counts[i].LastTime = &last
-		}
-		return counts
+// applyEventCounts adds events to counts, which it keeps at most max long
+// (the MaxItems of status.eventCounts) and to GitHub's event names. Names
+// that are not GitHub's, which receivers before hookwarden bounded the names
+// may have written, are dropped: a status holding more than max would
+// refuse every write. A name that would make the list longer than max is
+// not added; its deliveries are counted in status.deliveries only.
+func applyEventCounts(counts []hookv1.EventCount, events map[string]*eventDelta, limit int) []hookv1.EventCount {
+	counts = slices.DeleteFunc(counts, func(c hookv1.EventCount) bool { return !isGitHubEvent(c.Event) })
+	if len(counts) > limit {
+		counts = counts[:limit]
 	}
-	counts = append(counts, hookv1.EventCount{Event: event, Count: e.count, LastTime: &last})
-	slices.SortFunc(counts, func(a, b hookv1.EventCount) int { return compareStrings(a.Event, b.Event) })
+	added := false
+	// In name order, so that which names fit is the same on every replica.
+	for _, event := range slices.Sorted(maps.Keys(events)) {
+		e := events[event]
+		i := slices.IndexFunc(counts, func(c hookv1.EventCount) bool { return c.Event == event })
+		if i < 0 {
+			if len(counts) >= limit {
+				continue
+			}
+			counts = append(counts, hookv1.EventCount{Event: event})
+			i, added = len(counts)-1, true
+		}
+		c := &counts[i]
+		c.Count += e.count
+		if last := metav1.NewTime(e.last); c.LastTime == nil || c.LastTime.Before(&last) {
+			c.LastTime = &last
+		}
+	}
+	if added {
+		slices.SortFunc(counts, func(a, b hookv1.EventCount) int { return compareStrings(a.Event, b.Event) })
+	}
 	return counts
 }
 

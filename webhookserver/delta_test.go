@@ -1,6 +1,8 @@
 package webhookserver
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +35,48 @@ func TestIssueTrackingIgnoresRecordingOrder(t *testing.T) {
 				t.Errorf("issues = %+v, want none: the label was removed last", st.Issues)
 			}
 		})
+	}
+}
+
+// TestEventCountsStayBounded: status.eventCounts never grows past its
+// maximum, and names that are not GitHub's, which an earlier receiver may
+// have written, are dropped so that the status can be written again.
+func TestEventCountsStayBounded(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	st := hookv1.GitHubIntegrationStatus{EventCounts: []hookv1.EventCount{
+		{Event: "invented_a", Count: 5}, {Event: "issues", Count: 2}, {Event: "invented_b", Count: 1}, {Event: "push", Count: 7},
+	}}
+	d := newStatusDelta()
+	for _, event := range []string{"push", "release", "star", "watch"} {
+		d.addEvent(event, 1, at)
+	}
+	st.EventCounts = applyEventCounts(st.EventCounts, d.events, 3)
+
+	var got []string
+	for _, ec := range st.EventCounts {
+		got = append(got, fmt.Sprintf("%s=%d", ec.Event, ec.Count))
+		if ec.Event != "issues" && (ec.LastTime == nil || !ec.LastTime.Time.Equal(at)) {
+			t.Errorf("%s lastTime = %v, want %v", ec.Event, ec.LastTime, at)
+		}
+	}
+	// push is counted; of the new names, release (first by name) fills the
+	// last place; star and watch are counted in deliveries only.
+	if want := "issues=2 push=8 release=1"; strings.Join(got, " ") != want {
+		t.Errorf("eventCounts = %s, want %s", strings.Join(got, " "), want)
+	}
+	if len(st.EventCounts) > 3 {
+		t.Errorf("%d eventCounts, more than the maximum", len(st.EventCounts))
+	}
+
+	// A status holding more than the maximum, as the unbounded receiver
+	// could leave it, is cut back to it.
+	var flooded []hookv1.EventCount
+	for i := range 24000 {
+		flooded = append(flooded, hookv1.EventCount{Event: inventedEvent(i), Count: 1})
+	}
+	flooded = append(flooded, hookv1.EventCount{Event: "push", Count: 3})
+	flooded = applyEventCounts(flooded, d.events, maxEventCounts)
+	if len(flooded) != 4 || flooded[0].Event != "push" || flooded[0].Count != 4 {
+		t.Errorf("flooded eventCounts became %d entries starting %+v, want push, release, star, watch", len(flooded), flooded[0])
 	}
 }

@@ -29,6 +29,10 @@ func FuzzValidateDelivery(f *testing.F) {
 	f.Add("push", true, []byte(pushExample), true, byte(3))
 	f.Add("push", false, []byte(`{"ref":`), true, byte(0))
 	f.Add("", false, []byte(`{}`), false, byte(0))
+	f.Add("invented_event", false, []byte(pushExample), true, byte(0))
+	f.Add("star", false, []byte(`{"action":"created"}`), true, byte(0))
+	f.Add("projects_v2_item", false, []byte(`{"action":"edited"}`), true, byte(0))
+	f.Add("push", false, nested(maxJSONDepth+1, "empty arrays", "skipped member"), true, byte(0))
 	for _, c := range decodeCases {
 		f.Add("issues", false, []byte(c), true, byte(1))
 	}
@@ -83,6 +87,10 @@ func FuzzValidateDelivery(f *testing.F) {
 		rec, a := classify(in, d, now)
 		if a.code != http.StatusOK && a.code != http.StatusAccepted {
 			t.Fatalf("valid delivery answered %d", a.code)
+		}
+		// Only GitHub's names, subscribed or ping, are recorded.
+		if rec.event != "" && (!isGitHubEvent(rec.event) || rec.event != pingEvent && !in.subscribed(rec.event)) {
+			t.Fatalf("event %q recorded under its name", rec.event)
 		}
 		newStatusDelta().add(rec)
 

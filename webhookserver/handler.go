@@ -244,7 +244,7 @@ func (s *Server) validated(in *integration, key types.NamespacedName, header Hea
 		return s.rejected(in, header, errorAnswer(rej.Code, rej.Reason), now)
 	}
 
-	dk := newDeliveryKey(key, d.HookID, d.ID)
+	dk := newDeliveryKey(key, d.ID, &d.MAC)
 	if !s.dedupe.reserve(dk) {
 		s.enqueue(key, &record{time: now, duplicate: true})
 		return answer{code: http.StatusOK, body: duplicateBody, result: resultDuplicate}
@@ -255,7 +255,9 @@ func (s *Server) validated(in *integration, key types.NamespacedName, header Hea
 		a = errorAnswer(http.StatusServiceUnavailable, "too many deliveries waiting to be recorded: retry later")
 		a.retryAfter = queueFullRetryAfter
 	}
-	a.integration, a.event, a.delivery = in.name, d.Event, d.ID
+	// The answer's event names the metric series and the log line: the
+	// recorded name, never one that only the unsigned header vouches for.
+	a.integration, a.event, a.delivery = in.name, rec.event, d.ID
 	return a
 }
 
@@ -287,20 +289,26 @@ func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) an
 }
 
 // classify decides what a valid delivery means: a ping, a subscribed and
-// handled event (processed), or one that is not (ignored).
+// handled event (processed), or one that is not (ignored). X-GitHub-Event is
+// not signed: the name is checked against GitHub's list and spec.events
+// before it is counted under it (recordedEvent), and a delivery of any other
+// name is counted without it.
 func classify(in *integration, d *Delivery, now time.Time) (*record, answer) {
 	p := &d.Payload
-	rec := &record{time: now, event: d.Event}
+	rec := &record{time: now, event: recordedEvent(in, d.Event)}
 	last := &hookv1.DeliveryStatus{ID: d.ID, Event: d.Event, Action: p.Action, Target: d.Target,
 		ReceivedTime: metav1.NewTime(now)}
 	rec.delivery = last
 
 	switch {
-	case d.Event == "ping":
+	case d.Event == pingEvent:
 		rec.result = hookv1.DeliveryProcessed
 		last.Result = rec.result
 		return rec, answer{code: http.StatusOK, result: resultProcessed,
-			body: jsonBody(map[string]any{"processed": true, "event": "ping", "hook_id": d.HookID})}
+			body: jsonBody(map[string]any{"processed": true, "event": pingEvent, "hook_id": d.HookID})}
+	case !isGitHubEvent(d.Event):
+		return ignored(rec, fmt.Sprintf("event %q is not a GitHub webhook event this version of hookwarden knows: "+
+			"counted without its name", d.Event))
 	case !in.subscribed(d.Event):
 		return ignored(rec, fmt.Sprintf("event %q is not in spec.events", d.Event))
 	case !handledEvents[d.Event]:

@@ -12,8 +12,9 @@ import (
 // answerMetrics caches the children of the receiver's metric vectors, so
 // that an answer does not hash its label values under the vectors' locks nor
 // format its status code. The label sets are bounded: integrations are
-// known ones, events are those of deliveries signed by GitHub, results and
-// codes are the receiver's own.
+// known ones, events are GitHub's published events that the integration
+// subscribes to, and ping (recordedEvent), results and codes are the
+// receiver's own.
 type answerMetrics struct {
 	mu         sync.RWMutex
 	deliveries map[deliveryLabels]prometheus.Counter

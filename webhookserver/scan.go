@@ -8,7 +8,9 @@ import (
 	"math/bits"
 )
 
-// maxJSONDepth is the deepest nesting accepted, as in encoding/json.
+// maxJSONDepth is the most objects and arrays open at once that a payload
+// may have, as in encoding/json (its maxNestingDepth): 10000 levels are
+// accepted, 10001 refused.
 const maxJSONDepth = 10000
 
 var errMalformed = errors.New("malformed JSON")
@@ -127,16 +129,22 @@ func (s *jsonScanner) skipSpace() {
 	}
 }
 
+// value scans one value inside depth open objects and arrays (the
+// payload's own object counts as one). An object or array opens one more,
+// which must stay within maxJSONDepth.
 func (s *jsonScanner) value(depth int) error {
-	if depth > maxJSONDepth {
-		return errMalformed
-	}
 	switch c := s.peek(); {
 	case c == '"':
 		return s.str()
 	case c == '{':
+		if depth >= maxJSONDepth {
+			return errMalformed
+		}
 		return s.object(depth)
 	case c == '[':
+		if depth >= maxJSONDepth {
+			return errMalformed
+		}
 		return s.array(depth)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return s.number()

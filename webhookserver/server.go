@@ -551,10 +551,7 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
 		return err
 	}
-	if st.problem != "" {
-		s.log.Info("Webhook secret not usable: deliveries are answered 503 until it is fixed",
-			"integration", key.String(), "problem", st.problem)
-	}
+	st.logProblem(s.log, key.String())
 	s.store.setSecrets(key, st)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -86,8 +87,31 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 // secretState is the webhook secrets of one integration, as last read.
 type secretState struct {
 	secrets WebhookSecrets
-	// problem says why there is no usable current secret; never a value.
+	// problem says why no secret is usable, so that every delivery is
+	// answered 503; never a value.
 	problem string
+	// degraded says what is wrong with the integration's Secret while the
+	// applied secret (or the previous one, until it expires) is still
+	// accepted; never a value.
+	degraded string
+}
+
+// logProblem logs what is wrong with the integration's webhook secret, if
+// anything, and what the receiver does meanwhile.
+func (st *secretState) logProblem(log logr.Logger, integration string) {
+	switch {
+	case st.problem != "":
+		log.Info("Webhook secret not usable: deliveries are answered 503 until it is fixed",
+			"integration", integration, "problem", st.problem)
+	case st.degraded != "" && len(st.secrets.Applied) > 0:
+		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the applied secret, "+
+			"which the hooks on GitHub carry, are still accepted; fix the Secret to change it",
+			"integration", integration, "problem", st.degraded)
+	case st.degraded != "":
+		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the previous secret "+
+			"are still accepted until it expires; fix the Secret before then",
+			"integration", integration, "problem", st.degraded, "previousExpires", st.secrets.PreviousExpires)
+	}
 }
 
 // store holds the known integrations and their webhook secrets in memory:
@@ -224,28 +248,32 @@ func (s *store) unrefLocked(in *integration) {
 // operator-owned <name>-applied-webhook-secret Secret, and the previous one,
 // with its expiry, from the operator-owned <name>-previous-webhook-secret
 // Secret. Only the secret bytes are kept. A missing or unusable current
-// secret is reported in problem, not as an error: nothing is accepted until
-// it is fixed.
+// secret is reported, not returned as an error: in degraded while the
+// applied or previous secret is still accepted, in problem when nothing is.
 //
 // Accepting the applied secret is what makes a change of the user's Secret
 // safe before the reconciler has pushed it to GitHub, even while the
 // operator's reconciler is down: the hooks keep signing with the applied
-// secret until they carry the new one.
+// secret until they carry the new one. For the same reason a bad edit of the
+// user's Secret (a webhook secret too short, a key renamed, the Secret
+// deleted by mistake) does not stop deliveries: the reconciler never pushes
+// an invalid secret, so the hooks still sign with the applied one.
 func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
 	st := &secretState{}
+	var problem string
 	current := &corev1.Secret{}
 	err := reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}, current)
 	switch {
 	case apierrors.IsNotFound(err):
-		st.problem = fmt.Sprintf("Secret %q not found", in.secretName)
+		problem = fmt.Sprintf("Secret %q not found", in.secretName)
 	case err != nil:
 		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, in.secretName, err)
 	default:
 		value, ok := current.Data[in.secretKey]
 		if !ok {
-			st.problem = fmt.Sprintf("Secret %q has no key %q", in.secretName, in.secretKey)
+			problem = fmt.Sprintf("Secret %q has no key %q", in.secretName, in.secretKey)
 		} else if err := secrets.ValidateWebhookSecret(in.secretKey, value); err != nil {
-			st.problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
+			problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
 		} else {
 			st.secrets.Current = value
 		}
@@ -280,6 +308,14 @@ func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*s
 			st.secrets.Previous = value
 			st.secrets.PreviousExpires = expires
 		}
+	}
+
+	switch {
+	case problem == "":
+	case len(st.secrets.Applied) > 0 || len(st.secrets.Previous) > 0 && time.Now().Before(st.secrets.PreviousExpires):
+		st.degraded = problem
+	default:
+		st.problem = problem
 	}
 	return st, nil
 }

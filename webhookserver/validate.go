@@ -43,7 +43,8 @@ const (
 // during a rotation's grace period, the previous one.
 type WebhookSecrets struct {
 	// Current is the webhook secret of the integration's Secret; empty when
-	// it is missing or not valid, in which case nothing is accepted.
+	// it is missing or not valid, in which case the applied and previous
+	// secrets are still accepted.
 	Current []byte
 	// Applied is the secret the hooks on GitHub carry, from the
 	// operator-owned <name>-applied-webhook-secret Secret; nil when it does
@@ -91,6 +92,9 @@ type Delivery struct {
 	// SignedWithPrevious is true when the signature matched the previous
 	// secret (a GitHub hook not yet updated after a rotation).
 	SignedWithPrevious bool
+	// MAC is the HMAC-SHA256 of the body that the signature matched: a
+	// digest of the body that only the holder of the secret can produce.
+	MAC [sha256.Size]byte
 	// Payload holds the fields hookwarden uses.
 	Payload Payload
 }
@@ -110,7 +114,7 @@ func ValidateDelivery(header Header, body []byte, secrets WebhookSecrets, now ti
 	if rej := checkDeliveryHeaders(d.Event, d.ID); rej != nil {
 		return nil, rej
 	}
-	previous, rej := verifySignature(header.Get(HeaderSignature256), body, secrets, now)
+	previous, rej := checkSignature(header.Get(HeaderSignature256), body, secrets, now, &d.MAC)
 	if rej != nil {
 		return nil, rej
 	}
@@ -173,12 +177,14 @@ func checkDeliveryHeaders(event, id string) *Rejection {
 	return nil
 }
 
+// isEventName reports whether s has the shape of GitHub's event names:
+// lower-case letters, digits (projects_v2) and underscores.
 func isEventName(s string) bool {
 	if len(s) > maxEventNameLength {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
 			return false
 		}
 	}
@@ -203,27 +209,39 @@ func isDeliveryID(s string) bool {
 // in constant time.
 // It reports whether the previous secret matched.
 func verifySignature(header string, body []byte, secrets WebhookSecrets, now time.Time) (previous bool, rej *Rejection) {
+	var mac [sha256.Size]byte
+	return checkSignature(header, body, secrets, now, &mac)
+}
+
+// checkSignature is verifySignature that also sets mac to the HMAC that
+// matched. Each secret that is set is tried: a current secret that is
+// missing or not valid (a bad edit of the integration's Secret) does not
+// stop the applied one, which the hooks on GitHub sign with until the
+// reconciler pushes a change, from being accepted. Only when no secret is
+// usable is the delivery answered 503.
+func checkSignature(header string, body []byte, secrets WebhookSecrets, now time.Time, mac *[sha256.Size]byte) (previous bool, rej *Rejection) {
 	if header == "" {
 		return false, reject(http.StatusUnauthorized, reasonMissingSignature)
 	}
-	if len(secrets.Current) == 0 {
+	previousValid := len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires)
+	if len(secrets.Current) == 0 && len(secrets.Applied) == 0 && !previousValid {
 		return false, reject(http.StatusServiceUnavailable, reasonSecretNotAvailable)
 	}
 	if len(header) != len(signaturePrefix)+2*sha256.Size || header[:len(signaturePrefix)] != signaturePrefix {
 		return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
 	}
-	var got, want [sha256.Size]byte
-	if _, err := hex.Decode(got[:], []byte(header[len(signaturePrefix):])); err != nil {
+	got := mac[:]
+	if _, err := hex.Decode(got, []byte(header[len(signaturePrefix):])); err != nil {
 		return false, reject(http.StatusUnauthorized, reasonInvalidSignature)
 	}
-	if hmac.Equal(got[:], appendMAC(want[:0], secrets.Current, body)) {
+	var want [sha256.Size]byte
+	if len(secrets.Current) > 0 && hmac.Equal(got, appendMAC(want[:0], secrets.Current, body)) {
 		return false, nil
 	}
-	if len(secrets.Applied) > 0 && hmac.Equal(got[:], appendMAC(want[:0], secrets.Applied, body)) {
+	if len(secrets.Applied) > 0 && hmac.Equal(got, appendMAC(want[:0], secrets.Applied, body)) {
 		return false, nil
 	}
-	if len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires) &&
-		hmac.Equal(got[:], appendMAC(want[:0], secrets.Previous, body)) {
+	if previousValid && hmac.Equal(got, appendMAC(want[:0], secrets.Previous, body)) {
 		return true, nil
 	}
 	return false, reject(http.StatusUnauthorized, reasonInvalidSignature)

@@ -269,10 +269,13 @@ type GitHubIntegrationStatus struct {
 	// +optional
 	Deliveries DeliveryCounters `json:"deliveries,omitempty"`
 
-	// EventCounts counts processed and ignored deliveries per event.
+	// EventCounts counts processed and ignored deliveries per event, for
+	// the events GitHub publishes that spec.events subscribes to, and ping.
+	// Deliveries of other event names are counted in deliveries only.
 	// +optional
 	// +listType=map
 	// +listMapKey=event
+	// +kubebuilder:validation:MaxItems=100
 	EventCounts []EventCount `json:"eventCounts,omitempty"`
 
 	// LastRejection is the newest delivery the receiver rejected.

@@ -3,7 +3,9 @@
 package logging
 
 import (
+	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -65,7 +67,7 @@ func New(o ctrlzap.Options) (log logr.Logger, flush func()) {
 		opts := append([]ctrlzap.EncoderConfigOption{func(c *zapcore.EncoderConfig) { c.EncodeTime = timeEncoder }}, o.EncoderConfigOptions...)
 		encoder = newEncoder(opts...)
 	}
-	out := zapcore.AddSync(dest)
+	out := ignoreSyncErrors{zapcore.AddSync(dest)}
 	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: bufferSize, FlushInterval: flushInterval}
 	core := syncOnError{zapcore.NewCore(&ctrlzap.KubeAwareEncoder{Encoder: encoder}, buffered, level)}
 	zapOpts := append([]zap.Option{zap.ErrorOutput(out), zap.AddStacktrace(stacktrace)}, o.ZapOpts...)
@@ -95,4 +97,20 @@ func (c syncOnError) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return c.Sync()
 	}
 	return nil
+}
+
+// ignoreSyncErrors drops the error fsync returns for a stream that cannot be
+// synced: a pipe (every container's stderr), a terminal or a socket answer
+// EINVAL (or ENOTSUP, ENOTTY); there is nothing to sync and nothing wrong.
+// zap would print such an error after every error line, as a line that is
+// not JSON ("write error: sync /dev/stderr: invalid argument"). Other errors,
+// such as a full disk under a log file, are still returned.
+type ignoreSyncErrors struct{ zapcore.WriteSyncer }
+
+func (w ignoreSyncErrors) Sync() error {
+	err := w.WriteSyncer.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOTTY) {
+		return nil
+	}
+	return err
 }

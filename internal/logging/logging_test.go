@@ -1,9 +1,11 @@
 package logging
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -85,3 +87,63 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Written to a pipe, as stderr is in every container, the log stays JSON:
+// an error line (which syncs the stream) is not followed by the error that
+// syncing a pipe returns, and the lines before it are written with it.
+func TestLogToPipeStaysJSON(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := w.Sync(); err == nil {
+		t.Fatal("syncing a pipe succeeded: this test needs a platform where it fails, as on Linux")
+	}
+	read := make(chan []string, 1)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		read <- lines
+	}()
+
+	log, flush := New(ctrlzap.Options{DestWriter: w})
+	log.Info("Delivery answered", "delivery", "d1")
+	log.Error(errors.New("boom"), "Failed to record status")
+	log.Error(errors.New("boom again"), "Failed to record status")
+	flush()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := <-read
+
+	var messages []string
+	for _, line := range lines {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("line %q is not JSON: %v", line, err)
+			continue
+		}
+		messages = append(messages, entry["msg"].(string))
+	}
+	want := []string{"Delivery answered", "Failed to record status", "Failed to record status"}
+	if strings.Join(messages, "|") != strings.Join(want, "|") {
+		t.Errorf("messages %q, want %q", messages, want)
+	}
+}
+
+// A sync error that is not a stream's "cannot sync" is still reported.
+func TestOtherSyncErrorsAreKept(t *testing.T) {
+	failing := errors.New("disk full")
+	if err := (ignoreSyncErrors{failingSyncer{failing}}).Sync(); !errors.Is(err, failing) {
+		t.Errorf("Sync() = %v, want %v", err, failing)
+	}
+}
+
+type failingSyncer struct{ err error }
+
+func (failingSyncer) Write(p []byte) (int, error) { return len(p), nil }
+func (f failingSyncer) Sync() error               { return f.err }

@@ -1,0 +1,214 @@
+package webhookserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// TestSignatureWithoutACurrentSecret: while the integration's Secret holds
+// no usable webhook secret, the applied secret and a previous one that has
+// not expired are still accepted; only with none of them is a delivery
+// answered 503.
+func TestSignatureWithoutACurrentSecret(t *testing.T) {
+	now := time.Now()
+	body := []byte(`{"zen":"Keep it logically awesome."}`)
+	const applied, previous, other = "the-applied-secret-01", "the-previous-secret-1", "someone-else-secret-1"
+	cases := []struct {
+		name     string
+		secrets  WebhookSecrets
+		signedBy string
+		want     int // 0: accepted
+	}{
+		{"applied", WebhookSecrets{Applied: []byte(applied)}, applied, 0},
+		{"another secret, applied set", WebhookSecrets{Applied: []byte(applied)}, other, http.StatusUnauthorized},
+		{"previous before it expires", WebhookSecrets{Previous: []byte(previous), PreviousExpires: now.Add(time.Minute)}, previous, 0},
+		{"previous after it expired", WebhookSecrets{Previous: []byte(previous), PreviousExpires: now.Add(-time.Minute)}, previous,
+			http.StatusServiceUnavailable},
+		{"no secret at all", WebhookSecrets{}, applied, http.StatusServiceUnavailable},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rej := verifySignature(Signature([]byte(tc.signedBy), body), body, tc.secrets, now)
+			switch {
+			case tc.want == 0 && rej != nil:
+				t.Errorf("rejected with %d %q, want accepted", rej.Code, rej.Reason)
+			case tc.want != 0 && (rej == nil || rej.Code != tc.want):
+				t.Errorf("got %+v, want %d", rej, tc.want)
+			}
+		})
+	}
+}
+
+// TestBadSecretEditAnswers200: a delivery signed with the applied secret is
+// processed while the integration's Secret is not usable.
+func TestBadSecretEditAnswers200(t *testing.T) {
+	s := newHandlerServer(t, Options{})
+	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Applied: []byte(testSecret)},
+		degraded: `Secret "github-experiments": key "webhook_secret" holds 14 characters: a webhook secret needs at least 16`})
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, "short-secret-x")), http.StatusUnauthorized,
+		`{"error":"invalid signature"}`)
+}
+
+// TestSecretProblemIsLogged: the log says what is wrong with the Secret and
+// whether deliveries are still accepted, never a secret.
+func TestSecretProblemIsLogged(t *testing.T) {
+	const problem = `Secret "github-experiments": key "webhook_secret" holds 14 characters: a webhook secret needs at least 16`
+	cases := []struct {
+		name  string
+		state secretState
+		want  string
+	}{
+		{"applied accepted", secretState{secrets: WebhookSecrets{Applied: []byte(testSecret)}, degraded: problem},
+			"deliveries signed with the applied secret, which the hooks on GitHub carry, are still accepted"},
+		{"previous accepted", secretState{secrets: WebhookSecrets{Previous: []byte(testSecret), PreviousExpires: time.Now().Add(time.Hour)},
+			degraded: problem}, "deliveries signed with the previous secret are still accepted until it expires"},
+		{"nothing accepted", secretState{problem: problem}, "deliveries are answered 503 until it is fixed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged strings.Builder
+			log := funcr.New(func(prefix, args string) { fmt.Fprintln(&logged, prefix, args) }, funcr.Options{})
+			tc.state.logProblem(log, testKey.String())
+			out := logged.String()
+			if !strings.Contains(out, tc.want) || !strings.Contains(out, "needs at least 16") || !strings.Contains(out, testKey.String()) {
+				t.Errorf("logged %q, want the problem and %q", out, tc.want)
+			}
+			if strings.Contains(out, testSecret) {
+				t.Error("the log holds the webhook secret")
+			}
+		})
+	}
+
+	var logged strings.Builder
+	(&secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}}).logProblem(
+		funcr.New(func(prefix, args string) { fmt.Fprintln(&logged, prefix, args) }, funcr.Options{}), testKey.String())
+	if logged.Len() != 0 {
+		t.Errorf("a usable secret logged %q", logged.String())
+	}
+}
+
+// TestBadSecretEditKeepsDeliveries: the user's Secret is edited to a webhook
+// secret that is too short, then deleted by mistake; the hooks on GitHub
+// still sign with the applied secret, and their deliveries are still
+// answered 200. Only once no secret is left at all are they answered 503.
+func TestBadSecretEditKeepsDeliveries(t *testing.T) {
+	ctx := context.Background()
+	key := newIntegrationWithSecret(t, nil)
+	// The operator-owned Secret holding the secret the hooks carry, as the
+	// reconciler writes it.
+	applied := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: hookv1.AppliedWebhookSecretName(key.Name),
+			Labels: map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: key.Name}},
+		Data: map[string][]byte{hookv1.AppliedWebhookSecretKey: []byte(testSecret)},
+	}
+	if err := env.Client.Create(ctx, applied); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logs strings.Builder
+	capture := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&logs, "%s %s\n", prefix, args)
+	}, funcr.Options{})
+	rcv := startReceiver(t, Options{StatusFlushInterval: 200 * time.Millisecond}, capture)
+
+	body := []byte(pushExample)
+	var accepted int64
+	send := func(secret string) (int, string) {
+		code, answer := post(t, rcv.url, key, "push", newGUID(), body, Signature([]byte(secret), body), testHookID)
+		if code == http.StatusOK {
+			accepted++
+		}
+		return code, answer
+	}
+	if code, answer := send(testSecret); code != http.StatusOK {
+		t.Fatalf("before the edit: answered %d %s", code, answer)
+	}
+
+	const tooShort = "short-secret-x"
+	user := &corev1.Secret{}
+	userKey := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
+	if err := env.Client.Get(ctx, userKey, user); err != nil {
+		t.Fatal(err)
+	}
+	user.Data["webhook_secret"] = []byte(tooShort)
+	if err := env.Client.Update(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	waitForSecretState(t, rcv.server, key, "needs at least")
+	if code, answer := send(testSecret); code != http.StatusOK || answer != `{"processed":true}` {
+		t.Errorf("with a too-short secret in the Secret: answered %d %s, want 200", code, answer)
+	}
+	if code, answer := send(tooShort); code != http.StatusUnauthorized {
+		t.Errorf("signed with the too-short secret: answered %d %s, want 401", code, answer)
+	}
+
+	if err := env.Client.Delete(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	waitForSecretState(t, rcv.server, key, "not found")
+	if code, answer := send(testSecret); code != http.StatusOK || answer != `{"processed":true}` {
+		t.Errorf("with the Secret deleted: answered %d %s, want 200", code, answer)
+	}
+
+	if err := env.Client.Delete(ctx, applied); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "no secret left: 503", func() error {
+		if code, answer := send(testSecret); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("answered %d %s", code, answer)
+		}
+		return nil
+	})
+
+	eventually(t, 20*time.Second, "status counts the deliveries answered 200", func() error {
+		if got := getStatus(t, key).Deliveries.Processed; got != accepted {
+			return fmt.Errorf("processed = %d, want %d", got, accepted)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), testSecret) || strings.Contains(logs.String(), tooShort) {
+		t.Error("the logs hold a webhook secret")
+	}
+}
+
+// waitForSecretState waits until the receiver has read the integration's
+// Secret and found it not usable for the reason want, while another secret
+// is still accepted.
+func waitForSecretState(t *testing.T, s *Server, key types.NamespacedName, want string) {
+	t.Helper()
+	eventually(t, 10*time.Second, "the receiver reads the Secret", func() error {
+		s.store.mu.RLock()
+		defer s.store.mu.RUnlock()
+		st := s.store.secrets[key]
+		if st == nil || !strings.Contains(st.degraded, want) {
+			return fmt.Errorf("secret state %+v", stateSummary(st))
+		}
+		return nil
+	})
+}
+
+// stateSummary describes a secret state without its secrets.
+func stateSummary(st *secretState) string {
+	if st == nil {
+		return "not read"
+	}
+	return fmt.Sprintf("current set: %v, applied set: %v, problem %q, degraded %q",
+		len(st.secrets.Current) > 0, len(st.secrets.Applied) > 0, st.problem, st.degraded)
+}
