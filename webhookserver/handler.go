@@ -268,8 +268,7 @@ type requestHeader struct{ h *fasthttp.RequestHeader }
 // Get returns the first value of the header key, "" when it is absent.
 func (r requestHeader) Get(key string) string { return string(r.h.Peek(key)) }
 
-// rejected records a rejected delivery on its integration (best effort: a
-// full queue drops the record, not the answer).
+// rejected records a rejected delivery on its integration.
 func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) answer {
 	a.integration = in.name
 	if event := h.Get(HeaderEvent); isEventName(event) {
@@ -278,7 +277,10 @@ func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) an
 	if id := h.Get(HeaderDelivery); isDeliveryID(id) {
 		a.delivery = id
 	}
-	s.enqueue(in.key, &record{
+	// Recorded directly, not through the recording queue: rejections are
+	// what anonymous clients can send at will, and they must never fill
+	// the queue that accepted deliveries wait in.
+	s.recorder.add(in.key, &record{
 		time:      now,
 		result:    hookv1.DeliveryRejected,
 		rejection: a.reason,

@@ -379,6 +379,23 @@ func TestFullQueueAnswers503(t *testing.T) {
 	}
 }
 
+// TestRejectionsNeverFillTheQueue: rejected requests, which anyone can
+// send, are counted without taking a place in the recording queue, so a
+// flood of them never gets a signed delivery answered 503.
+func TestRejectionsNeverFillTheQueue(t *testing.T) {
+	s := newHandlerServer(t, Options{QueueSize: 2})
+	for range 10 {
+		r := delivery("push", pushExample)
+		r.Header.Set(HeaderSignature256, Signature([]byte("not-the-webhook-secret-0123456789"), []byte(pushExample)))
+		assertAnswer(t, serve(s, r), http.StatusUnauthorized, `{"error":"invalid signature"}`)
+	}
+	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	drain(s)
+	if got := s.recorder.pendingCounters(testKey); got.Rejected != 10 || got.Processed != 1 {
+		t.Errorf("counted %d rejected and %d processed, want 10 and 1", got.Rejected, got.Processed)
+	}
+}
+
 // TestSecretNotConfiguredAcceptsNothing: an integration whose webhook secret
 // is missing or invalid refuses signed and unsigned deliveries alike.
 func TestSecretNotConfiguredAcceptsNothing(t *testing.T) {
