@@ -133,6 +133,11 @@ type Settings struct {
 // Outcome is what a valid delivery means: processed or ignored, and what it
 // changes in status.
 type Outcome struct {
+	// Event is the name the delivery is counted under in metrics and
+	// status: the event's, or "" when the name is not one of GitHub's or
+	// not subscribed to (then it is counted without a name). The names are
+	// thus bounded by GitHub's list, whatever the unsigned header says.
+	Event string
 	// Processed: a handled event the integration subscribes to (or a
 	// ping); otherwise the delivery is ignored for Reason.
 	Processed bool
@@ -172,13 +177,26 @@ func (it *Item) Key() ItemKey { return ItemKey{Repository: it.Repository, Number
 func Handled(event string) bool { return handled[event] != nil }
 
 // Classify says what a valid delivery means for an integration: a ping is
-// always processed; an event the integration does not subscribe to, or one
-// without an entry in the table, is ignored; the rest is what its entry
-// records.
+// always processed; an event that is not one of GitHub's, one the
+// integration does not subscribe to, or one without an entry in the table,
+// is ignored; the rest is what its entry records. X-GitHub-Event is not
+// signed, so Outcome.Event, the name the delivery is counted under, is the
+// header's only for GitHub's events the integration subscribes to.
 func Classify(d *Delivery, s Settings) Outcome {
+	out := classify(d, s)
+	if e := handled[d.Event]; (e != nil && e.always) || (Known(d.Event) && s.Subscribed) {
+		out.Event = d.Event
+	}
+	return out
+}
+
+func classify(d *Delivery, s Settings) Outcome {
 	e := handled[d.Event]
 	switch {
 	case e != nil && e.always:
+	case !Known(d.Event):
+		return Outcome{Reason: fmt.Sprintf("event %q is not a GitHub webhook event this version of hookwarden knows: "+
+			"counted without its name", d.Event)}
 	case !s.Subscribed:
 		return Outcome{Reason: fmt.Sprintf("event %q is not in spec.events", d.Event)}
 	case e == nil:

@@ -46,8 +46,18 @@ func Signature(secret, body []byte) string {
 
 // Verify checks "sha256=<hex HMAC-SHA256 of body>" against the current
 // secret, the applied one and, until it expires, the previous one, in
-// constant time. It reports whether the previous secret matched.
+// constant time. It reports whether the previous secret matched. Each
+// secret that is set is tried: a current secret that is missing or not
+// valid (a bad edit of the integration's Secret) does not stop the applied
+// one, which the hooks on GitHub sign with until the reconciler pushes a
+// change. Only when no secret is usable is the delivery answered 503.
 func Verify(header string, body []byte, secrets Secrets, now time.Time) (previous bool, rej *Rejection) {
+	var mac [sha256.Size]byte
+	return verify(header, body, secrets, now, &mac)
+}
+
+// verify is Verify that also sets mac to the HMAC that matched.
+func verify(header string, body []byte, secrets Secrets, now time.Time, mac *[sha256.Size]byte) (previous bool, rej *Rejection) {
 	if header == "" {
 		return false, reject(http.StatusUnauthorized, ReasonMissingSignature)
 	}
@@ -57,18 +67,19 @@ func Verify(header string, body []byte, secrets Secrets, now time.Time) (previou
 	if len(header) != len(signaturePrefix)+2*sha256.Size || header[:len(signaturePrefix)] != signaturePrefix {
 		return false, reject(http.StatusUnauthorized, ReasonInvalidSignature)
 	}
-	var got, want [sha256.Size]byte
-	if _, err := hex.Decode(got[:], []byte(header[len(signaturePrefix):])); err != nil {
+	got := mac[:]
+	if _, err := hex.Decode(got, []byte(header[len(signaturePrefix):])); err != nil {
 		return false, reject(http.StatusUnauthorized, ReasonInvalidSignature)
 	}
-	if len(secrets.Current) > 0 && hmac.Equal(got[:], appendMAC(want[:0], secrets.Current, body)) {
+	var want [sha256.Size]byte
+	if len(secrets.Current) > 0 && hmac.Equal(got, appendMAC(want[:0], secrets.Current, body)) {
 		return false, nil
 	}
-	if len(secrets.Applied) > 0 && hmac.Equal(got[:], appendMAC(want[:0], secrets.Applied, body)) {
+	if len(secrets.Applied) > 0 && hmac.Equal(got, appendMAC(want[:0], secrets.Applied, body)) {
 		return false, nil
 	}
 	if len(secrets.Previous) > 0 && now.Before(secrets.PreviousExpires) &&
-		hmac.Equal(got[:], appendMAC(want[:0], secrets.Previous, body)) {
+		hmac.Equal(got, appendMAC(want[:0], secrets.Previous, body)) {
 		return true, nil
 	}
 	return false, reject(http.StatusUnauthorized, ReasonInvalidSignature)

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"crypto/sha256"
 	"mime"
 	"net/http"
 	"net/url"
@@ -78,6 +79,9 @@ type Delivery struct {
 	// SignedWithPrevious is true when the signature matched the previous
 	// secret (a GitHub hook not yet updated after a rotation).
 	SignedWithPrevious bool
+	// MAC is the HMAC-SHA256 of the body that the signature matched: a
+	// digest of the body that only the holder of the secret can produce.
+	MAC [sha256.Size]byte
 	// Envelope holds the members every payload may carry.
 	Envelope
 	// fields holds what the event's entry in the table reads; nil for an
@@ -98,7 +102,7 @@ func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Deli
 	if rej := checkDeliveryHeaders(d.Event, d.ID); rej != nil {
 		return nil, rej
 	}
-	previous, rej := Verify(header.Get(HeaderSignature256), body, secrets, now)
+	previous, rej := verify(header.Get(HeaderSignature256), body, secrets, now, &d.MAC)
 	if rej != nil {
 		return nil, rej
 	}
@@ -143,10 +147,11 @@ func checkContentType(value string) (form bool, rej *Rejection) {
 		"unsupported Content-Type: GitHub sends application/json or application/x-www-form-urlencoded")
 }
 
-// CheckHeaders runs the checks that need no body: Content-Type, the event
-// and delivery headers, and the presence of a signature. The receiver runs
-// it before reading a body, so that a request it would refuse anyway is
-// answered without reading one.
+// CheckHeaders runs the checks that need no body, with the answers
+// Validate would give: Content-Type, the event and delivery headers, and
+// the signature header's presence and shape. The receiver runs it before
+// reading a body, so that a request it would refuse anyway is answered
+// without reading one. It keeps none of the strings header returns.
 func CheckHeaders(header Header) *Rejection {
 	if _, rej := checkContentType(header.Get("Content-Type")); rej != nil {
 		return rej
@@ -154,8 +159,11 @@ func CheckHeaders(header Header) *Rejection {
 	if rej := checkDeliveryHeaders(header.Get(HeaderEvent), header.Get(HeaderDelivery)); rej != nil {
 		return rej
 	}
-	if header.Get(HeaderSignature256) == "" {
+	switch sig := header.Get(HeaderSignature256); {
+	case sig == "":
 		return reject(http.StatusUnauthorized, ReasonMissingSignature)
+	case len(sig) != len(signaturePrefix)+2*sha256.Size || sig[:len(signaturePrefix)] != signaturePrefix:
+		return reject(http.StatusUnauthorized, ReasonInvalidSignature)
 	}
 	return nil
 }
@@ -176,14 +184,15 @@ func checkDeliveryHeaders(event, id string) *Rejection {
 	return nil
 }
 
-// IsEventName reports whether s has the shape of GitHub's event names
-// (lower-case letters and underscores, at most 64 bytes).
+// IsEventName reports whether s has the shape of GitHub's event names:
+// lower-case letters, digits (projects_v2) and underscores, at most 64
+// bytes.
 func IsEventName(s string) bool {
 	if s == "" || len(s) > maxEventNameLength {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
 			return false
 		}
 	}
