@@ -75,6 +75,9 @@ type harness struct {
 	reconciles  atomic.Int64
 	statusPatch atomic.Int64
 	maxPerLoop  atomic.Int64
+	// receiverDown makes the receiver stand-in close every connection
+	// without an answer, as GitHub sees an outage (status_code 0).
+	receiverDown atomic.Bool
 }
 
 type writesKey struct{}
@@ -89,6 +92,12 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h := &harness{t: t, ctx: ctx, ns: ns, recorder: &fakeRecorder{}}
 	h.sim = githubsim.New(opts.simOptions...)
 	h.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if h.receiverDown.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	repos := opts.repos
