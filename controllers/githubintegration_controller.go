@@ -83,10 +83,15 @@ type GitHubIntegrationReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the reconciler with mgr. The manager must have
-// the indexes of package indexes (indexes.Setup).
+// SetupWithManager registers the reconciler with mgr, and beside it the
+// controller that releases the referenced Secrets no integration needs any
+// more. The manager must have the indexes of package indexes
+// (indexes.Setup).
 func (r *GitHubIntegrationReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	return r.builder(mgr, opts).Complete(r)
+	if err := r.builder(mgr, opts).Complete(r); err != nil {
+		return err
+	}
+	return r.setupSecretProtection(mgr)
 }
 
 // builder wires the watches: integrations on spec, annotation or deletion

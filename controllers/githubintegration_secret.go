@@ -74,6 +74,9 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	if err != nil {
 		return nil, err
 	}
+	if err := r.protectSecret(ctx, obj, source); err != nil {
+		return nil, err
+	}
 	applied, err := r.getOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
 	if err != nil {
 		return nil, err

@@ -155,6 +155,9 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.setupSecretProtection(mgr); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
