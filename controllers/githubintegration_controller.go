@@ -193,7 +193,7 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 
 	sec, err := r.reconcileSecret(ctx, obj)
 	if err != nil {
-		return r.handleFailure(ctx, obj, err)
+		return r.handleFailure(ctx, obj, r.withCarriedSecretNote(ctx, obj, err))
 	}
 	if sec.settle > 0 {
 		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
@@ -208,6 +208,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return r.handleFailure(ctx, obj, err)
 	}
 	markHooksReady(obj)
+	if sec.terminating {
+		noteSecretTerminating(obj)
+	}
 	next := jittered(obj.GetInterval())
 	if wake > 0 {
 		next = min(next, wake)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -51,6 +53,9 @@ type integrationSecret struct {
 	// applied is the operator-owned Secret holding the secret the hooks
 	// carry; nil in the deletion path, which does not rotate.
 	applied *corev1.Secret
+	// terminating: the referenced Secret is being deleted and kept only by
+	// the protection finalizer.
+	terminating bool
 	// settle: a rotation started less than SecretPropagationDelay ago;
 	// the hooks get the new secret once every receiver has read it, after
 	// this wait.
@@ -77,6 +82,7 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	if err := r.protectSecret(ctx, obj, source); err != nil {
 		return nil, err
 	}
+	sec.terminating = !source.DeletionTimestamp.IsZero()
 	applied, err := r.getOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
 	if err != nil {
 		return nil, err
@@ -156,6 +162,40 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 	}
 	sec.setWebhookSecret(obj, string(webhookSecret))
 	return &secret, sec, nil
+}
+
+// withCarriedSecretNote adds to a problem with the user's Secret (missing,
+// or a key missing or invalid) what still works meanwhile: the hooks on
+// GitHub keep the webhook secret they were given, kept in the applied
+// Secret, which the receiver goes on accepting; nothing here deletes or
+// overwrites it. Users who see Ready=False must know that deliveries are
+// not being lost while they fix the Secret.
+func (r *GitHubIntegrationReconciler) withCarriedSecretNote(ctx context.Context, obj *hookv1.GitHubIntegration, err error) error {
+	var step *stepError
+	if !errors.As(err, &step) || (step.reason != hookv1.ReasonSecretNotFound && step.reason != hookv1.ReasonInvalidSecret) {
+		return err
+	}
+	applied, perr := r.peekOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
+	if perr != nil || applied == nil || len(applied.Data[hookv1.AppliedWebhookSecretKey]) == 0 {
+		return err
+	}
+	out := *step
+	out.message += fmt.Sprintf("; meanwhile the hooks keep the webhook secret they carry (%s, kept in Secret %q) and deliveries signed with it are still accepted",
+		secrets.Fingerprint(applied.Data[hookv1.AppliedWebhookSecretKey], string(obj.UID)), applied.Name)
+	return &out
+}
+
+// noteSecretTerminating adds to Ready that the referenced Secret is being
+// deleted: it stays, and keeps working, while this integration needs its
+// token; the way to part with it is to reference another Secret.
+func noteSecretTerminating(obj *hookv1.GitHubIntegration) {
+	c := apimeta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionReady)
+	if c == nil {
+		return
+	}
+	setCondition(obj, hookv1.ConditionReady, c.Status, c.Reason, fmt.Sprintf(
+		"%s; Secret %q is being deleted: hookwarden keeps it (finalizer %s) and goes on using it while this integration may need its token to remove the hooks; to replace it, create a Secret under another name and set spec.secretRef.name to it",
+		c.Message, obj.Spec.SecretRef.Name, hookv1.SecretProtectionFinalizer))
 }
 
 // setWebhookSecret records the secret and its fingerprint in status.
