@@ -80,7 +80,7 @@ type GitHubIntegrationReconciler struct {
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the reconciler with mgr, and beside it the

@@ -403,8 +403,10 @@ func (r *GitHubIntegrationReconciler) ownedSecret(obj *hookv1.GitHubIntegration,
 	return s
 }
 
-// writeOwnedSecret creates desired, or replaces current (read in this
-// reconcile) with it under current's resourceVersion.
+// writeOwnedSecret creates desired, or turns current (read in this
+// reconcile) into it with a merge patch guarded by current's
+// resourceVersion: a patch, not an Update, so hookwarden needs no update
+// permission on Secrets.
 func (r *GitHubIntegrationReconciler) writeOwnedSecret(ctx context.Context, current, desired *corev1.Secret) error {
 	if current == nil {
 		if err := r.Create(ctx, desired); err != nil {
@@ -412,11 +414,13 @@ func (r *GitHubIntegrationReconciler) writeOwnedSecret(ctx context.Context, curr
 		}
 		return nil
 	}
-	desired.ResourceVersion = current.ResourceVersion
-	desired.UID = current.UID
-	if err := r.Update(ctx, desired); err != nil {
+	next := current.DeepCopy()
+	next.Labels, next.Annotations, next.OwnerReferences = desired.Labels, desired.Annotations, desired.OwnerReferences
+	next.Type, next.Data, next.StringData = desired.Type, desired.Data, nil
+	if err := r.Patch(ctx, next, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("update Secret %q: %w", desired.Name, err)
 	}
+	desired.ObjectMeta = next.ObjectMeta
 	return nil
 }
 

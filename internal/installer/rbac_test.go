@@ -314,6 +314,9 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 			{Namespace: "", Verb: "list", Resource: "secrets"}, // all namespaces
 			{Namespace: namespace, Verb: "get", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "deletecollection", Resource: "secrets"},
+			// Every write hookwarden makes to an existing Secret is a
+			// patch guarded by its resourceVersion.
+			{Namespace: watchedNS, Verb: "update", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "create", Resource: "pods"},
 			{Namespace: watchedNS, Verb: "delete", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
 			{Namespace: watchedNS, Verb: "update", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
@@ -330,6 +333,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		needed := []authorizationv1.ResourceAttributes{
 			{Namespace: watchedNS, Verb: "get", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "watch", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "patch", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "patch", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations", Subresource: "status"},
 			{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
 		}
