@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,18 +80,25 @@ type GitHubIntegrationReconciler struct {
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=integrations.hookwarden.io,resources=githubintegrations/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the reconciler with mgr. The manager must have
-// the indexes of package indexes (indexes.Setup).
+// SetupWithManager registers the reconciler with mgr, and beside it the
+// controller that releases the referenced Secrets no integration needs any
+// more. The manager must have the indexes of package indexes
+// (indexes.Setup).
 func (r *GitHubIntegrationReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	return r.builder(mgr, opts).Complete(r)
+	if err := r.builder(mgr, opts).Complete(r); err != nil {
+		return err
+	}
+	return r.setupSecretProtection(mgr)
 }
 
 // builder wires the watches: integrations on spec, annotation or deletion
 // changes (not on status writes, which the receiver makes often), and the
-// metadata of Secrets, mapped to the integrations that reference them.
+// metadata of Secrets, mapped to the integrations that reference them and
+// to the integration whose webhook secrets they keep. A Stalled integration
+// is retried by any of these: whatever it waits for is among them.
 func (r *GitHubIntegrationReconciler) builder(mgr ctrl.Manager, opts controller.Options) *builder.Builder {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
@@ -110,20 +119,43 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 		e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
 }
 
-// integrationsForSecret lists the integrations whose spec.secretRef names
-// the Secret, through the field index.
+// integrationsForSecret maps a Secret to the integrations that reference it
+// (spec.secretRef.name, through the field index) and to the integration
+// whose webhook secrets it keeps: by the label hookwarden puts on those
+// Secrets, or by their name, so that deleting a Secret that is in the way
+// under that name wakes the integration too.
 func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	var list hookv1.GitHubIntegrationList
 	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
 		client.MatchingFields{indexes.SecretRefNameField: secret.GetName()}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the GitHubIntegrations of a Secret", "secret", klog.KObj(secret))
-		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
+	reqs := make([]reconcile.Request, 0, len(list.Items)+1)
 	for _, gi := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: gi.Namespace, Name: gi.Name}})
 	}
+	if name := keeperOf(secret); name != "" {
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.GetNamespace(), Name: name}}
+		if !slices.Contains(reqs, req) {
+			reqs = append(reqs, req)
+		}
+	}
 	return reqs
+}
+
+// keeperOf names the integration whose webhook secrets the Secret keeps (or
+// would keep, by its name); empty for any other Secret.
+func keeperOf(secret client.Object) string {
+	labels := secret.GetLabels()
+	if labels[hookv1.ManagedByLabel] == hookv1.ManagedByValue && labels[hookv1.IntegrationLabel] != "" {
+		return labels[hookv1.IntegrationLabel]
+	}
+	for _, suffix := range []string{hookv1.AppliedWebhookSecretName(""), hookv1.PreviousWebhookSecretName("")} {
+		if name, ok := strings.CutSuffix(secret.GetName(), suffix); ok && name != "" {
+			return name
+		}
+	}
+	return ""
 }
 
 // Reconcile brings the hooks of one GitHubIntegration on GitHub in line with
@@ -161,11 +193,11 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 
 	sec, err := r.reconcileSecret(ctx, obj)
 	if err != nil {
-		return r.handleFailure(ctx, obj, err)
+		return r.handleFailure(ctx, obj, r.withCarriedSecretNote(ctx, obj, err))
 	}
-	if sec.settling {
-		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", r.secretPropagationDelay())
-		return ctrl.Result{RequeueAfter: r.secretPropagationDelay()}, nil
+	if sec.settle > 0 {
+		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
+		return ctrl.Result{RequeueAfter: sec.settle}, nil
 	}
 	gh, err := r.reconcileHooks(ctx, obj, sec)
 	if err != nil {
@@ -176,6 +208,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return r.handleFailure(ctx, obj, err)
 	}
 	markHooksReady(obj)
+	if sec.terminating {
+		noteSecretTerminating(obj)
+	}
 	next := jittered(obj.GetInterval())
 	if wake > 0 {
 		next = min(next, wake)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -24,6 +26,15 @@ func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *
 	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
 		return ctrl.Result{}, true, nil
 	}
+	// The cache may still show an object a previous reconcile released
+	// a moment ago (woken again, e.g. by its Secret being deleted with
+	// it): asking the API server costs one read and spares GitHub a second
+	// round of deletions and users duplicate HookDeleted Events.
+	fresh := &hookv1.GitHubIntegration{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); apierrors.IsNotFound(err) ||
+		(err == nil && !controllerutil.ContainsFinalizer(fresh, hookv1.Finalizer)) {
+		return ctrl.Result{}, true, nil
+	}
 	if obj.Spec.DeletionPolicy == hookv1.DeletionPolicyOrphan {
 		if obj.Status.HookCount > 0 {
 			r.normal(obj, hookv1.EventHooksOrphaned, "Delete", fmt.Sprintf(
@@ -33,9 +44,15 @@ func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *
 	}
 
 	markReconciling(obj, hookv1.ReasonDeleting, "Removing the hooks from GitHub")
-	_, sec, err := r.readSecret(ctx, obj, false)
+	source, sec, err := r.readSecret(ctx, obj, false)
 	if err != nil {
 		result, err := r.handleFailure(ctx, obj, withOrphanHint(err))
+		return result, false, err
+	}
+	// Deleting the Secret right after the integration (kubectl delete -f)
+	// must not take the token away before the hooks are removed.
+	if err := r.protectSecret(ctx, obj, source); err != nil {
+		result, err := r.handleFailure(ctx, obj, err)
 		return result, false, err
 	}
 	gh, err := r.GitHub.Client(r.apiURL(obj), sec.creds)

@@ -138,11 +138,16 @@ func (r *GitHubIntegrationReconciler) refreshRedeliveredCount(ctx context.Contex
 	obj.Status.Deliveries.Redelivered = max(obj.Status.Deliveries.Redelivered, fresh.Status.Deliveries.Redelivered)
 }
 
-// recoverHookDeliveries checks one hook. The usual check is one request
-// for the failed attempts since the checkpoint, which is empty (and, when
-// unchanged, answered 304 at no rate-limit cost); the whole log since the
-// oldest failure is read only while there are failures, to see which of
-// them a later attempt delivered.
+// recoverHookDeliveries checks one hook. It reads every attempt since the
+// checkpoint and classifies them itself, as GitHub's own sample for
+// automatic redelivery does: an attempt not answered 2xx is a failure
+// unless another attempt of the same GUID succeeded. GitHub's status=failure
+// filter cannot be used for this: it covers status codes 400-599 only, so
+// the attempts GitHub could not connect for or that timed out (status_code
+// 0), which is what an outage of the receiver produces, would never be seen.
+// The read is one conditional request while fewer than a page of attempts
+// were made since the last check, answered 304 at no rate-limit cost when
+// there was none.
 func (r *GitHubIntegrationReconciler) recoverHookDeliveries(ctx context.Context, key types.NamespacedName, svc ghclient.HookService,
 	hs *hookv1.HookStatus, now time.Time, interval time.Duration, budget *int) (hookRecovery, error) {
 	var out hookRecovery
@@ -152,29 +157,14 @@ func (r *GitHubIntegrationReconciler) recoverHookDeliveries(ctx context.Context,
 	}
 	checkpoint := now.Add(-checkpointLag)
 
-	failed, err := svc.ListDeliveries(ctx, hs.ID, since, true)
-	if err != nil {
-		return out, err
-	}
-	oldest := time.Time{}
-	for _, d := range failed {
-		if t := d.GetDeliveredAt().Time; !t.Before(since) && d.GetEvent() != pingEvent && (oldest.IsZero() || t.Before(oldest)) {
-			oldest = t
-		}
-	}
-	if oldest.IsZero() {
-		setCheckpoint(hs, since, checkpoint)
-		return out, nil
-	}
-
-	all, err := svc.ListDeliveries(ctx, hs.ID, oldest, false)
+	all, err := svc.ListDeliveries(ctx, hs.ID, since)
 	if err != nil {
 		return out, err
 	}
 	healthy := len(all) > 0 && isSuccess(all[0].GetStatusCode())
 	window := r.redeliveryWindow()
 	var due []*deliveryGroup
-	for _, g := range groupDeliveries(all, oldest) {
+	for _, g := range groupDeliveries(all, since) {
 		if g.ok || g.event == pingEvent || !now.Before(g.first.Add(window)) {
 			continue // delivered, a ping, or too old: nothing to do
 		}

@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -49,9 +53,13 @@ type integrationSecret struct {
 	// applied is the operator-owned Secret holding the secret the hooks
 	// carry; nil in the deletion path, which does not rotate.
 	applied *corev1.Secret
-	// settling: a rotation just started; the hooks get the new secret
-	// after SecretPropagationDelay, once every receiver has read it.
-	settling bool
+	// terminating: the referenced Secret is being deleted and kept only by
+	// the protection finalizer.
+	terminating bool
+	// settle: a rotation started less than SecretPropagationDelay ago;
+	// the hooks get the new secret once every receiver has read it, after
+	// this wait.
+	settle time.Duration
 }
 
 // rotating reports whether the hooks carry another secret than the user's.
@@ -71,6 +79,10 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	if err != nil {
 		return nil, err
 	}
+	if err := r.protectSecret(ctx, obj, source); err != nil {
+		return nil, err
+	}
+	sec.terminating = !source.DeletionTimestamp.IsZero()
 	applied, err := r.getOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
 	if err != nil {
 		return nil, err
@@ -90,11 +102,11 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	}
 	sec.applied = applied
 	if sec.rotating() {
-		wrote, err := r.keepPreviousSecret(ctx, obj, applied.Data[hookv1.AppliedWebhookSecretKey], now)
+		settle, err := r.keepPreviousSecret(ctx, obj, applied.Data[hookv1.AppliedWebhookSecretKey], now)
 		if err != nil {
 			return nil, err
 		}
-		sec.settling = wrote
+		sec.settle = settle
 	}
 	r.rememberToken(obj, sec.creds)
 	return sec, nil
@@ -152,6 +164,40 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 	return &secret, sec, nil
 }
 
+// withCarriedSecretNote adds to a problem with the user's Secret (missing,
+// or a key missing or invalid) what still works meanwhile: the hooks on
+// GitHub keep the webhook secret they were given, kept in the applied
+// Secret, which the receiver goes on accepting; nothing here deletes or
+// overwrites it. Users who see Ready=False must know that deliveries are
+// not being lost while they fix the Secret.
+func (r *GitHubIntegrationReconciler) withCarriedSecretNote(ctx context.Context, obj *hookv1.GitHubIntegration, err error) error {
+	var step *stepError
+	if !errors.As(err, &step) || (step.reason != hookv1.ReasonSecretNotFound && step.reason != hookv1.ReasonInvalidSecret) {
+		return err
+	}
+	applied, perr := r.peekOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
+	if perr != nil || applied == nil || len(applied.Data[hookv1.AppliedWebhookSecretKey]) == 0 {
+		return err
+	}
+	out := *step
+	out.message += fmt.Sprintf("; meanwhile the hooks keep the webhook secret they carry (%s, kept in Secret %q) and deliveries signed with it are still accepted",
+		secrets.Fingerprint(applied.Data[hookv1.AppliedWebhookSecretKey], string(obj.UID)), applied.Name)
+	return &out
+}
+
+// noteSecretTerminating adds to Ready that the referenced Secret is being
+// deleted: it stays, and keeps working, while this integration needs its
+// token; the way to part with it is to reference another Secret.
+func noteSecretTerminating(obj *hookv1.GitHubIntegration) {
+	c := apimeta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionReady)
+	if c == nil {
+		return
+	}
+	setCondition(obj, hookv1.ConditionReady, c.Status, c.Reason, fmt.Sprintf(
+		"%s; Secret %q is being deleted: hookwarden keeps it (finalizer %s) and goes on using it while this integration may need its token to remove the hooks; to replace it, create a Secret under another name and set spec.secretRef.name to it",
+		c.Message, obj.Spec.SecretRef.Name, hookv1.SecretProtectionFinalizer))
+}
+
 // setWebhookSecret records the secret and its fingerprint in status.
 func (s *integrationSecret) setWebhookSecret(obj *hookv1.GitHubIntegration, value string) {
 	s.webhookSecret = value
@@ -205,29 +251,40 @@ func (r *GitHubIntegrationReconciler) generateWebhookSecret(ctx context.Context,
 }
 
 // keepPreviousSecret writes the secret the hooks carry into
-// <name>-previous-webhook-secret with an expiry of now + gracePeriod, and
-// reports whether it wrote. It is idempotent: when the Secret already holds
-// that secret its expiry is kept, so a reconcile repeated mid-rotation (or
-// after a restart) never extends the grace period.
-func (r *GitHubIntegrationReconciler) keepPreviousSecret(ctx context.Context, obj *hookv1.GitHubIntegration, carried []byte, now time.Time) (bool, error) {
+// <name>-previous-webhook-secret with an expiry of now + gracePeriod and the
+// time the rotation started, and returns how long the hooks must still wait
+// for the new secret (SecretPropagationDelay from that start). It is
+// idempotent: when the Secret already holds that secret its expiry and start
+// are kept, so a reconcile repeated mid-rotation (after a restart, or woken
+// by this very write, by a Secret change or an annotation) neither extends
+// the grace period nor cuts the wait short.
+func (r *GitHubIntegrationReconciler) keepPreviousSecret(ctx context.Context, obj *hookv1.GitHubIntegration, carried []byte, now time.Time) (time.Duration, error) {
 	name := hookv1.PreviousWebhookSecretName(obj.Name)
 	previous, err := r.getOwnedSecret(ctx, obj, name)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if previous != nil && bytes.Equal(previous.Data[hookv1.PreviousWebhookSecretKey], carried) {
 		if _, ok := annotationTime(previous, hookv1.ExpiresAnnotation); ok {
-			return false, nil
+			// A Secret written before the start was recorded has waited
+			// long enough.
+			started, ok := annotationTime(previous, hookv1.SupersededAnnotation)
+			if !ok {
+				return 0, nil
+			}
+			return max(started.Add(r.secretPropagationDelay()).Sub(now), 0), nil
 		}
 	}
 	expires := now.Add(gracePeriod(obj))
-	desired := r.ownedSecret(obj, name, hookv1.PreviousWebhookSecretKey, carried,
-		map[string]string{hookv1.ExpiresAnnotation: expires.UTC().Format(time.RFC3339)})
+	desired := r.ownedSecret(obj, name, hookv1.PreviousWebhookSecretKey, carried, map[string]string{
+		hookv1.ExpiresAnnotation:    expires.UTC().Format(time.RFC3339),
+		hookv1.SupersededAnnotation: now.UTC().Format(time.RFC3339Nano),
+	})
 	if err := r.writeOwnedSecret(ctx, previous, desired); err != nil {
-		return false, err
+		return 0, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Kept the previous webhook secret for the grace period", "secret", name, "expires", expires.UTC().Format(time.RFC3339))
-	return true, nil
+	return r.secretPropagationDelay(), nil
 }
 
 // secretPropagationDelay is how long the rotation waits, after a change of
@@ -346,8 +403,10 @@ func (r *GitHubIntegrationReconciler) ownedSecret(obj *hookv1.GitHubIntegration,
 	return s
 }
 
-// writeOwnedSecret creates desired, or replaces current (read in this
-// reconcile) with it under current's resourceVersion.
+// writeOwnedSecret creates desired, or turns current (read in this
+// reconcile) into it with a merge patch guarded by current's
+// resourceVersion: a patch, not an Update, so hookwarden needs no update
+// permission on Secrets.
 func (r *GitHubIntegrationReconciler) writeOwnedSecret(ctx context.Context, current, desired *corev1.Secret) error {
 	if current == nil {
 		if err := r.Create(ctx, desired); err != nil {
@@ -355,18 +414,37 @@ func (r *GitHubIntegrationReconciler) writeOwnedSecret(ctx context.Context, curr
 		}
 		return nil
 	}
-	desired.ResourceVersion = current.ResourceVersion
-	desired.UID = current.UID
-	if err := r.Update(ctx, desired); err != nil {
+	next := current.DeepCopy()
+	next.Labels, next.Annotations, next.OwnerReferences = desired.Labels, desired.Annotations, desired.OwnerReferences
+	next.Type, next.Data, next.StringData = desired.Type, desired.Data, nil
+	if err := r.Patch(ctx, next, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("update Secret %q: %w", desired.Name, err)
 	}
+	desired.ObjectMeta = next.ObjectMeta
 	return nil
 }
 
 // getOwnedSecret reads one of the operator-owned Secrets; nil when it does
-// not exist. A Secret of that name not controlled by the integration is
-// refused rather than overwritten or trusted.
+// not exist. One left behind by an earlier object of the same name (labelled
+// as hookwarden's, its controller gone or never set) is adopted: deleting an
+// integration and creating it again, as `kubectl replace --force` or Argo
+// CD's Replace do, must not stall on the Secrets the garbage collector has
+// not removed yet. Its content is kept: the hooks on GitHub may still carry
+// that applied secret, so a different secret in the user's Secret goes
+// through the usual rotation. A Secret of that name that is not hookwarden's
+// is refused rather than overwritten or trusted.
 func (r *GitHubIntegrationReconciler) getOwnedSecret(ctx context.Context, obj *hookv1.GitHubIntegration, name string) (*corev1.Secret, error) {
+	s, err := r.peekOwnedSecret(ctx, obj, name)
+	if err != nil || s == nil || metav1.IsControlledBy(s, obj) {
+		return s, err
+	}
+	return r.adoptOwnedSecret(ctx, obj, s)
+}
+
+// peekOwnedSecret reads one of the operator-owned Secrets without writing
+// anything: nil when it does not exist, an error when it exists but is
+// neither this integration's nor adoptable by it.
+func (r *GitHubIntegrationReconciler) peekOwnedSecret(ctx context.Context, obj *hookv1.GitHubIntegration, name string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -374,10 +452,66 @@ func (r *GitHubIntegrationReconciler) getOwnedSecret(ctx context.Context, obj *h
 		}
 		return nil, fmt.Errorf("get Secret %q: %w", name, err)
 	}
-	if !metav1.IsControlledBy(s, obj) {
+	if why := notAdoptable(s, obj); why != "" {
 		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
-			"Secret %q exists but is not owned by this GitHubIntegration: hookwarden keeps its webhook secrets there; delete or rename it", name))
+			"Secret %q exists but is not hookwarden's: it %s. hookwarden keeps this integration's webhook secrets under that name; delete or rename that Secret and the integration continues at once", name, why))
 	}
+	return s, nil
+}
+
+// notAdoptable says why s, found under the name of one of obj's owned
+// Secrets, may not be used by obj; empty when it may: it is obj's, or it
+// carries hookwarden's labels for obj's name and its controller, if any, is
+// an earlier GitHubIntegration of that name (which no longer exists, since
+// obj holds the name now).
+func notAdoptable(s *corev1.Secret, obj *hookv1.GitHubIntegration) string {
+	if metav1.IsControlledBy(s, obj) {
+		return ""
+	}
+	if s.Labels[hookv1.ManagedByLabel] != hookv1.ManagedByValue || s.Labels[hookv1.IntegrationLabel] != obj.Name {
+		return fmt.Sprintf("lacks the labels %s=%s and %s=%s of the Secrets hookwarden creates",
+			hookv1.ManagedByLabel, hookv1.ManagedByValue, hookv1.IntegrationLabel, obj.Name)
+	}
+	ref := metav1.GetControllerOf(s)
+	if ref == nil || isEarlierIntegration(*ref, obj) {
+		return ""
+	}
+	return fmt.Sprintf("is controlled by %s %q", ref.Kind, ref.Name)
+}
+
+// isEarlierIntegration: ref names a GitHubIntegration of obj's name with
+// another UID.
+func isEarlierIntegration(ref metav1.OwnerReference, obj *hookv1.GitHubIntegration) bool {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == hookv1.GroupVersion.Group && ref.Kind == "GitHubIntegration" &&
+		ref.Name == obj.Name && ref.UID != obj.UID
+}
+
+// adoptOwnedSecret moves the controller reference of a Secret left by an
+// earlier object of the same name to obj, with a metadata patch guarded by
+// the resourceVersion read: the garbage collector may be deleting it at the
+// same moment, and then the next reconcile creates it afresh.
+func (r *GitHubIntegrationReconciler) adoptOwnedSecret(ctx context.Context, obj *hookv1.GitHubIntegration, s *corev1.Secret) (*corev1.Secret, error) {
+	base := s.DeepCopy()
+	var previousOwner types.UID
+	refs := s.OwnerReferences[:0:0]
+	for _, ref := range s.OwnerReferences {
+		if isEarlierIntegration(ref, obj) {
+			previousOwner = ref.UID
+			continue
+		}
+		refs = append(refs, ref)
+	}
+	s.OwnerReferences = refs
+	if err := controllerutil.SetControllerReference(obj, s, r.Scheme); err != nil {
+		return nil, fmt.Errorf("adopt Secret %q: %w", s.Name, err)
+	}
+	if err := r.Patch(ctx, s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, fmt.Errorf("adopt Secret %q: %w", s.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Adopted a Secret left by an earlier GitHubIntegration of the same name", "secret", s.Name, "previousOwner", previousOwner)
+	r.normal(obj, hookv1.EventSecretAdopted, "Adopt", fmt.Sprintf(
+		"Adopted Secret %q, left by an earlier GitHubIntegration of the same name; its webhook secret is kept, since the hooks on GitHub may carry it", s.Name))
 	return s, nil
 }
 

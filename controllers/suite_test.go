@@ -75,6 +75,14 @@ type harness struct {
 	reconciles  atomic.Int64
 	statusPatch atomic.Int64
 	maxPerLoop  atomic.Int64
+	// readyAfter records, per integration name, how many reconciles of
+	// it had run when Ready was first seen True after one.
+	readyMu    sync.Mutex
+	perObject  map[string]int
+	readyAfter map[string]int
+	// receiverDown makes the receiver stand-in close every connection
+	// without an answer, as GitHub sees an outage (status_code 0).
+	receiverDown atomic.Bool
 }
 
 type writesKey struct{}
@@ -89,6 +97,12 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h := &harness{t: t, ctx: ctx, ns: ns, recorder: &fakeRecorder{}}
 	h.sim = githubsim.New(opts.simOptions...)
 	h.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if h.receiverDown.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	repos := opts.repos
@@ -139,6 +153,9 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	concurrency := max(opts.concurrency, 1)
 	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.setupSecretProtection(mgr); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -203,6 +220,7 @@ func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	writes := &atomic.Int64{}
 	res, err := c.inner.Reconcile(context.WithValue(ctx, writesKey{}, writes), req)
 	c.h.reconciles.Add(1)
+	c.h.noteReconcile(ctx, req)
 	for {
 		old := c.h.maxPerLoop.Load()
 		if writes.Load() <= old || c.h.maxPerLoop.CompareAndSwap(old, writes.Load()) {
@@ -210,6 +228,36 @@ func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		}
 	}
 	return res, err
+}
+
+// noteReconcile counts the reconciles of one existing integration and
+// remembers after which of them Ready was first True, read from the API
+// server.
+func (h *harness) noteReconcile(ctx context.Context, req reconcile.Request) {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	if h.perObject == nil {
+		h.perObject, h.readyAfter = map[string]int{}, map[string]int{}
+	}
+	if h.readyAfter[req.Name] != 0 {
+		return
+	}
+	gi := &hookv1.GitHubIntegration{}
+	if err := env.Client.Get(ctx, req.NamespacedName, gi); err != nil {
+		return // a reconcile of an object that does not exist does not count
+	}
+	h.perObject[req.Name]++
+	if c := apimeta.FindStatusCondition(gi.Status.Conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+		h.readyAfter[req.Name] = h.perObject[req.Name]
+	}
+}
+
+// reconcilesToReady is the number of reconciles an integration took to
+// become Ready (0 while it is not).
+func (h *harness) reconcilesToReady(name string) int {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	return h.readyAfter[name]
 }
 
 // fakeRecorder keeps Events in memory.

@@ -77,6 +77,9 @@ const (
 	// EventSecretGenerated: hookwarden wrote a new webhook secret into the
 	// referenced Secret (secretRotation.interval > 0).
 	EventSecretGenerated = "SecretGenerated"
+	// EventSecretAdopted: an operator-owned Secret left by an earlier
+	// GitHubIntegration of the same name was taken over.
+	EventSecretAdopted = "SecretAdopted"
 	// EventRedeliveryRequested: failed deliveries were redelivered.
 	EventRedeliveryRequested = "RedeliveryRequested"
 )

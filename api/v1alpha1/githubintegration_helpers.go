@@ -116,6 +116,11 @@ const (
 	// RFC 3339 time its secret was first carried by every hook: the
 	// schedule of secretRotation.interval counts from it.
 	RotatedAnnotation = "integrations.hookwarden.io/rotated-at"
+	// SupersededAnnotation, on the previous-webhook-secret Secret, holds
+	// the RFC 3339 time its secret started to be replaced: the new secret
+	// is pushed to the hooks only once every receiver had time to learn it
+	// from there, however often the integration is reconciled meanwhile.
+	SupersededAnnotation = "integrations.hookwarden.io/superseded-at"
 	// PreviousWebhookSecretKey is the data key of the previous webhook secret.
 	PreviousWebhookSecretKey = "webhook_secret"
 	// AppliedWebhookSecretKey is the data key of the applied webhook secret.

@@ -8,6 +8,14 @@ import (
 // that its hooks are removed (or deliberately orphaned) before it goes away.
 const Finalizer = "integrations.hookwarden.io/finalizer"
 
+// SecretProtectionFinalizer is set on a Secret named by spec.secretRef while
+// a GitHubIntegration with deletionPolicy Delete references it, as
+// Kubernetes protects a PersistentVolumeClaim in use: the token it holds is
+// needed to remove the hooks, so a Secret deleted together with its
+// integration (kubectl delete -f, Argo CD pruning) stays until the hooks are
+// gone. It is removed once no integration needs the Secret any more.
+const SecretProtectionFinalizer = "integrations.hookwarden.io/secret-protection"
+
 // ContentType is the encoding GitHub uses for deliveries.
 // +kubebuilder:validation:Enum=json;form
 type ContentType string

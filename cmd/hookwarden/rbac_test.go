@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,8 @@ const (
 type secretWrites struct {
 	mu     sync.Mutex
 	writes []string // "METHOD namespace/name"
+	// patches holds the body of each PATCH, by "namespace/name".
+	patches map[string][][]byte
 }
 
 var secretPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/secrets(?:/([^/?]+))?`)
@@ -69,8 +72,24 @@ func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 						name = fmt.Sprintf("(unreadable create body: %v)", err)
 					}
 				}
+				var patch []byte
+				if req.Method == http.MethodPatch && req.Body != nil {
+					body, err := io.ReadAll(req.Body)
+					if err != nil {
+						return nil, err
+					}
+					req.Body = io.NopCloser(bytes.NewReader(body))
+					patch = body
+				}
 				s.mu.Lock()
 				s.writes = append(s.writes, fmt.Sprintf("%s %s/%s", req.Method, m[1], name))
+				if patch != nil {
+					if s.patches == nil {
+						s.patches = map[string][][]byte{}
+					}
+					key := m[1] + "/" + name
+					s.patches[key] = append(s.patches[key], patch)
+				}
 				s.mu.Unlock()
 			}
 		}
@@ -82,6 +101,12 @@ func (s *secretWrites) list() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.writes)
+}
+
+func (s *secretWrites) patchesOf(key string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.patches[key])
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
@@ -206,6 +231,10 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	})
 
 	// Rotate: the new secret reaches the hook on GitHub.
+	// Read it again first: hookwarden added its protection finalizer.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
+		t.Fatal(err)
+	}
 	secret.StringData = map[string]string{"webhook_secret": "second-webhook-secret-0123456789"}
 	if err := c.Update(ctx, secret); err != nil {
 		t.Fatal(err)
@@ -245,10 +274,34 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		if len(writes) == 0 {
 			t.Error("no Secret write was seen: the audit of the manager's requests is not working")
 		}
+		// The referenced Secret gets the protection finalizer while the
+		// integration needs its token, and loses it after: metadata
+		// patches of the finalizers only, never its data.
+		referenced := watchedNS + "/" + secret.Name
 		for _, w := range writes {
 			target := w[strings.Index(w, " ")+1:]
+			if target == referenced && strings.HasPrefix(w, http.MethodPatch+" ") {
+				continue
+			}
 			if !allowed[target] {
 				t.Errorf("the manager wrote a Secret it does not own: %s", w)
+			}
+		}
+		for _, body := range audit.patchesOf(referenced) {
+			var patch map[string]map[string]any
+			if err := json.Unmarshal(body, &patch); err != nil {
+				t.Errorf("patch of the referenced Secret is not a JSON merge patch of metadata: %v", err)
+				continue
+			}
+			for field := range patch {
+				if field != "metadata" {
+					t.Errorf("a patch of the referenced Secret touches %q", field)
+				}
+			}
+			for field := range patch["metadata"] {
+				if field != "finalizers" && field != "resourceVersion" {
+					t.Errorf("a patch of the referenced Secret touches metadata.%s", field)
+				}
 			}
 		}
 	})
@@ -263,6 +316,9 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 			{Namespace: "", Verb: "list", Resource: "secrets"}, // all namespaces
 			{Namespace: namespace, Verb: "get", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "deletecollection", Resource: "secrets"},
+			// Every write hookwarden makes to an existing Secret is a
+			// patch guarded by its resourceVersion.
+			{Namespace: watchedNS, Verb: "update", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "create", Resource: "pods"},
 			{Namespace: watchedNS, Verb: "delete", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
 			{Namespace: watchedNS, Verb: "update", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations"},
@@ -279,6 +335,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		needed := []authorizationv1.ResourceAttributes{
 			{Namespace: watchedNS, Verb: "get", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "watch", Resource: "secrets"},
+			{Namespace: watchedNS, Verb: "patch", Resource: "secrets"},
 			{Namespace: watchedNS, Verb: "patch", Group: hookv1.GroupVersion.Group, Resource: "githubintegrations", Subresource: "status"},
 			{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
 		}

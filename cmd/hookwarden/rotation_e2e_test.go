@@ -432,9 +432,12 @@ func poisonProxy(t *testing.T, receiver string) *httptest.Server {
 }
 
 // TestHealthyDeliveriesCostOneCheckPerPass measures what the recovery of
-// failed deliveries spends while nothing fails: one request per hook and
-// pass for the failed deliveries since the checkpoint, answered 304 once
-// unchanged; the full log is never read.
+// failed deliveries spends while nothing fails: each pass reads the
+// attempts since the checkpoint, which lags 15 s behind the previous check
+// (an attempt GitHub is still making is logged with the time it started),
+// so at most the pages covering one interval and that lag; no redelivery
+// and no ping. GitHub's status=failure filter, which would keep this to one
+// request, cannot be used: it misses the attempts GitHub got no answer for.
 func TestHealthyDeliveriesCostOneCheckPerPass(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
@@ -456,8 +459,11 @@ func TestHealthyDeliveriesCostOneCheckPerPass(t *testing.T) {
 	passes := int(watched / (2 * time.Second))
 	t.Logf("%d deliveries in %s: %d requests in all (%d spent, %d answered 304), %d delivery-log reads; by route %v",
 		len(guids), watched, st.Total, st.Spent, st.NotModified, lists, st.ByRoute)
-	if lists < passes/2 || lists > passes+2 {
-		t.Errorf("%d delivery-log reads in %d passes, want one per pass", lists, passes)
+	const checkpointLag = 15 * time.Second
+	pagesPerPass := (streamRate*int((2*time.Second+checkpointLag)/time.Second) + 99) / 100
+	if lists < passes/2 || lists > passes*pagesPerPass+2 {
+		t.Errorf("%d delivery-log reads in %d passes, want at least one and at most %d (the pages of one interval and the checkpoint lag) per pass",
+			lists, passes, pagesPerPass)
 	}
 	if st.ByRoute["POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"] != 0 ||
 		st.ByRoute["POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"] != 0 {

@@ -222,10 +222,13 @@ type HookService interface {
 	Delete(ctx context.Context, id int64) error
 	// Ping asks GitHub to deliver a ping to the hook (asynchronously).
 	Ping(ctx context.Context, id int64) error
-	// ListDeliveries returns the hook's delivery attempts, newest first,
-	// following cursor pages back to since: the last page may hold older
-	// attempts too. With failedOnly, only attempts without a 2xx answer.
-	ListDeliveries(ctx context.Context, id int64, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error)
+	// ListDeliveries returns every delivery attempt of the hook, newest
+	// first, following cursor pages back to since: the last page may hold
+	// older attempts too. It never uses GitHub's status filter, whose
+	// "failure" covers status codes 400-599 only and so misses the
+	// attempts GitHub got no answer for (status_code 0); callers classify
+	// the attempts themselves.
+	ListDeliveries(ctx context.Context, id int64, since time.Time) ([]*gogithub.HookDelivery, error)
 	// Redeliver asks GitHub to send a logged delivery again (same GUID and
 	// payload, signed with the hook's current secret). GitHub's 202 is
 	// success.
@@ -306,8 +309,8 @@ func (r *repositoryHooks) Ping(ctx context.Context, id int64) error {
 	return err
 }
 
-func (r *repositoryHooks) ListDeliveries(ctx context.Context, id int64, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error) {
-	return listDeliveries(ctx, r.gh, fmt.Sprintf("repos/%s/%s/hooks/%d/deliveries", url.PathEscape(r.owner), url.PathEscape(r.repo), id), since, failedOnly)
+func (r *repositoryHooks) ListDeliveries(ctx context.Context, id int64, since time.Time) ([]*gogithub.HookDelivery, error) {
+	return listDeliveries(ctx, r.gh, fmt.Sprintf("repos/%s/%s/hooks/%d/deliveries", url.PathEscape(r.owner), url.PathEscape(r.repo), id), since)
 }
 
 func (r *repositoryHooks) Redeliver(ctx context.Context, hookID, deliveryID int64) error {
@@ -317,13 +320,11 @@ func (r *repositoryHooks) Redeliver(ctx context.Context, hookID, deliveryID int6
 
 // listDeliveries follows the cursor pages of a deliveries list, newest
 // first, until a page reaches back to since (or there is no next page).
-// With failedOnly it asks GitHub for status=failure, a filter go-github's
-// ListCursorOptions lacks: it keeps the usual check to one short page.
-func listDeliveries(ctx context.Context, gh *gogithub.Client, path string, since time.Time, failedOnly bool) ([]*gogithub.HookDelivery, error) {
+// The first page is a conditional request like every GET (ETagTransport):
+// when no attempt was made since the last check it is answered 304 and
+// costs no rate limit.
+func listDeliveries(ctx context.Context, gh *gogithub.Client, path string, since time.Time) ([]*gogithub.HookDelivery, error) {
 	query := url.Values{"per_page": {strconv.Itoa(listPageSize)}}
-	if failedOnly {
-		query.Set("status", "failure")
-	}
 	var all []*gogithub.HookDelivery
 	for {
 		req, err := gh.NewRequest(http.MethodGet, path+"?"+query.Encode(), nil)

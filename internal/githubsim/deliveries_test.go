@@ -5,10 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,3 +384,111 @@ var errFailedDelivery = &deliveryError{}
 type deliveryError struct{}
 
 func (*deliveryError) Error() string { return "delivery failed" }
+
+// TestDeliveryStatusFilterFollowsTheDescription checks the status filter of
+// the deliveries list against the words of GitHub's published description:
+// the status_code ranges of success and failure are read from it, and an
+// attempt without an answer (status_code 0: the receiver was down) is in
+// neither.
+func TestDeliveryStatusFilterFollowsTheDescription(t *testing.T) {
+	doc := githubSpec(t)
+	const path = "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries"
+	item := doc.Paths.Value(path)
+	if item == nil || item.Get == nil {
+		t.Fatalf("the description has no GET %s", path)
+	}
+	param := item.Get.Parameters.GetByInAndName("query", "status")
+	if param == nil {
+		t.Fatalf("GET %s has no status query parameter in the description", path)
+	}
+	ranges := map[string][2]int{}
+	for _, status := range []string{"success", "failure"} {
+		re := regexp.MustCompile("`status` of `" + status + "` returns deliveries with a `status_code` in the (\\d{3})-(\\d{3}) range \\(inclusive\\)")
+		m := re.FindStringSubmatch(param.Description)
+		if m == nil {
+			t.Fatalf("the description of status no longer words the %s range as expected: %q", status, param.Description)
+		}
+		lo, _ := strconv.Atoi(m[1])
+		hi, _ := strconv.Atoi(m[2])
+		ranges[status] = [2]int{lo, hi}
+	}
+
+	sim := newTestServer(t, WithDeliveryTimeout(2*time.Second))
+	var answer atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		code := int(answer.Load())
+		if code == 0 {
+			// The receiver is down: the connection closes without an answer.
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(rcv.Close)
+	hook, err := sim.SetHook(testRepo, Hook{Active: true, Events: []string{"push"}, Config: HookConfig{URL: rcv.URL, ContentType: "json", Secret: testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []int{0, 200, 204, 302, 304, 400, 404, 422, 500, 503}
+	byID := map[int64]int{}
+	for _, code := range codes {
+		answer.Store(int64(code))
+		ds, err := sim.TriggerEvent(testRepo, "push", []byte(`{"ref":"refs/heads/main"}`))
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("TriggerEvent: %d deliveries, %v", len(ds), err)
+		}
+		if ds[0].StatusCode != code {
+			t.Fatalf("receiver answered %d, the log says %d (%s)", code, ds[0].StatusCode, ds[0].Status)
+		}
+		byID[ds[0].ID] = code
+	}
+
+	gh := githubClient(t, sim, adminToken)
+	list := func(status string) []int {
+		t.Helper()
+		q := "?per_page=100"
+		if status != "" {
+			q += "&status=" + status
+		}
+		req, err := gh.NewRequest(http.MethodGet, fmt.Sprintf("repos/acme/demo/hooks/%d/deliveries%s", hook.ID, q), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []*github.HookDelivery
+		if _, err := gh.Do(context.Background(), req, &items); err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, d := range items {
+			if c, ok := byID[d.GetID()]; ok {
+				if d.GetStatusCode() != c {
+					t.Errorf("delivery %d listed with status_code %d, answered %d", d.GetID(), d.GetStatusCode(), c)
+				}
+				got = append(got, c)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	if got := list(""); !slices.Equal(got, codes) {
+		t.Errorf("unfiltered list has status codes %v, want every attempt %v", got, codes)
+	}
+	for status, r := range ranges {
+		var want []int
+		for _, c := range codes {
+			if c >= r[0] && c <= r[1] {
+				want = append(want, c)
+			}
+		}
+		if got := list(status); !slices.Equal(got, want) {
+			t.Errorf("status=%s lists status codes %v, want %v (the description's %d-%d)", status, got, want, r[0], r[1])
+		}
+	}
+	if got := list("failure"); slices.Contains(got, 0) {
+		t.Error("status=failure lists an attempt that got no answer; the description's range excludes it")
+	}
+}

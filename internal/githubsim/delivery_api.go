@@ -113,7 +113,7 @@ func (s *Server) listHookDeliveries(c *call) *response {
 		if from >= 0 && d.ID > from {
 			continue
 		}
-		if (status == "success" && !d.OK()) || (status == "failure" && d.OK()) {
+		if !matchesStatusFilter(d, status) {
 			continue
 		}
 		matching = append(matching, d)
@@ -133,6 +133,21 @@ func (s *Server) listHookDeliveries(c *call) *response {
 		resp.header.Set("Link", linkRel(cursorURL(s.baseURL, c.r, next), "next"))
 	}
 	return resp
+}
+
+// matchesStatusFilter applies the status query parameter as GitHub's
+// description words it: success is a status_code of 200-399, failure one of
+// 400-599 (both inclusive). An attempt GitHub got no answer for (status_code
+// 0: could not connect, timed out) matches neither, so a client that lists
+// only failures never sees it.
+func matchesStatusFilter(d *Delivery, status string) bool {
+	switch status {
+	case "success":
+		return d.StatusCode >= 200 && d.StatusCode <= 399
+	case "failure":
+		return d.StatusCode >= 400 && d.StatusCode <= 599
+	}
+	return true
 }
 
 func (s *Server) findDelivery(c *call, level string) (*hookState, *Delivery, *response) {

@@ -1,0 +1,137 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// userSecret reads a Secret as a user would; nil when it is gone.
+func (h *harness) userSecret(name string) *corev1.Secret {
+	h.t.Helper()
+	s := &corev1.Secret{}
+	err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, s)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// waitProtected waits until the Secret carries the protection finalizer, or
+// (want false) until it no longer does.
+func (h *harness) waitProtected(name string, want bool) {
+	h.t.Helper()
+	h.eventually(10*time.Second, func() error {
+		s := h.userSecret(name)
+		if s == nil {
+			return fmt.Errorf("Secret %s is gone", name)
+		}
+		if got := slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer); got != want {
+			return fmt.Errorf("Secret %s finalizers %v, want %s: %t", name, s.Finalizers, hookv1.SecretProtectionFinalizer, want)
+		}
+		return nil
+	})
+}
+
+// kubectl delete -f of a file with both the integration and its Secret: the
+// Secret is kept until the hooks are removed with its token, then both go,
+// whichever of the two Delete calls comes first.
+func TestIntegrationAndSecretDeletedTogether(t *testing.T) {
+	for _, secretFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("secret first %t", secretFirst), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			const name = "both"
+			h.withSecret(name)
+			gi := h.integration(name, []string{"acme/api", "acme/web"})
+			h.waitReady(name)
+			h.waitProtected(name, true)
+			if n := len(h.simHooks("acme/api")) + len(h.simHooks("acme/web")); n != 2 {
+				t.Fatalf("%d hooks before deletion, want 2", n)
+			}
+
+			deletes := []client.Object{gi, &corev1.Secret{ObjectMeta: gi.ObjectMeta}}
+			if secretFirst {
+				slices.Reverse(deletes)
+			}
+			for _, o := range deletes {
+				if err := env.Client.Delete(h.ctx, o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.eventually(20*time.Second, func() error {
+				hooks := len(h.simHooks("acme/api")) + len(h.simHooks("acme/web"))
+				err := env.Client.Get(h.ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
+				secret := h.userSecret(name)
+				if hooks != 0 || !apierrors.IsNotFound(err) || secret != nil {
+					return fmt.Errorf("%d hooks left on GitHub, integration: %v, Secret still there: %t", hooks, err, secret != nil)
+				}
+				return nil
+			})
+			if n := len(h.recorder.find(name, hookv1.EventHookDeleted)); n != 2 {
+				t.Errorf("%d HookDeleted events, want 2", n)
+			}
+		})
+	}
+}
+
+// The finalizer stays while any integration with deletionPolicy Delete
+// references the Secret, and goes when none does: another Secret named,
+// policy Orphan, integration deleted. The Secret itself is never deleted.
+func TestSecretProtectionFollowsWhoNeedsTheSecret(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.withSecret("shared")
+	h.withSecret("own")
+	h.integration("first", []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "shared" })
+	h.integration("second", []string{"acme/web"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "shared" })
+	h.waitReady("first")
+	h.waitReady("second")
+	h.waitProtected("shared", true)
+	before := h.userSecret("shared")
+
+	h.update("first", func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
+	h.waitReady("first")
+	h.waitProtected("shared", true) // second still needs it
+
+	h.update("second", func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "own" })
+	h.waitReady("second")
+	h.waitProtected("own", true)
+	h.waitProtected("shared", false) // first is Orphan, second moved on
+
+	after := h.userSecret("shared")
+	if string(after.Data["token"]) != string(before.Data["token"]) || string(after.Data["webhook_secret"]) != string(before.Data["webhook_secret"]) ||
+		len(after.Data) != len(before.Data) {
+		t.Error("the data of the user's Secret changed")
+	}
+
+	if err := env.Client.Delete(h.ctx, h.get("second")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitProtected("own", false)
+	if hooks := h.simHooks("acme/web"); len(hooks) != 0 {
+		t.Errorf("%d hooks left on acme/web after deletion", len(hooks))
+	}
+}
+
+// With deletionPolicy Orphan the Secret is not needed to delete anything:
+// it is never protected.
+func TestOrphanPolicyLeavesTheSecretUnprotected(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.withSecret("loose")
+	h.integration("loose", []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
+	h.waitReady("loose")
+	h.poke("loose")
+	h.waitReady("loose")
+	if s := h.userSecret("loose"); slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer) {
+		t.Errorf("Secret of an Orphan integration has finalizers %v", s.Finalizers)
+	}
+}
