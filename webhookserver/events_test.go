@@ -1,17 +1,13 @@
 package webhookserver
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/hookwarden/hookwarden/internal/testenv"
-	"github.com/hookwarden/hookwarden/internal/testfixtures"
 )
 
 // TestEventCountsMaxItems: the CRD refuses a status.eventCounts longer than
@@ -46,5 +42,13 @@ func TestEventCountsMaxItems(t *testing.T) {
 		if got == nil || *got != maxEventCounts {
 			t.Errorf("status.eventCounts maxItems = %v, want %d (run make manifests)", got, maxEventCounts)
 		}
+	}
+}
+
+// TestEveryGitHubEventFitsEventCounts: status.eventCounts can hold a count
+// for every event GitHub publishes.
+func TestEveryGitHubEventFitsEventCounts(t *testing.T) {
+	if n := len(gitHubEventNames); n > maxEventCounts {
+		t.Errorf("GitHub publishes %d events, more than the %d status.eventCounts holds", n, maxEventCounts)
 	}
 }
