@@ -10,6 +10,8 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // TestAllowedSourcesFromGitHubMeta: with --allowed-source-cidrs=github the
@@ -32,7 +34,7 @@ func TestAllowedSourcesFromGitHubMeta(t *testing.T) {
 
 	deliver := func() (int, string) {
 		body := []byte(pushExample)
-		return post(t, rcv.url, key, "push", newGUID(), body, Signature([]byte(testSecret), body), testHookID)
+		return post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(testSecret), body), testHookID)
 	}
 	err := rcv.server.ReadyCheck()(nil)
 	if err == nil || !strings.Contains(err.Error(), "GitHub's hooks ranges not loaded yet") {

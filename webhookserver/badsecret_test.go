@@ -15,49 +15,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-)
 
-// TestSignatureWithoutACurrentSecret: while the integration's Secret holds
-// no usable webhook secret, the applied secret and a previous one that has
-// not expired are still accepted; only with none of them is a delivery
-// answered 503.
-func TestSignatureWithoutACurrentSecret(t *testing.T) {
-	now := time.Now()
-	body := []byte(`{"zen":"Keep it logically awesome."}`)
-	const applied, previous, other = "the-applied-secret-01", "the-previous-secret-1", "someone-else-secret-1"
-	cases := []struct {
-		name     string
-		secrets  WebhookSecrets
-		signedBy string
-		want     int // 0: accepted
-	}{
-		{"applied", WebhookSecrets{Applied: []byte(applied)}, applied, 0},
-		{"another secret, applied set", WebhookSecrets{Applied: []byte(applied)}, other, http.StatusUnauthorized},
-		{"previous before it expires", WebhookSecrets{Previous: []byte(previous), PreviousExpires: now.Add(time.Minute)}, previous, 0},
-		{"previous after it expired", WebhookSecrets{Previous: []byte(previous), PreviousExpires: now.Add(-time.Minute)}, previous,
-			http.StatusServiceUnavailable},
-		{"no secret at all", WebhookSecrets{}, applied, http.StatusServiceUnavailable},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, rej := verifySignature(Signature([]byte(tc.signedBy), body), body, tc.secrets, now)
-			switch {
-			case tc.want == 0 && rej != nil:
-				t.Errorf("rejected with %d %q, want accepted", rej.Code, rej.Reason)
-			case tc.want != 0 && (rej == nil || rej.Code != tc.want):
-				t.Errorf("got %+v, want %d", rej, tc.want)
-			}
-		})
-	}
-}
+	"github.com/hookwarden/hookwarden/internal/delivery"
+)
 
 // TestBadSecretEditAnswers200: a delivery signed with the applied secret is
 // processed while the integration's Secret is not usable.
 func TestBadSecretEditAnswers200(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Applied: []byte(testSecret)},
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Applied: []byte(testSecret)},
 		degraded: `Secret "github-experiments": key "webhook_secret" holds 14 characters: a webhook secret needs at least 16`})
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, "short-secret-x")), http.StatusUnauthorized,
 		`{"error":"invalid signature"}`)
 }
@@ -71,9 +39,9 @@ func TestSecretProblemIsLogged(t *testing.T) {
 		state secretState
 		want  string
 	}{
-		{"applied accepted", secretState{secrets: WebhookSecrets{Applied: []byte(testSecret)}, degraded: problem},
+		{"applied accepted", secretState{secrets: delivery.Secrets{Applied: []byte(testSecret)}, degraded: problem},
 			"deliveries signed with the applied secret, which the hooks on GitHub carry, are still accepted"},
-		{"previous accepted", secretState{secrets: WebhookSecrets{Previous: []byte(testSecret), PreviousExpires: time.Now().Add(time.Hour)},
+		{"previous accepted", secretState{secrets: delivery.Secrets{Previous: []byte(testSecret), PreviousExpires: time.Now().Add(time.Hour)},
 			degraded: problem}, "deliveries signed with the previous secret are still accepted until it expires"},
 		{"nothing accepted", secretState{problem: problem}, "deliveries are answered 503 until it is fixed"},
 	}
@@ -93,7 +61,7 @@ func TestSecretProblemIsLogged(t *testing.T) {
 	}
 
 	var logged strings.Builder
-	(&secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}}).logProblem(
+	(&secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}}).logProblem(
 		funcr.New(func(prefix, args string) { fmt.Fprintln(&logged, prefix, args) }, funcr.Options{}), testKey.String())
 	if logged.Len() != 0 {
 		t.Errorf("a usable secret logged %q", logged.String())
@@ -129,7 +97,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 	body := []byte(pushExample)
 	var accepted int64
 	send := func(secret string) (int, string) {
-		code, answer := post(t, rcv.url, key, "push", newGUID(), body, Signature([]byte(secret), body), testHookID)
+		code, answer := post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(secret), body), testHookID)
 		if code == http.StatusOK {
 			accepted++
 		}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // benchSizes are the payload sizes of SPEC §4's throughput targets.
@@ -115,7 +117,7 @@ func newBenchReceiver(log logr.Logger) (s *Server, patches *atomic.Int64, stop f
 	counted := countingStatusClient{StatusClient: cl, patches: patches, conflicts: &atomic.Int64{}}
 	s.recorder = newStatusRecorder(cl, cl, counted, log)
 	s.store.upsert(newIntegration(gi))
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
 	return s, patches, s.startWorkers(context.Background()), nil
 }
 
@@ -123,7 +125,7 @@ func newBenchReceiver(log logr.Logger) (s *Server, patches *atomic.Int64, stop f
 // percentile latency.
 func runLoad(b *testing.B, url string, payload []byte, wantCode int) {
 	b.Helper()
-	sig := Signature([]byte(testSecret), payload)
+	sig := delivery.Signature([]byte(testSecret), payload)
 	transport := &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
 	defer transport.CloseIdleConnections()
 	httpClient := &http.Client{Transport: transport}
@@ -136,10 +138,10 @@ func runLoad(b *testing.B, url string, payload []byte, wantCode int) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(HeaderEvent, "push")
-			req.Header.Set(HeaderDelivery, newGUID())
-			req.Header.Set(HeaderHookID, testHookID)
-			req.Header.Set(HeaderSignature256, sig)
+			req.Header.Set(delivery.HeaderEvent, "push")
+			req.Header.Set(delivery.HeaderDelivery, newGUID())
+			req.Header.Set(delivery.HeaderHookID, testHookID)
+			req.Header.Set(delivery.HeaderSignature256, sig)
 			start := time.Now()
 			resp, err := httpClient.Do(req)
 			if err != nil {
@@ -201,9 +203,9 @@ func TestBenchmarkPayloadSizes(t *testing.T) {
 		if len(p) < size.bytes || len(p) > size.bytes+1024 {
 			t.Errorf("%s payload is %d bytes", size.name, len(p))
 		}
-		if _, rej := ValidateDelivery(http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"},
-			"X-Github-Delivery": {"d1"}, "X-Hub-Signature-256": {Signature([]byte(testSecret), p)}}, p,
-			WebhookSecrets{Current: []byte(testSecret)}, time.Now()); rej != nil {
+		if _, rej := delivery.Validate(http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"},
+			"X-Github-Delivery": {"d1"}, "X-Hub-Signature-256": {delivery.Signature([]byte(testSecret), p)}}, p,
+			delivery.Secrets{Current: []byte(testSecret)}, time.Now()); rej != nil {
 			t.Errorf("%s payload refused: %v", size.name, rej)
 		}
 	}
@@ -221,9 +223,9 @@ func BenchmarkServeDelivery(b *testing.B) {
 			req.Header.SetMethod(http.MethodPost)
 			req.SetRequestURI(testIntegration().ReceiverPath())
 			req.Header.SetContentType("application/json")
-			req.Header.Set(HeaderEvent, "push")
-			req.Header.Set(HeaderHookID, testHookID)
-			req.Header.Set(HeaderSignature256, Signature([]byte(testSecret), payload))
+			req.Header.Set(delivery.HeaderEvent, "push")
+			req.Header.Set(delivery.HeaderHookID, testHookID)
+			req.Header.Set(delivery.HeaderSignature256, delivery.Signature([]byte(testSecret), payload))
 			req.SetBody(payload)
 			peer := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 			var ctx fasthttp.RequestCtx
@@ -231,7 +233,7 @@ func BenchmarkServeDelivery(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
-				ctx.Request.Header.Set(HeaderDelivery, newGUID())
+				ctx.Request.Header.Set(delivery.HeaderDelivery, newGUID())
 				ctx.Response.Reset()
 				s.serve(&ctx)
 				if code := ctx.Response.StatusCode(); code != http.StatusOK {

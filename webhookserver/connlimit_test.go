@@ -16,6 +16,8 @@ import (
 	"time"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // serveTCP serves the receiver on a loopback port and returns its address.
@@ -79,10 +81,10 @@ func TestEarlyAnswersReachClientsStillSending(t *testing.T) {
 	oneMiB := bytes.Repeat([]byte{' '}, 1<<20)
 	const tooLarge, notFound = `{"error":"payload larger than 25 MiB"}`, `{"error":"integration not found"}`
 	headers := map[string]string{
-		"Content-Type":     "application/json",
-		HeaderEvent:        "push",
-		HeaderDelivery:     newGUID(),
-		HeaderSignature256: Signature([]byte(testSecret), oneMiB),
+		"Content-Type":              "application/json",
+		delivery.HeaderEvent:        "push",
+		delivery.HeaderDelivery:     newGUID(),
+		delivery.HeaderSignature256: delivery.Signature([]byte(testSecret), oneMiB),
 	}
 
 	t.Run("http.Client", func(t *testing.T) {

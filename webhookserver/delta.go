@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 const (
@@ -215,7 +216,7 @@ func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
 // refuse every write. A name that would make the list longer than max is
 // not added; its deliveries are counted in status.deliveries only.
 func applyEventCounts(counts []hookv1.EventCount, events map[string]*eventDelta, limit int) []hookv1.EventCount {
-	counts = slices.DeleteFunc(counts, func(c hookv1.EventCount) bool { return !isGitHubEvent(c.Event) })
+	counts = slices.DeleteFunc(counts, func(c hookv1.EventCount) bool { return !delivery.Known(c.Event) })
 	if len(counts) > limit {
 		counts = counts[:limit]
 	}

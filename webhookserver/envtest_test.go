@@ -27,6 +27,8 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 const testToken = "ghp_TESTTOKENtesttokenTESTTOKEN0123456789"
@@ -172,12 +174,12 @@ func postWith(t testing.TB, cli *http.Client, base string, key types.NamespacedN
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderEvent, event)
-	req.Header.Set(HeaderDelivery, guid)
-	req.Header.Set(HeaderHookID, hookID)
-	req.Header.Set(HeaderTargetType, "repository")
+	req.Header.Set(delivery.HeaderEvent, event)
+	req.Header.Set(delivery.HeaderDelivery, guid)
+	req.Header.Set(delivery.HeaderHookID, hookID)
+	req.Header.Set(delivery.HeaderTargetType, "repository")
 	if signature != "" {
-		req.Header.Set(HeaderSignature256, signature)
+		req.Header.Set(delivery.HeaderSignature256, signature)
 	}
 	resp, err := cli.Do(req)
 	if err != nil {
@@ -455,7 +457,7 @@ func TestTwoReplicasCountExactly(t *testing.T) {
 
 	const perReplica, badPerReplica = 150, 10
 	body := []byte(pushExample)
-	sig := Signature([]byte(testSecret), body)
+	sig := delivery.Signature([]byte(testSecret), body)
 	var wg sync.WaitGroup
 	for _, rcv := range replicas {
 		for worker := range 3 {
@@ -499,7 +501,7 @@ func TestWriteAmplification(t *testing.T) {
 	rcv := startReceiver(t, Options{StatusFlushInterval: 2 * time.Second}, logr.Discard())
 
 	body := []byte(pushExample)
-	sig := Signature([]byte(testSecret), body)
+	sig := delivery.Signature([]byte(testSecret), body)
 	start := time.Now()
 	for range 200 {
 		if code, answer := post(t, rcv.url, key, "push", newGUID(), body, sig, testHookID); code != http.StatusOK {
@@ -531,7 +533,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 	body := []byte(pushExample)
 
 	send := func(secret string) (int, string) {
-		return post(t, rcv.url, key, "push", newGUID(), body, Signature([]byte(secret), body), testHookID)
+		return post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(secret), body), testHookID)
 	}
 	if code, answer := send(testSecret); code != http.StatusServiceUnavailable {
 		t.Errorf("without the Secret: answered %d %s, want 503", code, answer)
@@ -604,7 +606,7 @@ func TestLogsAndEventsRevealNothing(t *testing.T) {
 
 	const bodyMarker = "Confidential rollout notes 7f3a9c"
 	payload := prWithBody(t, bodyMarker+"\nexperiment_key: checkout-flow-v2\n")
-	good := Signature([]byte(testSecret), payload)
+	good := delivery.Signature([]byte(testSecret), payload)
 	var guids []string
 	for range 3 {
 		guid := newGUID()
@@ -614,12 +616,12 @@ func TestLogsAndEventsRevealNothing(t *testing.T) {
 		}
 	}
 	for range 3 {
-		post(t, rcv.url, key, "pull_request", newGUID(), payload, Signature([]byte("an-attacker-guess-0123456789"), payload), testHookID)
+		post(t, rcv.url, key, "pull_request", newGUID(), payload, delivery.Signature([]byte("an-attacker-guess-0123456789"), payload), testHookID)
 		post(t, rcv.url, key, "pull_request", newGUID(), payload, "", testHookID)
 	}
 	post(t, rcv.url, types.NamespacedName{Namespace: key.Namespace, Name: "missing"}, "push", newGUID(), payload, good, testHookID)
 	malformed := []byte(`{"secret":"` + bodyMarker + `"`)
-	post(t, rcv.url, key, "push", newGUID(), malformed, Signature([]byte(testSecret), malformed), testHookID)
+	post(t, rcv.url, key, "push", newGUID(), malformed, delivery.Signature([]byte(testSecret), malformed), testHookID)
 
 	// A rotation to an invalid secret is logged as a problem.
 	secret := &corev1.Secret{}
@@ -632,7 +634,7 @@ func TestLogsAndEventsRevealNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "invalid secret noticed", func() error {
-		if code, _ := post(t, rcv.url, key, "push", newGUID(), []byte(pushExample), Signature([]byte(testSecret), []byte(pushExample)), testHookID); code != http.StatusServiceUnavailable {
+		if code, _ := post(t, rcv.url, key, "push", newGUID(), []byte(pushExample), delivery.Signature([]byte(testSecret), []byte(pushExample)), testHookID); code != http.StatusServiceUnavailable {
 			return fmt.Errorf("answered %d", code)
 		}
 		return nil

@@ -7,6 +7,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
@@ -48,7 +49,7 @@ func TestEventCountsMaxItems(t *testing.T) {
 // TestEveryGitHubEventFitsEventCounts: status.eventCounts can hold a count
 // for every event GitHub publishes.
 func TestEveryGitHubEventFitsEventCounts(t *testing.T) {
-	if n := len(gitHubEventNames); n > maxEventCounts {
+	if n := len(delivery.KnownEvents()); n > maxEventCounts {
 		t.Errorf("GitHub publishes %d events, more than the %d status.eventCounts holds", n, maxEventCounts)
 	}
 }

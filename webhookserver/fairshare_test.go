@@ -10,6 +10,8 @@ import (
 	"time"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // TestFairShare checks the rules of a fair share: a per-source cap, and a
@@ -71,7 +73,7 @@ func TestSignedDeliveryAcceptedUnderAbuse(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		for range opts.RejectedBurst {
 			c := dialFrom(t, proxy, addr)
-			junk := strings.Replace(rawDelivery(canonical, client(i)), HeaderSignature256+": sha256=", HeaderSignature256+": sha256=f", 1)
+			junk := strings.Replace(rawDelivery(canonical, client(i)), delivery.HeaderSignature256+": sha256=", delivery.HeaderSignature256+": sha256=f", 1)
 			if _, err := io.WriteString(c, junk); err != nil {
 				t.Fatal(err)
 			}
@@ -93,8 +95,8 @@ func TestSignedDeliveryAcceptedUnderAbuse(t *testing.T) {
 	stall := func(from string, extra ...string) {
 		c := dialFrom(t, from, addr)
 		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: receiver.test\r\nContent-Type: application/json\r\n"+
-			"%s: push\r\n%s: %s\r\n%s: %s\r\nContent-Length: %d\r\n%s\r\n", canonical, HeaderEvent, HeaderDelivery, newGUID(),
-			HeaderSignature256, forged, 1<<20, strings.Join(append(extra, ""), "\r\n"))
+			"%s: push\r\n%s: %s\r\n%s: %s\r\nContent-Length: %d\r\n%s\r\n", canonical, delivery.HeaderEvent, delivery.HeaderDelivery, newGUID(),
+			delivery.HeaderSignature256, forged, 1<<20, strings.Join(append(extra, ""), "\r\n"))
 		if _, err := io.WriteString(c, head+strings.Repeat(" ", 16<<10)); err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // Results of an answer, as the deliveries metric and the log line name them.
@@ -42,7 +43,7 @@ var (
 	processedBody = []byte(`{"processed":true}` + "\n")
 	duplicateBody = []byte(`{"processed":true,"duplicate":true}` + "\n")
 
-	contentTypeJSONBytes = []byte(contentTypeJSON)
+	contentTypeJSONBytes = []byte(delivery.ContentTypeJSON)
 )
 
 // answer is the receiver's reply to one request, and what it logs and counts.
@@ -194,7 +195,7 @@ func (s *Server) limitRejected(a answer, src source, now time.Time) answer {
 // handleDelivery reads a delivery's body within its source's fair share of
 // the in-flight deliveries and of the body budget, runs the checks of SPEC
 // §4 and hands the accepted delivery to the recording queue.
-func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, in *integration, secrets WebhookSecrets, src source,
+func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, in *integration, secrets delivery.Secrets, src source,
 	now time.Time) answer {
 	key := src.key()
 	refusal, newcomer := s.inflight.takeFirst(key, 1, false)
@@ -237,9 +238,9 @@ func busyAnswer(refusal shareRefusal, what string) answer {
 }
 
 // validated answers a delivery whose body was read.
-func (s *Server) validated(in *integration, key types.NamespacedName, header Header, body []byte, secrets WebhookSecrets,
-	now time.Time) answer {
-	d, rej := ValidateDelivery(header, body, secrets, now)
+func (s *Server) validated(in *integration, key types.NamespacedName, header delivery.Header, body []byte,
+	secrets delivery.Secrets, now time.Time) answer {
+	d, rej := delivery.Validate(header, body, secrets, now)
 	if rej != nil {
 		return s.rejected(in, header, errorAnswer(rej.Code, rej.Reason), now)
 	}
@@ -261,20 +262,28 @@ func (s *Server) validated(in *integration, key types.NamespacedName, header Hea
 	return a
 }
 
-// requestHeader gives ValidateDelivery the request's headers. Values are
+// requestHeader gives delivery.Validate the request's headers. Values are
 // copied: they outlive the request in the records.
 type requestHeader struct{ h *fasthttp.RequestHeader }
 
 // Get returns the first value of the header key, "" when it is absent.
 func (r requestHeader) Get(key string) string { return string(r.h.Peek(key)) }
 
+// peekedHeader gives delivery.CheckHeaders the request's headers without
+// copying them: the checks keep no string.
+type peekedHeader struct{ h *fasthttp.RequestHeader }
+
+// Get returns the first value of the header key, "" when it is absent,
+// valid only while the request is.
+func (r peekedHeader) Get(key string) string { return unsafeString(r.h.Peek(key)) }
+
 // rejected records a rejected delivery on its integration.
-func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) answer {
+func (s *Server) rejected(in *integration, h delivery.Header, a answer, now time.Time) answer {
 	a.integration = in.name
-	if event := h.Get(HeaderEvent); isEventName(event) {
+	if event := h.Get(delivery.HeaderEvent); delivery.IsEventName(event) {
 		a.event = event
 	}
-	if id := h.Get(HeaderDelivery); isDeliveryID(id) {
+	if id := h.Get(delivery.HeaderDelivery); delivery.IsDeliveryID(id) {
 		a.delivery = id
 	}
 	// Recorded directly, not through the recording queue: rejections are
@@ -290,94 +299,44 @@ func (s *Server) rejected(in *integration, h Header, a answer, now time.Time) an
 	return a
 }
 
-// classify decides what a valid delivery means: a ping, a subscribed and
-// handled event (processed), or one that is not (ignored). X-GitHub-Event is
-// not signed: the name is checked against GitHub's list and spec.events
-// before it is counted under it (recordedEvent), and a delivery of any other
-// name is counted without it.
-func classify(in *integration, d *Delivery, now time.Time) (*record, answer) {
-	p := &d.Payload
-	rec := &record{time: now, event: recordedEvent(in, d.Event)}
-	last := &hookv1.DeliveryStatus{ID: d.ID, Event: d.Event, Action: p.Action, Target: d.Target,
-		ReceivedTime: metav1.NewTime(now)}
-	rec.delivery = last
+// classify turns what a valid delivery means (the event table of package
+// delivery) into the answer and what it records in status. Only the name
+// Classify vouches for is counted: X-GitHub-Event is not signed.
+func classify(in *integration, d *delivery.Delivery, now time.Time) (*record, answer) {
+	out := delivery.Classify(d, delivery.Settings{
+		Subscribed:     in.subscribed(d.Event),
+		PullRequestKey: in.pullRequestKey,
+		IssueLabel:     in.issueLabel,
+	})
+	at := metav1.NewTime(now)
+	result := hookv1.DeliveryIgnored
+	if out.Processed {
+		result = hookv1.DeliveryProcessed
+	}
+	rec := &record{time: now, event: out.Event, result: result,
+		delivery: &hookv1.DeliveryStatus{ID: d.ID, Event: d.Event, Action: d.Action, Target: d.Target,
+			Ref: out.Ref, After: out.After, ReceivedTime: at, Result: result}}
+	if pr := out.PullRequest; pr != nil {
+		rec.pullRequest = &hookv1.PullRequestStatus{Repository: pr.Repository, Number: pr.Number, Title: pr.Title,
+			URL: pr.URL, State: pr.State, LinkKey: pr.LinkKey, UpdatedTime: at}
+	}
+	if is := out.Issue; is != nil {
+		rec.issue = &hookv1.IssueStatus{Repository: is.Repository, Number: is.Number, Title: is.Title,
+			URL: is.URL, State: is.State, UpdatedTime: at}
+	}
+	if k := out.UntrackIssue; k != nil {
+		rec.untrackIssue = &itemKey{k.Repository, k.Number}
+	}
 
 	switch {
-	case d.Event == pingEvent:
-		rec.result = hookv1.DeliveryProcessed
-		last.Result = rec.result
+	case !out.Processed:
+		return rec, answer{code: http.StatusAccepted, result: resultIgnored,
+			body: jsonBody(map[string]any{"processed": false, "reason": out.Reason})}
+	case out.AnswerHookID:
 		return rec, answer{code: http.StatusOK, result: resultProcessed,
-			body: jsonBody(map[string]any{"processed": true, "event": pingEvent, "hook_id": d.HookID})}
-	case !isGitHubEvent(d.Event):
-		return ignored(rec, fmt.Sprintf("event %q is not a GitHub webhook event this version of hookwarden knows: "+
-			"counted without its name", d.Event))
-	case !in.subscribed(d.Event):
-		return ignored(rec, fmt.Sprintf("event %q is not in spec.events", d.Event))
-	case !handledEvents[d.Event]:
-		return ignored(rec, fmt.Sprintf("event %q has no handler", d.Event))
-	}
-
-	rec.result = hookv1.DeliveryProcessed
-	last.Result = rec.result
-	switch d.Event {
-	case "push":
-		last.Ref, last.After = p.Ref, p.After
-	case "pull_request":
-		rec.pullRequest = pullRequestStatus(in, d, now)
-	case "issues":
-		rec.issue, rec.untrackIssue = issueStatus(in, d, now)
+			body: jsonBody(map[string]any{"processed": true, "event": d.Event, "hook_id": d.HookID})}
 	}
 	return rec, answer{code: http.StatusOK, body: processedBody, result: resultProcessed}
-}
-
-func ignored(rec *record, reason string) (*record, answer) {
-	rec.result = hookv1.DeliveryIgnored
-	rec.delivery.Result = rec.result
-	return rec, answer{code: http.StatusAccepted, result: resultIgnored,
-		body: jsonBody(map[string]any{"processed": false, "reason": reason})}
-}
-
-func pullRequestStatus(in *integration, d *Delivery, now time.Time) *hookv1.PullRequestStatus {
-	pr := d.Payload.PullRequest
-	if pr == nil || d.Target == "" {
-		return nil
-	}
-	repo := d.Target
-	if d.Payload.Repository != nil && d.Payload.Repository.FullName != "" {
-		repo = d.Payload.Repository.FullName
-	}
-	return &hookv1.PullRequestStatus{
-		Repository:  repo,
-		Number:      pr.Number,
-		Title:       pr.Title,
-		URL:         pr.HTMLURL,
-		State:       pr.state(),
-		LinkKey:     LinkKey(pr.body(), in.pullRequestKey),
-		UpdatedTime: metav1.NewTime(now),
-	}
-}
-
-// untrackingActions remove an issue from status: it is gone from the
-// repository.
-var untrackingActions = map[string]bool{"deleted": true, "transferred": true}
-
-func issueStatus(in *integration, d *Delivery, now time.Time) (*hookv1.IssueStatus, *itemKey) {
-	is := d.Payload.Issue
-	if is == nil || in.issueLabel == "" || d.Payload.Repository == nil || d.Payload.Repository.FullName == "" {
-		return nil, nil
-	}
-	repo := d.Payload.Repository.FullName
-	if !is.hasLabel(in.issueLabel) || untrackingActions[d.Payload.Action] {
-		return nil, &itemKey{repo, is.Number}
-	}
-	return &hookv1.IssueStatus{
-		Repository:  repo,
-		Number:      is.Number,
-		Title:       is.Title,
-		URL:         is.HTMLURL,
-		State:       is.state(),
-		UpdatedTime: metav1.NewTime(now),
-	}, nil
 }
 
 // finish writes the answer, logs the one line of the request, counts it and

@@ -24,6 +24,8 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/logging"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // TestAnswers checks every answer of SPEC §4: status code, JSON body and what
@@ -42,7 +44,7 @@ func TestAnswers(t *testing.T) {
 	}{
 		{
 			name:        "push processed",
-			request:     func() *http.Request { return delivery("push", pushExample) },
+			request:     func() *http.Request { return newDelivery("push", pushExample) },
 			wantCode:    http.StatusOK,
 			wantBody:    `{"processed":true}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Processed: 1},
@@ -57,7 +59,7 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "ping answers its hook ID",
 			request: func() *http.Request {
-				return delivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`)
+				return newDelivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`)
 			},
 			wantCode:    http.StatusOK,
 			wantBody:    `{"event":"ping","hook_id":424242,"processed":true}`,
@@ -65,14 +67,14 @@ func TestAnswers(t *testing.T) {
 		},
 		{
 			name:        "unsubscribed event ignored",
-			request:     func() *http.Request { return delivery("star", `{"action":"created"}`) },
+			request:     func() *http.Request { return newDelivery("star", `{"action":"created"}`) },
 			wantCode:    http.StatusAccepted,
 			wantBody:    `{"processed":false,"reason":"event \"star\" is not in spec.events"}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Ignored: 1},
 		},
 		{
 			name:        "subscribed event without handler ignored",
-			request:     func() *http.Request { return delivery("release", `{"action":"published"}`) },
+			request:     func() *http.Request { return newDelivery("release", `{"action":"published"}`) },
 			wantCode:    http.StatusAccepted,
 			wantBody:    `{"processed":false,"reason":"event \"release\" has no handler"}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Ignored: 1},
@@ -97,7 +99,7 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "text/plain unsupported",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
+				r := newDelivery("push", pushExample)
 				r.Header.Set("Content-Type", "text/plain")
 				return r
 			},
@@ -108,8 +110,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "missing event header",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
-				r.Header.Del(HeaderEvent)
+				r := newDelivery("push", pushExample)
+				r.Header.Del(delivery.HeaderEvent)
 				return r
 			},
 			wantCode:    http.StatusBadRequest,
@@ -119,8 +121,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "missing delivery header",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
-				r.Header.Del(HeaderDelivery)
+				r := newDelivery("push", pushExample)
+				r.Header.Del(delivery.HeaderDelivery)
 				return r
 			},
 			wantCode:    http.StatusBadRequest,
@@ -130,8 +132,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "unsigned",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
-				r.Header.Del(HeaderSignature256)
+				r := newDelivery("push", pushExample)
+				r.Header.Del(delivery.HeaderSignature256)
 				return r
 			},
 			wantCode:    http.StatusUnauthorized,
@@ -141,8 +143,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "SHA-1 signature only",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
-				r.Header.Del(HeaderSignature256)
+				r := newDelivery("push", pushExample)
+				r.Header.Del(delivery.HeaderSignature256)
 				mac := hmac.New(sha1.New, []byte(testSecret))
 				mac.Write([]byte(pushExample))
 				r.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
@@ -155,8 +157,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "signature without sha256= prefix",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
-				r.Header.Set(HeaderSignature256, strings.TrimPrefix(r.Header.Get(HeaderSignature256), "sha256="))
+				r := newDelivery("push", pushExample)
+				r.Header.Set(delivery.HeaderSignature256, strings.TrimPrefix(r.Header.Get(delivery.HeaderSignature256), "sha256="))
 				return r
 			},
 			wantCode:    http.StatusUnauthorized,
@@ -166,8 +168,8 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "right signature over a re-serialised body",
 			request: func() *http.Request {
-				r := delivery("push", reserialised)
-				r.Header.Set(HeaderSignature256, Signature([]byte(testSecret), []byte(pushExample)))
+				r := newDelivery("push", reserialised)
+				r.Header.Set(delivery.HeaderSignature256, delivery.Signature([]byte(testSecret), []byte(pushExample)))
 				return r
 			},
 			wantCode:    http.StatusUnauthorized,
@@ -183,14 +185,14 @@ func TestAnswers(t *testing.T) {
 		},
 		{
 			name:        "malformed JSON with a valid signature",
-			request:     func() *http.Request { return delivery("push", `{"ref": "refs/heads/main",`) },
+			request:     func() *http.Request { return newDelivery("push", `{"ref": "refs/heads/main",`) },
 			wantCode:    http.StatusBadRequest,
 			wantBody:    `{"error":"malformed payload"}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
 		},
 		{
 			name:        "JSON that is not an object",
-			request:     func() *http.Request { return delivery("push", `null`) },
+			request:     func() *http.Request { return newDelivery("push", `null`) },
 			wantCode:    http.StatusBadRequest,
 			wantBody:    `{"error":"malformed payload"}`,
 			wantCounted: &hookv1.DeliveryCounters{Received: 1, Rejected: 1},
@@ -198,7 +200,7 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "form body without payload field",
 			request: func() *http.Request {
-				r := delivery("push", "data="+pushExample)
+				r := newDelivery("push", "data="+pushExample)
 				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				return r
 			},
@@ -209,7 +211,7 @@ func TestAnswers(t *testing.T) {
 		{
 			name: "declared body over 25 MiB",
 			request: func() *http.Request {
-				r := delivery("push", pushExample)
+				r := newDelivery("push", pushExample)
 				r.Body = io.NopCloser(&countingReader{remaining: MaxBodyBytes + 1})
 				r.ContentLength = MaxBodyBytes + 1
 				return r
@@ -281,7 +283,7 @@ func assertAnswer(t *testing.T, w *httptest.ResponseRecorder, code int, body str
 func TestOversizedBodyReadsNoMoreThanTheCap(t *testing.T) {
 	s := newHandlerServer(t, Options{})
 	body := &countingReader{remaining: MaxBodyBytes + 1 + 10<<20}
-	r := delivery("push", "")
+	r := newDelivery("push", "")
 	r.Body = io.NopCloser(body)
 	r.ContentLength = -1
 	var read atomic.Int64
@@ -300,7 +302,7 @@ func TestOversizedBodyReadsNoMoreThanTheCap(t *testing.T) {
 // Content-Length: the receiver answers 413 without reading it.
 func TestDeclaredOversizedBodyIsNotRead(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	r := delivery("push", "")
+	r := newDelivery("push", "")
 	r.Body = io.NopCloser(&countingReader{remaining: MaxBodyBytes + 1})
 	r.ContentLength = MaxBodyBytes + 1
 	var read atomic.Int64
@@ -334,16 +336,16 @@ func TestBodyAtTheCapIsRead(t *testing.T) {
 	if len(payload) != MaxBodyBytes {
 		t.Fatalf("payload is %d bytes", len(payload))
 	}
-	assertAnswer(t, serve(s, delivery("push", payload)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", payload)), http.StatusOK, `{"processed":true}`)
 }
 
 // TestDuplicateIsAnsweredAndNotCountedTwice resends a delivery with the same
 // GUID and body.
 func TestDuplicateIsAnsweredAndNotCountedTwice(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	first := delivery("push", pushExample)
-	again := delivery("push", pushExample)
-	again.Header.Set(HeaderDelivery, first.Header.Get(HeaderDelivery))
+	first := newDelivery("push", pushExample)
+	again := newDelivery("push", pushExample)
+	again.Header.Set(delivery.HeaderDelivery, first.Header.Get(delivery.HeaderDelivery))
 
 	assertAnswer(t, serve(s, first), http.StatusOK, `{"processed":true}`)
 	assertAnswer(t, serve(s, again), http.StatusOK, `{"processed":true,"duplicate":true}`)
@@ -359,10 +361,10 @@ func TestDuplicateIsAnsweredAndNotCountedTwice(t *testing.T) {
 // after the queue drained.
 func TestFullQueueAnswers503(t *testing.T) {
 	s := newHandlerServer(t, Options{QueueSize: 1})
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 
-	r := delivery("push", pushExample)
-	guid := r.Header.Get(HeaderDelivery)
+	r := newDelivery("push", pushExample)
+	guid := r.Header.Get(delivery.HeaderDelivery)
 	w := serve(s, r)
 	assertAnswer(t, w, http.StatusServiceUnavailable, `{"error":"too many deliveries waiting to be recorded: retry later"}`)
 	if got := w.Header().Get("Retry-After"); got != queueFullRetryAfter {
@@ -370,8 +372,8 @@ func TestFullQueueAnswers503(t *testing.T) {
 	}
 
 	drain(s)
-	redelivery := delivery("push", pushExample)
-	redelivery.Header.Set(HeaderDelivery, guid)
+	redelivery := newDelivery("push", pushExample)
+	redelivery.Header.Set(delivery.HeaderDelivery, guid)
 	assertAnswer(t, serve(s, redelivery), http.StatusOK, `{"processed":true}`)
 	drain(s)
 	if got := s.recorder.pendingCounters(testKey).Processed; got != 2 {
@@ -385,11 +387,11 @@ func TestFullQueueAnswers503(t *testing.T) {
 func TestRejectionsNeverFillTheQueue(t *testing.T) {
 	s := newHandlerServer(t, Options{QueueSize: 2})
 	for range 10 {
-		r := delivery("push", pushExample)
-		r.Header.Set(HeaderSignature256, Signature([]byte("not-the-webhook-secret-0123456789"), []byte(pushExample)))
+		r := newDelivery("push", pushExample)
+		r.Header.Set(delivery.HeaderSignature256, delivery.Signature([]byte("not-the-webhook-secret-0123456789"), []byte(pushExample)))
 		assertAnswer(t, serve(s, r), http.StatusUnauthorized, `{"error":"invalid signature"}`)
 	}
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 	drain(s)
 	if got := s.recorder.pendingCounters(testKey); got.Rejected != 10 || got.Processed != 1 {
 		t.Errorf("counted %d rejected and %d processed, want 10 and 1", got.Rejected, got.Processed)
@@ -402,10 +404,10 @@ func TestSecretNotConfiguredAcceptsNothing(t *testing.T) {
 	s := newHandlerServer(t, Options{})
 	s.store.setSecrets(testKey, &secretState{problem: "Secret \"github-experiments\" not found"})
 
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusServiceUnavailable,
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusServiceUnavailable,
 		`{"error":"the webhook secret of this integration is not configured or not valid yet: the delivery was not accepted"}`)
-	unsigned := delivery("push", pushExample)
-	unsigned.Header.Del(HeaderSignature256)
+	unsigned := newDelivery("push", pushExample)
+	unsigned.Header.Del(delivery.HeaderSignature256)
 	assertAnswer(t, serve(s, unsigned), http.StatusUnauthorized,
 		`{"error":"missing X-Hub-Signature-256: set the webhook secret in GitHub"}`)
 }
@@ -415,11 +417,11 @@ func TestSecretNotConfiguredAcceptsNothing(t *testing.T) {
 func TestPreviousSecretDuringGracePeriod(t *testing.T) {
 	s := newHandlerServer(t, Options{})
 	previous := "previous-secret-0123456789abcdef"
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{
 		Current: []byte(testSecret), Previous: []byte(previous), PreviousExpires: time.Now().Add(time.Hour)}})
 	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, previous)), http.StatusOK, `{"processed":true}`)
 
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{
 		Current: []byte(testSecret), Previous: []byte(previous), PreviousExpires: time.Now().Add(-time.Second)}})
 	assertAnswer(t, serve(s, deliveryTo(testKey, "push", pushExample, previous)), http.StatusUnauthorized, `{"error":"invalid signature"}`)
 }
@@ -445,19 +447,19 @@ func TestRejectedRequestsAreRateLimitedPerSource(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 	// What the headers alone refuse is answered 429 at once.
-	unsigned := delivery("push", pushExample)
+	unsigned := newDelivery("push", pushExample)
 	unsigned.RemoteAddr = "198.51.100.7:1234"
-	unsigned.Header.Del(HeaderSignature256)
+	unsigned.Header.Del(delivery.HeaderSignature256)
 	assertAnswer(t, serve(s, unsigned), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
 	nowhere := httptest.NewRequest(http.MethodPost, "/elsewhere", nil)
 	nowhere.RemoteAddr = "198.51.100.7:1234"
 	assertAnswer(t, serve(s, nowhere), http.StatusTooManyRequests, `{"error":"too many rejected requests from this address: retry later"}`)
 	// A correctly signed delivery from that source is accepted.
-	good := delivery("push", pushExample)
+	good := newDelivery("push", pushExample)
 	good.RemoteAddr = "198.51.100.7:1234"
 	assertAnswer(t, serve(s, good), http.StatusOK, `{"processed":true}`)
 
-	other := delivery("push", pushExample)
+	other := newDelivery("push", pushExample)
 	other.RemoteAddr = "198.51.100.8:1234"
 	assertAnswer(t, serve(s, other), http.StatusOK, `{"processed":true}`)
 }
@@ -468,13 +470,13 @@ func TestInflightCap(t *testing.T) {
 	s := newHandlerServer(t, Options{MaxInflight: 1})
 	other := sourceKey(netip.MustParseAddr("198.51.100.1"))
 	s.inflight.take(other, 1, true, false) // one delivery in flight, from another source
-	w := serve(s, delivery("push", pushExample))
+	w := serve(s, newDelivery("push", pushExample))
 	assertAnswer(t, w, http.StatusServiceUnavailable, `{"error":"too many deliveries in flight: retry later"}`)
 	if got := w.Header().Get("Retry-After"); got != inflightRetryAfter {
 		t.Errorf("Retry-After = %q, want %q", got, inflightRetryAfter)
 	}
 	s.inflight.give(other, 1)
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 }
 
 // TestAllowedSourcesWithTrustedProxy: only allowed sources deliver; behind a
@@ -495,7 +497,7 @@ func TestAllowedSourcesWithTrustedProxy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := delivery("push", pushExample)
+			r := newDelivery("push", pushExample)
 			r.RemoteAddr = tc.remote
 			if tc.forwarded != "" {
 				r.Header.Set("X-Forwarded-For", tc.forwarded)
@@ -524,11 +526,11 @@ func TestStatusRecordsPullRequestsAndIssues(t *testing.T) {
 		pr("open", false, "Adds the flow.\r\n\r\nExperiment_Key:   checkout-flow-v2  \r\nmore text"),
 		pr("closed", true, "Adds the flow.\nexperiment_key: checkout-flow-v2"),
 	} {
-		assertAnswer(t, serve(s, delivery("pull_request", d)), http.StatusOK, `{"processed":true}`)
+		assertAnswer(t, serve(s, newDelivery("pull_request", d)), http.StatusOK, `{"processed":true}`)
 	}
-	assertAnswer(t, serve(s, delivery("issues", issueExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("issues", issueExample)), http.StatusOK, `{"processed":true}`)
 	unlabeled := strings.Replace(strings.Replace(issueExample, `"labels":[{"name":"experiment"}]`, `"labels":[{"name":"bug"}]`, 1), `"number":101`, `"number":102`, 1)
-	assertAnswer(t, serve(s, delivery("issues", unlabeled)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("issues", unlabeled)), http.StatusOK, `{"processed":true}`)
 	drain(s)
 
 	st := hookv1.GitHubIntegrationStatus{}
@@ -570,10 +572,10 @@ func TestDeliveryLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.store.upsert(newIntegration(testIntegration()))
-		s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
-		r := delivery("push", pushExample)
+		s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
+		r := newDelivery("push", pushExample)
 		assertAnswer(t, serve(s, r), http.StatusOK, `{"processed":true}`)
-		unknown := delivery("push", pushExample)
+		unknown := newDelivery("push", pushExample)
 		unknown.URL.Path = "/elsewhere"
 		assertAnswer(t, serve(s, unknown), http.StatusNotFound, `{"error":"not found"}`)
 	}
@@ -626,11 +628,11 @@ func TestPanicIsAnswered500(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.store.upsert(newIntegration(testIntegration()))
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
 	dedupe := s.dedupe
 	s.dedupe = nil // a nil cache panics on use
 
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusInternalServerError,
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusInternalServerError,
 		`{"error":"internal error: the delivery was not processed"}`)
 	if !strings.Contains(logged.String(), "Receiver failed to answer a request") {
 		t.Errorf("panic not logged: %s", logged.String())
@@ -642,7 +644,7 @@ func TestPanicIsAnswered500(t *testing.T) {
 		t.Errorf("%d bytes of the body budget still taken after the panic", n)
 	}
 	s.dedupe = dedupe
-	assertAnswer(t, serve(s, delivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
+	assertAnswer(t, serve(s, newDelivery("push", pushExample)), http.StatusOK, `{"processed":true}`)
 }
 
 // TestMalformedRequests: what the HTTP server cannot read is answered with a

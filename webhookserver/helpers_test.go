@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 const (
@@ -67,7 +69,7 @@ func newHandlerServer(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	s.store.upsert(newIntegration(testIntegration()))
-	s.store.setSecrets(testKey, &secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
 	return s
 }
 
@@ -84,7 +86,7 @@ func drain(s *Server) {
 }
 
 // delivery builds a signed JSON delivery of event for the test integration.
-func delivery(event, body string) *http.Request {
+func newDelivery(event, body string) *http.Request {
 	return deliveryTo(testKey, event, body, testSecret)
 }
 
@@ -92,18 +94,18 @@ func deliveryTo(key types.NamespacedName, event, body, secret string) *http.Requ
 	r := httptest.NewRequest(http.MethodPost, hookv1.ReceiverPath(key.Namespace, key.Name), bytes.NewReader([]byte(body)))
 	r.RemoteAddr = "192.0.2.10:40000"
 	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(HeaderEvent, event)
-	r.Header.Set(HeaderDelivery, newGUID())
-	r.Header.Set(HeaderHookID, testHookID)
+	r.Header.Set(delivery.HeaderEvent, event)
+	r.Header.Set(delivery.HeaderDelivery, newGUID())
+	r.Header.Set(delivery.HeaderHookID, testHookID)
 	r.Header.Set("User-Agent", "GitHub-Hookshot/044aadd")
-	r.Header.Set(HeaderSignature256, Signature([]byte(secret), []byte(body)))
+	r.Header.Set(delivery.HeaderSignature256, delivery.Signature([]byte(secret), []byte(body)))
 	return r
 }
 
 // formDelivery builds a signed form-encoded delivery.
 func formDelivery(event, payload string) *http.Request {
 	body := url.Values{"payload": {payload}}.Encode()
-	r := delivery(event, body)
+	r := newDelivery(event, body)
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return r
 }

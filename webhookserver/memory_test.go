@@ -19,6 +19,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // heapInUse is the live heap, after collecting garbage.
@@ -57,9 +59,9 @@ func attack(t *testing.T, addr string, peers []string, signature string, body []
 	t.Helper()
 	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: receiver.test\r\nContent-Type: application/json\r\n"+
 		"%s: push\r\n%s: %s\r\nContent-Length: %d\r\n", hookv1.ReceiverPath(testNS, testName),
-		HeaderEvent, HeaderDelivery, newGUID(), MaxBodyBytes)
+		delivery.HeaderEvent, delivery.HeaderDelivery, newGUID(), MaxBodyBytes)
 	if signature != "" {
-		head += HeaderSignature256 + ": " + signature + "\r\n"
+		head += delivery.HeaderSignature256 + ": " + signature + "\r\n"
 	}
 	head += "\r\n"
 	var sent atomic.Int64

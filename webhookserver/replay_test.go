@@ -15,6 +15,8 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // seen is one answer as a client reads it.
@@ -125,10 +127,10 @@ func eventCountsOf(st hookv1.GitHubIntegrationStatus) map[string]int64 {
 // choose.
 func TestReplayWithInventedHeadersIsADuplicate(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	captured := delivery("push", pushExample)
-	guid := captured.Header.Get(HeaderDelivery)
-	again := delivery("push", pushExample)
-	again.Header.Set(HeaderDelivery, guid)
+	captured := newDelivery("push", pushExample)
+	guid := captured.Header.Get(delivery.HeaderDelivery)
+	again := newDelivery("push", pushExample)
+	again.Header.Set(delivery.HeaderDelivery, guid)
 	for i, a := range serveAll(t, s, []*http.Request{captured, again}) {
 		if want := []string{`{"processed":true}`, `{"processed":true,"duplicate":true}`}[i]; a.code != http.StatusOK || a.body != want {
 			t.Fatalf("delivery %d answered %d %s, want 200 %s", i, a.code, a.body, want)
@@ -139,20 +141,20 @@ func TestReplayWithInventedHeadersIsADuplicate(t *testing.T) {
 	const n = 1000
 	var replays []*http.Request
 	for i := range n {
-		r := delivery(inventedEvent(i), pushExample)
-		r.Header.Set(HeaderDelivery, guid)
+		r := newDelivery(inventedEvent(i), pushExample)
+		r.Header.Set(delivery.HeaderDelivery, guid)
 		replays = append(replays, r)
 	}
 	for i := range n {
-		r := delivery("push", pushExample)
-		r.Header.Set(HeaderDelivery, guid)
-		r.Header.Set(HeaderHookID, strconv.Itoa(500000+i))
+		r := newDelivery("push", pushExample)
+		r.Header.Set(delivery.HeaderDelivery, guid)
+		r.Header.Set(delivery.HeaderHookID, strconv.Itoa(500000+i))
 		replays = append(replays, r)
 	}
 	for i, a := range serveAll(t, s, replays) {
 		if a.code != http.StatusOK || a.body != `{"processed":true,"duplicate":true}` {
 			t.Fatalf("replay %d (event %s, hook %s) answered %d %s, want a duplicate", i,
-				replays[i].Header.Get(HeaderEvent), replays[i].Header.Get(HeaderHookID), a.code, a.body)
+				replays[i].Header.Get(delivery.HeaderEvent), replays[i].Header.Get(delivery.HeaderHookID), a.code, a.body)
 		}
 	}
 
@@ -178,7 +180,7 @@ func TestReplayWithInventedHeadersIsADuplicate(t *testing.T) {
 func TestUnrecordedEventNamesAreCountedWithoutThem(t *testing.T) {
 	s := newHandlerServer(t, Options{})
 	const n = 1000
-	first := delivery(inventedEvent(n), pushExample)
+	first := newDelivery(inventedEvent(n), pushExample)
 	a := serveAll(t, s, []*http.Request{first})[0]
 	wantFirst := `{"processed":false,"reason":"event \"` + inventedEvent(n) +
 		`\" is not a GitHub webhook event this version of hookwarden knows: counted without its name"}`
@@ -189,11 +191,11 @@ func TestUnrecordedEventNamesAreCountedWithoutThem(t *testing.T) {
 
 	var reqs []*http.Request
 	for i := range n {
-		reqs = append(reqs, delivery(inventedEvent(i), pushExample)) // a fresh GUID each
+		reqs = append(reqs, newDelivery(inventedEvent(i), pushExample)) // a fresh GUID each
 	}
 	for i, a := range serveAll(t, s, reqs) {
 		if a.code != http.StatusAccepted || !strings.Contains(a.body, "counted without its name") {
-			t.Fatalf("event %s answered %d %s, want 202", reqs[i].Header.Get(HeaderEvent), a.code, a.body)
+			t.Fatalf("event %s answered %d %s, want 202", reqs[i].Header.Get(delivery.HeaderEvent), a.code, a.body)
 		}
 	}
 	if after := deliverySeries(t); !slices.Equal(after, before) {
@@ -203,9 +205,9 @@ func TestUnrecordedEventNamesAreCountedWithoutThem(t *testing.T) {
 	// GitHub's events: one not in spec.events, one subscribed without a
 	// handler, and ping, which is not in spec.events either.
 	others := serveAll(t, s, []*http.Request{
-		delivery("star", `{"action":"created"}`),
-		delivery("release", `{"action":"published"}`),
-		delivery("ping", `{"zen":"Keep it logically awesome.","hook_id":424242}`),
+		newDelivery("star", `{"action":"created"}`),
+		newDelivery("release", `{"action":"published"}`),
+		newDelivery("ping", `{"zen":"Keep it logically awesome.","hook_id":424242}`),
 	})
 	if others[0].code != http.StatusAccepted || others[1].code != http.StatusAccepted || others[2].code != http.StatusOK {
 		t.Errorf("star, release and ping answered %v", others)
@@ -239,22 +241,22 @@ func TestUnrecordedEventNamesAreCountedWithoutThem(t *testing.T) {
 // is a delivery of its own.
 func TestDedupeKeyIsGUIDAndSignedBody(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	first := delivery("push", pushExample)
-	guid := first.Header.Get(HeaderDelivery)
+	first := newDelivery("push", pushExample)
+	guid := first.Header.Get(delivery.HeaderDelivery)
 
-	otherBody := delivery("push", strings.Replace(pushExample, "refs/heads/main", "refs/heads/next", 1))
-	otherBody.Header.Set(HeaderDelivery, guid)
-	otherGUID := delivery("push", pushExample)
-	otherHook := delivery("push", pushExample)
-	otherHook.Header.Set(HeaderDelivery, guid)
-	otherHook.Header.Set(HeaderHookID, "7")
+	otherBody := newDelivery("push", strings.Replace(pushExample, "refs/heads/main", "refs/heads/next", 1))
+	otherBody.Header.Set(delivery.HeaderDelivery, guid)
+	otherGUID := newDelivery("push", pushExample)
+	otherHook := newDelivery("push", pushExample)
+	otherHook.Header.Set(delivery.HeaderDelivery, guid)
+	otherHook.Header.Set(delivery.HeaderHookID, "7")
 	otherIntegration := deliveryTo(types.NamespacedName{Namespace: testNS, Name: "second"}, "push", pushExample, testSecret)
-	otherIntegration.Header.Set(HeaderDelivery, guid)
+	otherIntegration.Header.Set(delivery.HeaderDelivery, guid)
 	second := testIntegration()
 	second.Name = "second"
 	s.store.upsert(newIntegration(second))
 	s.store.setSecrets(types.NamespacedName{Namespace: testNS, Name: "second"},
-		&secretState{secrets: WebhookSecrets{Current: []byte(testSecret)}})
+		&secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
 
 	processed, duplicate := `{"processed":true}`, `{"processed":true,"duplicate":true}`
 	cases := []struct {
@@ -287,7 +289,7 @@ func TestEventNamesWithDigits(t *testing.T) {
 	all := testIntegration()
 	all.Spec.Events = []string{"*"}
 	s.store.upsert(newIntegration(all))
-	answers := serveAll(t, s, []*http.Request{delivery("projects_v2_item", `{"action":"edited"}`)})
+	answers := serveAll(t, s, []*http.Request{newDelivery("projects_v2_item", `{"action":"edited"}`)})
 	if want := `{"processed":false,"reason":"event \"projects_v2_item\" has no handler"}`; answers[0].code != http.StatusAccepted || answers[0].body != want {
 		t.Errorf("answered %d %s, want 202 %s", answers[0].code, answers[0].body, want)
 	}

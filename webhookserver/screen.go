@@ -1,7 +1,6 @@
 package webhookserver
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // declaredLengthKey keeps the Content-Length of a request that declared a
@@ -20,8 +20,6 @@ import (
 // the headers alone. Its name has characters no header read from a client
 // can have, so only the receiver sets it.
 var declaredLengthKey = []byte("(hookwarden) declared length")
-
-var signaturePrefixBytes = []byte(signaturePrefix)
 
 // headerReceived runs once a request's headers are in, before its body is
 // touched: it gives the body its read deadline, has the handler run after
@@ -70,51 +68,32 @@ func bodyPending(h *fasthttp.RequestHeader) bool {
 // secrets, and the body is read and verified. So a request that cannot be
 // accepted never has its body read, and an unsigned client never costs
 // more than its headers.
-func (s *Server) screen(ctx *fasthttp.RequestCtx, src source, now time.Time) (answer, *integration, WebhookSecrets) {
+func (s *Server) screen(ctx *fasthttp.RequestCtx, src source, now time.Time) (answer, *integration, delivery.Secrets) {
 	if s.allowlist.enabled() && (!src.ok || !s.allowlist.allows(src.addr)) {
-		return errorAnswer(http.StatusForbidden, "source address not allowed"), nil, WebhookSecrets{}
+		return errorAnswer(http.StatusForbidden, "source address not allowed"), nil, delivery.Secrets{}
 	}
 	key, ok := receiverKey(ctx.Request.Header.RequestURI())
 	switch {
 	case !ok:
-		return errorAnswer(http.StatusNotFound, "not found"), nil, WebhookSecrets{}
+		return errorAnswer(http.StatusNotFound, "not found"), nil, delivery.Secrets{}
 	case !ctx.IsPost():
 		a := errorAnswer(http.StatusMethodNotAllowed, "method not allowed: GitHub delivers with POST")
 		a.allow = http.MethodPost
-		return a, nil, WebhookSecrets{}
+		return a, nil, delivery.Secrets{}
 	}
 	in, secrets, ok := s.store.lookup(key)
 	if !ok {
-		return errorAnswer(http.StatusNotFound, "integration not found"), nil, WebhookSecrets{}
+		return errorAnswer(http.StatusNotFound, "integration not found"), nil, delivery.Secrets{}
 	}
 	h := &ctx.Request.Header
 	if declaredLength(h) > MaxBodyBytes {
 		return s.rejected(in, requestHeader{h}, errorAnswer(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB"), now),
-			nil, WebhookSecrets{}
+			nil, delivery.Secrets{}
 	}
-	if rej := checkHeaders(h); rej != nil {
-		return s.rejected(in, requestHeader{h}, errorAnswer(rej.Code, rej.Reason), now), nil, WebhookSecrets{}
+	if rej := delivery.CheckHeaders(peekedHeader{h}); rej != nil {
+		return s.rejected(in, requestHeader{h}, errorAnswer(rej.Code, rej.Reason), now), nil, delivery.Secrets{}
 	}
 	return answer{}, in, secrets
-}
-
-// checkHeaders is the part of ValidateDelivery that needs no body, with the
-// same answers; ValidateDelivery checks it all again with the body.
-func checkHeaders(h *fasthttp.RequestHeader) *Rejection {
-	// The checks keep neither string: they may point into the request.
-	if _, rej := checkContentType(unsafeString(h.ContentType())); rej != nil {
-		return rej
-	}
-	if rej := checkDeliveryHeaders(unsafeString(h.Peek(HeaderEvent)), unsafeString(h.Peek(HeaderDelivery))); rej != nil {
-		return rej
-	}
-	switch sig := h.Peek(HeaderSignature256); {
-	case len(sig) == 0:
-		return reject(http.StatusUnauthorized, reasonMissingSignature)
-	case len(sig) != len(signaturePrefix)+2*32 || !bytes.HasPrefix(sig, signaturePrefixBytes):
-		return reject(http.StatusUnauthorized, reasonInvalidSignature)
-	}
-	return nil
 }
 
 // receiverKey is the integration a raw request-target names. Only the

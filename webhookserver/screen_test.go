@@ -11,6 +11,8 @@ import (
 	"time"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // rawDelivery is a correctly signed push for the test integration, sent
@@ -18,8 +20,8 @@ import (
 func rawDelivery(target string, extra ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: receiver.test\r\nContent-Type: application/json\r\n", target)
-	fmt.Fprintf(&b, "%s: push\r\n%s: %s\r\n%s: %s\r\n", HeaderEvent, HeaderDelivery, newGUID(), HeaderHookID, testHookID)
-	fmt.Fprintf(&b, "%s: %s\r\nContent-Length: %d\r\n", HeaderSignature256, Signature([]byte(testSecret), []byte(pushExample)), len(pushExample))
+	fmt.Fprintf(&b, "%s: push\r\n%s: %s\r\n%s: %s\r\n", delivery.HeaderEvent, delivery.HeaderDelivery, newGUID(), delivery.HeaderHookID, testHookID)
+	fmt.Fprintf(&b, "%s: %s\r\nContent-Length: %d\r\n", delivery.HeaderSignature256, delivery.Signature([]byte(testSecret), []byte(pushExample)), len(pushExample))
 	for _, h := range extra {
 		b.WriteString(h + "\r\n")
 	}
@@ -138,7 +140,7 @@ func TestExpectContinue(t *testing.T) {
 		{"unknown integration", rawDelivery(hookv1.ReceiverPath(testNS, "nobody"), "Expect: 100-continue"),
 			http.StatusNotFound, `{"error":"integration not found"}`},
 		{"unknown path", rawDelivery("/elsewhere", "Expect: 100-continue"), http.StatusNotFound, `{"error":"not found"}`},
-		{"unsigned", strings.Replace(rawDelivery(canonical, "Expect: 100-continue"), HeaderSignature256+":", "X-Unsigned:", 1),
+		{"unsigned", strings.Replace(rawDelivery(canonical, "Expect: 100-continue"), delivery.HeaderSignature256+":", "X-Unsigned:", 1),
 			http.StatusUnauthorized, `{"error":"missing X-Hub-Signature-256: set the webhook secret in GitHub"}`},
 		{"text/plain", strings.Replace(rawDelivery(canonical, "Expect: 100-continue"), "application/json", "text/plain", 1),
 			http.StatusUnsupportedMediaType,

@@ -7,6 +7,15 @@
 // The request path reads only memory: integrations come from the manager's
 // informer, and webhook secrets from a small store filled by reading the
 // Secrets that integrations reference when they (or their metadata) change.
+//
+// One file, one job: server.go is the server's lifecycle; screen.go and
+// handler.go answer a request; limits.go, fairshare.go, connlimit.go,
+// bodybudget.go and memory.go are the abuse limits; dedupe.go remembers
+// answered deliveries; queue.go is the recording queue and its Events;
+// recorder.go and delta.go write status, coalesced; store.go and
+// secrets.go keep integrations and their webhook secrets in memory. What a
+// delivery is (its signature, checks, payload and the event table) is
+// package internal/delivery, which knows nothing of Kubernetes.
 package webhookserver
 
 import (
@@ -20,7 +29,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,10 +36,7 @@ import (
 	"github.com/go-logr/zapr"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -39,8 +44,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-
-	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
 const (
@@ -56,12 +59,6 @@ const (
 	// shutdownTimeout bounds how long in-flight deliveries may finish.
 	shutdownTimeout = 15 * time.Second
 )
-
-// queued is an answered delivery waiting to be recorded.
-type queued struct {
-	key types.NamespacedName
-	rec *record
-}
 
 // Server is the delivery receiver. It is a manager.Runnable that runs in
 // every replica (NeedLeaderElection is false).
@@ -339,219 +336,4 @@ type logPrinter struct{ log logr.Logger }
 
 func (p logPrinter) Printf(format string, args ...any) {
 	p.log.Info(strings.TrimSpace(fmt.Sprintf(format, args...)))
-}
-
-// startWorkers starts the queue workers and the status recorder. The
-// returned function stops them after recording everything queued.
-func (s *Server) startWorkers(ctx context.Context) (stop func()) {
-	work, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
-	var workers sync.WaitGroup
-	for range recordWorkers {
-		workers.Go(func() { s.drainQueue(work) })
-	}
-	flush, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
-	var flusher sync.WaitGroup
-	flusher.Go(func() { s.recorder.run(flush, s.opts.StatusFlushInterval) })
-	return func() {
-		stopQueue()
-		workers.Wait()
-		stopFlush()
-		flusher.Wait()
-	}
-}
-
-// enqueue hands a record to the workers; false when the queue is full.
-func (s *Server) enqueue(key types.NamespacedName, rec *record) bool {
-	select {
-	case s.queue <- queued{key: key, rec: rec}:
-		return true
-	default:
-		return false
-	}
-}
-
-// drainQueue records queued deliveries until ctx ends, then what is left.
-func (s *Server) drainQueue(ctx context.Context) {
-	for {
-		select {
-		case q := <-s.queue:
-			s.recordDelivery(q)
-		case <-ctx.Done():
-			for {
-				select {
-				case q := <-s.queue:
-					s.recordDelivery(q)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// recordDelivery adds a delivery to its integration's pending status and
-// emits a PullRequestLinked Event when a pull request gains a link key.
-func (s *Server) recordDelivery(q queued) {
-	if s.opts.BeforeRecord != nil {
-		s.opts.BeforeRecord()
-	}
-	if pr := q.rec.pullRequest; pr != nil && pr.LinkKey != "" && s.linkAppears(q.key, pr) {
-		s.emitLinked(q.key, pr)
-	}
-	s.recorder.add(q.key, q.rec)
-}
-
-// linkAppears reports whether neither the pending status nor the status
-// last seen links the pull request to the same key.
-func (s *Server) linkAppears(key types.NamespacedName, pr *hookv1.PullRequestStatus) bool {
-	k := itemKey{pr.Repository, pr.Number}
-	if linked, ok := s.recorder.pendingPullRequest(key, k); ok {
-		return linked != pr.LinkKey
-	}
-	linked, _ := s.store.linkedKey(key, k)
-	return linked != pr.LinkKey
-}
-
-func (s *Server) emitLinked(key types.NamespacedName, pr *hookv1.PullRequestStatus) {
-	in, _, ok := s.store.lookup(key)
-	if !ok || s.events == nil {
-		return
-	}
-	obj := &hookv1.GitHubIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, UID: in.uid}}
-	obj.SetGroupVersionKind(hookv1.GroupVersion.WithKind("GitHubIntegration"))
-	s.events.Eventf(obj, nil, corev1.EventTypeNormal, EventReasonPullRequestLinked, "Link",
-		"Pull request %s#%d links %s %q", pr.Repository, pr.Number, in.pullRequestKey, pr.LinkKey)
-}
-
-// watch registers the informer handlers that keep the store current.
-func (s *Server) watch(ctx context.Context) error {
-	integrations, err := s.cache.GetInformer(ctx, &hookv1.GitHubIntegration{})
-	if err != nil {
-		return fmt.Errorf("receiver: watch GitHubIntegrations: %w", err)
-	}
-	if _, err := integrations.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.onIntegration(obj) },
-		UpdateFunc: func(_, obj any) { s.onIntegration(obj) },
-		DeleteFunc: s.onIntegrationDeleted,
-	}); err != nil {
-		return fmt.Errorf("receiver: watch GitHubIntegrations: %w", err)
-	}
-
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	secretsInformer, err := s.cache.GetInformer(ctx, secretMeta)
-	if err != nil {
-		return fmt.Errorf("receiver: watch Secret metadata: %w", err)
-	}
-	if _, err := secretsInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: s.onSecret,
-		UpdateFunc: func(old, obj any) {
-			if o, n := metaOf(old), metaOf(obj); o == nil || n == nil || o.GetResourceVersion() != n.GetResourceVersion() {
-				s.onSecret(obj)
-			}
-		},
-		DeleteFunc: s.onSecret,
-	}); err != nil {
-		return fmt.Errorf("receiver: watch Secret metadata: %w", err)
-	}
-	return nil
-}
-
-func (s *Server) onIntegration(obj any) {
-	gi, ok := obj.(*hookv1.GitHubIntegration)
-	if !ok {
-		return
-	}
-	if s.store.upsert(newIntegration(gi)) {
-		s.secretQ.Add(client.ObjectKeyFromObject(gi))
-	}
-}
-
-func (s *Server) onIntegrationDeleted(obj any) {
-	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	if m := metaOf(obj); m != nil {
-		s.store.remove(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
-	}
-}
-
-// onSecret re-reads the webhook secrets of the integrations that use the
-// Secret. Other Secrets are ignored and nothing of them is kept.
-func (s *Server) onSecret(obj any) {
-	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	m := metaOf(obj)
-	if m == nil {
-		return
-	}
-	for _, key := range s.store.referrersOf(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}) {
-		s.secretQ.Add(key)
-	}
-}
-
-func metaOf(obj any) metav1.Object {
-	m, _ := obj.(metav1.Object)
-	return m
-}
-
-// loadAllSecrets reads the secrets of every integration known at start, so
-// the receiver is ready only when it can validate their deliveries.
-func (s *Server) loadAllSecrets(ctx context.Context) {
-	keys := s.store.keys()
-	sem := make(chan struct{}, secretWorkers)
-	var wg sync.WaitGroup
-	for _, key := range keys {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.refreshSecrets(ctx, key); err != nil {
-				s.secretQ.AddRateLimited(key)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// runSecretWorkers re-reads secrets as integrations and Secrets change.
-func (s *Server) runSecretWorkers(ctx context.Context) {
-	go func() {
-		<-ctx.Done()
-		s.secretQ.ShutDown()
-	}()
-	var wg sync.WaitGroup
-	for range secretWorkers {
-		wg.Go(func() {
-			for {
-				key, shutdown := s.secretQ.Get()
-				if shutdown {
-					return
-				}
-				if err := s.refreshSecrets(ctx, key); err != nil {
-					s.secretQ.AddRateLimited(key)
-				} else {
-					s.secretQ.Forget(key)
-				}
-				s.secretQ.Done(key)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// refreshSecrets reads and stores one integration's webhook secrets.
-func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) error {
-	in, _, ok := s.store.lookup(key)
-	if !ok {
-		return nil
-	}
-	st, err := readSecrets(ctx, s.apiReader, in)
-	if err != nil {
-		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
-		return err
-	}
-	st.logProblem(s.log, key.String())
-	s.store.setSecrets(key, st)
-	return nil
 }

@@ -32,6 +32,8 @@ import (
 
 	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // The side-by-side benchmark of SPEC §4 (`make bench`): the receiver, a bare
@@ -464,7 +466,7 @@ var benchGUIDs atomic.Int64
 // prepared request per connection, written with one call; a minimal response
 // reader) so that it outpaces every server on its own core.
 func driveLoad(srv *benchServer, payload []byte, conns int, warm, measure time.Duration) (loadResult, error) {
-	sig := Signature([]byte(testSecret), payload)
+	sig := delivery.Signature([]byte(testSecret), payload)
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		c, err := net.Dial("tcp", srv.addr)

@@ -1,21 +1,13 @@
 package webhookserver
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"strings"
 	"sync"
-	"time"
 
-	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // Defaults of the spec fields the receiver reads, for objects created before
@@ -24,9 +16,6 @@ const (
 	defaultWebhookSecretKey = "webhook_secret"
 	defaultPullRequestKey   = "experiment_key"
 )
-
-// handledEvents are the events the receiver records beyond counting them.
-var handledEvents = map[string]bool{"push": true, "pull_request": true, "issues": true}
 
 // integration is what the receiver needs of a GitHubIntegration, copied out
 // of the informer so the request path reads a small immutable value.
@@ -84,36 +73,6 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 	return in
 }
 
-// secretState is the webhook secrets of one integration, as last read.
-type secretState struct {
-	secrets WebhookSecrets
-	// problem says why no secret is usable, so that every delivery is
-	// answered 503; never a value.
-	problem string
-	// degraded says what is wrong with the integration's Secret while the
-	// applied secret (or the previous one, until it expires) is still
-	// accepted; never a value.
-	degraded string
-}
-
-// logProblem logs what is wrong with the integration's webhook secret, if
-// anything, and what the receiver does meanwhile.
-func (st *secretState) logProblem(log logr.Logger, integration string) {
-	switch {
-	case st.problem != "":
-		log.Info("Webhook secret not usable: deliveries are answered 503 until it is fixed",
-			"integration", integration, "problem", st.problem)
-	case st.degraded != "" && len(st.secrets.Applied) > 0:
-		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the applied secret, "+
-			"which the hooks on GitHub carry, are still accepted; fix the Secret to change it",
-			"integration", integration, "problem", st.degraded)
-	case st.degraded != "":
-		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the previous secret "+
-			"are still accepted until it expires; fix the Secret before then",
-			"integration", integration, "problem", st.degraded, "previousExpires", st.secrets.PreviousExpires)
-	}
-}
-
 // store holds the known integrations and their webhook secrets in memory:
 // the request path never calls the API server. Only Secrets that an
 // integration references are read, so memory does not grow with unrelated
@@ -135,14 +94,14 @@ func newStore() *store {
 }
 
 // lookup returns the integration and its secrets.
-func (s *store) lookup(key types.NamespacedName) (*integration, WebhookSecrets, bool) {
+func (s *store) lookup(key types.NamespacedName) (*integration, delivery.Secrets, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	in, ok := s.integrations[key]
 	if !ok {
-		return nil, WebhookSecrets{}, false
+		return nil, delivery.Secrets{}, false
 	}
-	var ws WebhookSecrets
+	var ws delivery.Secrets
 	if st := s.secrets[key]; st != nil {
 		ws = st.secrets
 	}
@@ -241,81 +200,4 @@ func (s *store) unrefLocked(in *integration) {
 			delete(s.referrers, ref)
 		}
 	}
-}
-
-// readSecrets reads an integration's webhook secrets from the API server:
-// the current one from its Secret, the one the hooks carry from the
-// operator-owned <name>-applied-webhook-secret Secret, and the previous one,
-// with its expiry, from the operator-owned <name>-previous-webhook-secret
-// Secret. Only the secret bytes are kept. A missing or unusable current
-// secret is reported, not returned as an error: in degraded while the
-// applied or previous secret is still accepted, in problem when nothing is.
-//
-// Accepting the applied secret is what makes a change of the user's Secret
-// safe before the reconciler has pushed it to GitHub, even while the
-// operator's reconciler is down: the hooks keep signing with the applied
-// secret until they carry the new one. For the same reason a bad edit of the
-// user's Secret (a webhook secret too short, a key renamed, the Secret
-// deleted by mistake) does not stop deliveries: the reconciler never pushes
-// an invalid secret, so the hooks still sign with the applied one.
-func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
-	st := &secretState{}
-	var problem string
-	current := &corev1.Secret{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}, current)
-	switch {
-	case apierrors.IsNotFound(err):
-		problem = fmt.Sprintf("Secret %q not found", in.secretName)
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, in.secretName, err)
-	default:
-		value, ok := current.Data[in.secretKey]
-		if !ok {
-			problem = fmt.Sprintf("Secret %q has no key %q", in.secretName, in.secretKey)
-		} else if err := secrets.ValidateWebhookSecret(in.secretKey, value); err != nil {
-			problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
-		} else {
-			st.secrets.Current = value
-		}
-	}
-
-	appliedName := hookv1.AppliedWebhookSecretName(in.key.Name)
-	applied := &corev1.Secret{}
-	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: appliedName}, applied)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, appliedName, err)
-	default:
-		if value := applied.Data[hookv1.AppliedWebhookSecretKey]; len(value) > 0 && !bytes.Equal(value, st.secrets.Current) {
-			st.secrets.Applied = value
-		}
-	}
-
-	previousName := hookv1.PreviousWebhookSecretName(in.key.Name)
-	previous := &corev1.Secret{}
-	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: previousName}, previous)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, previousName, err)
-	default:
-		expires, perr := time.Parse(time.RFC3339, strings.TrimSpace(previous.Annotations[hookv1.ExpiresAnnotation]))
-		value := previous.Data[hookv1.PreviousWebhookSecretKey]
-		// Without a valid expiry the previous secret is not accepted: a
-		// secret that never expires would defeat the rotation.
-		if perr == nil && len(value) > 0 {
-			st.secrets.Previous = value
-			st.secrets.PreviousExpires = expires
-		}
-	}
-
-	switch {
-	case problem == "":
-	case len(st.secrets.Applied) > 0 || len(st.secrets.Previous) > 0 && time.Now().Before(st.secrets.PreviousExpires):
-		st.degraded = problem
-	default:
-		st.problem = problem
-	}
-	return st, nil
 }

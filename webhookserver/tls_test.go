@@ -24,6 +24,8 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // testCert is a self-signed certificate for 127.0.0.1 and its key, PEM
@@ -131,7 +133,7 @@ func TestReceiverServesAndReloadsCertificate(t *testing.T) {
 		TLSClientConfig: &tls.Config{RootCAs: certA.trustedBy, MinVersion: tls.VersionTLS12}}}
 	t.Cleanup(trustA.CloseIdleConnections)
 	body := []byte(pushExample)
-	code, answer := postWith(t, trustA, rcv.url, key, "push", newGUID(), body, Signature([]byte(testSecret), body), testHookID)
+	code, answer := postWith(t, trustA, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(testSecret), body), testHookID)
 	if code != http.StatusOK || answer != `{"processed":true}` {
 		t.Fatalf("delivery over HTTPS answered %d %s", code, answer)
 	}
@@ -153,7 +155,7 @@ func TestReceiverServesAndReloadsCertificate(t *testing.T) {
 	trustB := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: certB.trustedBy, MinVersion: tls.VersionTLS12}}}
 	t.Cleanup(trustB.CloseIdleConnections)
-	code, answer = postWith(t, trustB, rcv.url, key, "push", newGUID(), body, Signature([]byte(testSecret), body), testHookID)
+	code, answer = postWith(t, trustB, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(testSecret), body), testHookID)
 	if code != http.StatusOK || answer != `{"processed":true}` {
 		t.Fatalf("delivery over HTTPS after the reload answered %d %s", code, answer)
 	}

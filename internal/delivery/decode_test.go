@@ -121,40 +121,57 @@ func checkDecodeMatches(t *testing.T, name string, newFields func() any, raw []b
 	return fastErr == nil
 }
 
-// TestNestingDepthAgreesWithEncodingJSON: encoding/json refuses a 10001st
-// level of nesting; the decoder refuses exactly that too, wherever the
-// nesting is (a skipped member, a member it reads, an array element).
-func TestNestingDepthAgreesWithEncodingJSON(t *testing.T) {
-	nest := func(prefix string, levels int, suffix string) []byte {
-		// prefix opens the first levels; the rest are arrays.
-		var b strings.Builder
-		b.WriteString(prefix)
-		opened := strings.Count(prefix, "{") + strings.Count(prefix, "[")
-		for range levels - opened {
-			b.WriteString("[")
+// nested returns a payload object in which depth objects or arrays are open
+// at once at the deepest point (the payload's own object counts), the
+// deepest one holding a value or empty, in a member the decoder skips, in
+// one it decodes, or in an issue's label.
+func nested(depth int, kind, where string) []byte {
+	levels := func(n int) string {
+		switch kind {
+		case "arrays":
+			return strings.Repeat("[", n) + "1" + strings.Repeat("]", n)
+		case "empty arrays":
+			return strings.Repeat("[", n) + strings.Repeat("]", n)
+		case "objects":
+			return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
 		}
-		b.WriteString("1")
-		for range levels - opened {
-			b.WriteString("]")
-		}
-		b.WriteString(suffix)
-		return []byte(b.String())
+		return strings.Repeat(`{"a":`, n-1) + "{}" + strings.Repeat("}", n-1)
 	}
-	for _, levels := range []int{9999, 10000, 10001, 10002} {
-		for name, raw := range map[string][]byte{
-			"skipped member": nest(`{"x":`, levels, `}`),
-			"read member":    nest(`{"issue":{"labels":[{"name":`, levels, `}]}}`),
-			"pointer member": nest(`{"pull_request":{"body":`, levels, `}}`),
-		} {
-			wantOK := json.Valid(raw)
-			if wantOK != (levels <= 10000) {
-				t.Fatalf("test case %s/%d: encoding/json accepts: %v", name, levels, wantOK)
-			}
-			for event, newFields := range fieldsTypes() {
-				fields := newFields()
-				err := decodeInto(raw, schemaOf(reflect.TypeOf(fields).Elem()), fields)
-				if (err == nil) != wantOK {
-					t.Errorf("%s nested %d deep, decoded as %s: error %v, encoding/json accepts it: %v", name, levels, event, err, wantOK)
+	switch where {
+	case "skipped member":
+		return []byte(`{"ref":"refs/heads/main","deep":` + levels(depth-1) + `}`)
+	case "repository":
+		return []byte(`{"repository":{"full_name":"acme/api","x":` + levels(depth-2) + `}}`)
+	case "label":
+		return []byte(`{"issue":{"number":1,"labels":[{"name":"experiment","x":` + levels(depth-4) + `}]}}`)
+	case "pull request body":
+		return []byte(`{"pull_request":{"number":1,"body":` + levels(depth-2) + `}}`)
+	}
+	panic(where)
+}
+
+// TestNestingDepthAgreesWithEncodingJSON: the decoder refuses exactly the
+// nesting encoding/json refuses: 10,000 levels are a payload, 10,001 are
+// malformed, wherever they are, for every entry of the event table, and in
+// one pass (never by falling back to encoding/json).
+func TestNestingDepthAgreesWithEncodingJSON(t *testing.T) {
+	for _, tc := range []struct {
+		depth int
+		ok    bool
+	}{{maxJSONDepth - 1, true}, {maxJSONDepth, true}, {maxJSONDepth + 1, false}} {
+		for _, kind := range []string{"arrays", "empty arrays", "objects", "empty objects"} {
+			for _, where := range []string{"skipped member", "repository", "label", "pull request body"} {
+				payload := nested(tc.depth, kind, where)
+				if json.Valid(payload) != tc.ok {
+					t.Fatalf("%d levels of %s in %s: encoding/json accepts it: %v, this test expects %v",
+						tc.depth, kind, where, json.Valid(payload), tc.ok)
+				}
+				for event, newFields := range fieldsTypes() {
+					fields := newFields()
+					s := schemaOf(reflect.TypeOf(fields).Elem())
+					if err := decodeOnePass(payload, s, reflect.ValueOf(fields).Elem()); (err == nil) != tc.ok || errors.Is(err, errGeneralPath) {
+						t.Errorf("%d levels of %s in %s, decoded as %s: error %v, want accepted: %v", tc.depth, kind, where, event, err, tc.ok)
+					}
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package webhookserver
+package delivery
 
 import (
 	"net/http"
@@ -13,7 +13,7 @@ func TestSignatureAcceptedDuringRotation(t *testing.T) {
 	now := time.Now()
 	body := []byte(`{"zen":"Keep it logically awesome."}`)
 	const current, applied, previous, other = "the-user-secret-0001", "the-applied-secret-01", "the-previous-secret-1", "someone-else-secret-1"
-	secrets := WebhookSecrets{Current: []byte(current), Applied: []byte(applied),
+	secrets := Secrets{Current: []byte(current), Applied: []byte(applied),
 		Previous: []byte(previous), PreviousExpires: now.Add(time.Minute)}
 	cases := []struct {
 		name     string
@@ -30,7 +30,7 @@ func TestSignatureAcceptedDuringRotation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			prev, rej := verifySignature(Signature([]byte(tc.signedBy), body), body, secrets, tc.at)
+			prev, rej := Verify(Signature([]byte(tc.signedBy), body), body, secrets, tc.at)
 			switch {
 			case tc.want == 0 && rej != nil:
 				t.Fatalf("rejected with %d %q, want accepted", rej.Code, rej.Reason)

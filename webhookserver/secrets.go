@@ -1,0 +1,262 @@
+package webhookserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/secrets"
+)
+
+// watch registers the informer handlers that keep the store current.
+func (s *Server) watch(ctx context.Context) error {
+	integrations, err := s.cache.GetInformer(ctx, &hookv1.GitHubIntegration{})
+	if err != nil {
+		return fmt.Errorf("receiver: watch GitHubIntegrations: %w", err)
+	}
+	if _, err := integrations.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.onIntegration(obj) },
+		UpdateFunc: func(_, obj any) { s.onIntegration(obj) },
+		DeleteFunc: s.onIntegrationDeleted,
+	}); err != nil {
+		return fmt.Errorf("receiver: watch GitHubIntegrations: %w", err)
+	}
+
+	secretMeta := &metav1.PartialObjectMetadata{}
+	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	secretsInformer, err := s.cache.GetInformer(ctx, secretMeta)
+	if err != nil {
+		return fmt.Errorf("receiver: watch Secret metadata: %w", err)
+	}
+	if _, err := secretsInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: s.onSecret,
+		UpdateFunc: func(old, obj any) {
+			if o, n := metaOf(old), metaOf(obj); o == nil || n == nil || o.GetResourceVersion() != n.GetResourceVersion() {
+				s.onSecret(obj)
+			}
+		},
+		DeleteFunc: s.onSecret,
+	}); err != nil {
+		return fmt.Errorf("receiver: watch Secret metadata: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) onIntegration(obj any) {
+	gi, ok := obj.(*hookv1.GitHubIntegration)
+	if !ok {
+		return
+	}
+	if s.store.upsert(newIntegration(gi)) {
+		s.secretQ.Add(client.ObjectKeyFromObject(gi))
+	}
+}
+
+func (s *Server) onIntegrationDeleted(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if m := metaOf(obj); m != nil {
+		s.store.remove(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
+	}
+}
+
+// onSecret re-reads the webhook secrets of the integrations that use the
+// Secret. Other Secrets are ignored and nothing of them is kept.
+func (s *Server) onSecret(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	m := metaOf(obj)
+	if m == nil {
+		return
+	}
+	for _, key := range s.store.referrersOf(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}) {
+		s.secretQ.Add(key)
+	}
+}
+
+func metaOf(obj any) metav1.Object {
+	m, _ := obj.(metav1.Object)
+	return m
+}
+
+// loadAllSecrets reads the secrets of every integration known at start, so
+// the receiver is ready only when it can validate their deliveries.
+func (s *Server) loadAllSecrets(ctx context.Context) {
+	keys := s.store.keys()
+	sem := make(chan struct{}, secretWorkers)
+	var wg sync.WaitGroup
+	for _, key := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.refreshSecrets(ctx, key); err != nil {
+				s.secretQ.AddRateLimited(key)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runSecretWorkers re-reads secrets as integrations and Secrets change.
+func (s *Server) runSecretWorkers(ctx context.Context) {
+	go func() {
+		<-ctx.Done()
+		s.secretQ.ShutDown()
+	}()
+	var wg sync.WaitGroup
+	for range secretWorkers {
+		wg.Go(func() {
+			for {
+				key, shutdown := s.secretQ.Get()
+				if shutdown {
+					return
+				}
+				if err := s.refreshSecrets(ctx, key); err != nil {
+					s.secretQ.AddRateLimited(key)
+				} else {
+					s.secretQ.Forget(key)
+				}
+				s.secretQ.Done(key)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// refreshSecrets reads and stores one integration's webhook secrets.
+func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) error {
+	in, _, ok := s.store.lookup(key)
+	if !ok {
+		return nil
+	}
+	st, err := readSecrets(ctx, s.apiReader, in)
+	if err != nil {
+		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
+		return err
+	}
+	st.logProblem(s.log, key.String())
+	s.store.setSecrets(key, st)
+	return nil
+}
+
+// secretState is the webhook secrets of one integration, as last read.
+type secretState struct {
+	secrets delivery.Secrets
+	// problem says why no secret is usable, so that every delivery is
+	// answered 503; never a value.
+	problem string
+	// degraded says what is wrong with the integration's Secret while the
+	// applied secret (or the previous one, until it expires) is still
+	// accepted; never a value.
+	degraded string
+}
+
+// logProblem logs what is wrong with the integration's webhook secret, if
+// anything, and what the receiver does meanwhile.
+func (st *secretState) logProblem(log logr.Logger, integration string) {
+	switch {
+	case st.problem != "":
+		log.Info("Webhook secret not usable: deliveries are answered 503 until it is fixed",
+			"integration", integration, "problem", st.problem)
+	case st.degraded != "" && len(st.secrets.Applied) > 0:
+		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the applied secret, "+
+			"which the hooks on GitHub carry, are still accepted; fix the Secret to change it",
+			"integration", integration, "problem", st.degraded)
+	case st.degraded != "":
+		log.Info("Webhook secret in the integration's Secret not usable: deliveries signed with the previous secret "+
+			"are still accepted until it expires; fix the Secret before then",
+			"integration", integration, "problem", st.degraded, "previousExpires", st.secrets.PreviousExpires)
+	}
+}
+
+// readSecrets reads an integration's webhook secrets from the API server:
+// the current one from its Secret, the one the hooks carry from the
+// operator-owned <name>-applied-webhook-secret Secret, and the previous one,
+// with its expiry, from the operator-owned <name>-previous-webhook-secret
+// Secret. Only the secret bytes are kept. A missing or unusable current
+// secret is reported, not returned as an error: in degraded while the
+// applied or previous secret is still accepted, in problem when nothing is.
+//
+// Accepting the applied secret is what makes a change of the user's Secret
+// safe before the reconciler has pushed it to GitHub, even while the
+// operator's reconciler is down: the hooks keep signing with the applied
+// secret until they carry the new one. For the same reason a bad edit of the
+// user's Secret (a webhook secret too short, a key renamed, the Secret
+// deleted by mistake) does not stop deliveries: the reconciler never pushes
+// an invalid secret, so the hooks still sign with the applied one.
+func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
+	st := &secretState{}
+	var problem string
+	current := &corev1.Secret{}
+	err := reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}, current)
+	switch {
+	case apierrors.IsNotFound(err):
+		problem = fmt.Sprintf("Secret %q not found", in.secretName)
+	case err != nil:
+		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, in.secretName, err)
+	default:
+		value, ok := current.Data[in.secretKey]
+		if !ok {
+			problem = fmt.Sprintf("Secret %q has no key %q", in.secretName, in.secretKey)
+		} else if err := secrets.ValidateWebhookSecret(in.secretKey, value); err != nil {
+			problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
+		} else {
+			st.secrets.Current = value
+		}
+	}
+
+	appliedName := hookv1.AppliedWebhookSecretName(in.key.Name)
+	applied := &corev1.Secret{}
+	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: appliedName}, applied)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, appliedName, err)
+	default:
+		if value := applied.Data[hookv1.AppliedWebhookSecretKey]; len(value) > 0 && !bytes.Equal(value, st.secrets.Current) {
+			st.secrets.Applied = value
+		}
+	}
+
+	previousName := hookv1.PreviousWebhookSecretName(in.key.Name)
+	previous := &corev1.Secret{}
+	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: previousName}, previous)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, previousName, err)
+	default:
+		expires, perr := time.Parse(time.RFC3339, strings.TrimSpace(previous.Annotations[hookv1.ExpiresAnnotation]))
+		value := previous.Data[hookv1.PreviousWebhookSecretKey]
+		// Without a valid expiry the previous secret is not accepted: a
+		// secret that never expires would defeat the rotation.
+		if perr == nil && len(value) > 0 {
+			st.secrets.Previous = value
+			st.secrets.PreviousExpires = expires
+		}
+	}
+
+	switch {
+	case problem == "":
+	case len(st.secrets.Applied) > 0 || len(st.secrets.Previous) > 0 && time.Now().Before(st.secrets.PreviousExpires):
+		st.degraded = problem
+	default:
+		st.problem = problem
+	}
+	return st, nil
+}
