@@ -9,16 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // appliedUntouched fails the test when the applied Secret changed since
 // before, or when the hook on GitHub no longer carries the secret it had.
 func (h *harness) appliedUntouched(name string, before *corev1.Secret) {
 	h.t.Helper()
-	after := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	after := h.ownedSecret(webhooksecret.AppliedName(name))
 	if after.UID != before.UID || after.ResourceVersion != before.ResourceVersion ||
-		string(after.Data[hookv1.AppliedWebhookSecretKey]) != string(before.Data[hookv1.AppliedWebhookSecretKey]) {
+		string(after.Data[webhooksecret.Key]) != string(before.Data[webhooksecret.Key]) {
 		h.t.Errorf("the applied Secret changed while the user's Secret was unusable")
 	}
 	if hooks := h.simHooks("acme/api"); len(hooks) != 1 || hooks[0].Config.Secret != testWebhookSecret {
@@ -36,7 +36,7 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 	h.withSecret(name)
 	gi := h.integration(name, []string{"acme/api"})
 	gi = h.waitReady(name)
-	before := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	h.eventually(5*time.Second, func() error {
 		s := h.ownedSecret(name)
@@ -45,9 +45,9 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 	})
 	gi = h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, hookv1.ReasonInvalidSecret, 10*time.Second)
 	msg := condition(gi, hookv1.ConditionReady).Message
-	fingerprint := secrets.Fingerprint([]byte(testWebhookSecret), string(gi.UID))
-	if err := contains(msg, `key "webhook_secret"`, fmt.Sprint(secrets.MinWebhookSecretLength), "still accepted",
-		fingerprint, hookv1.AppliedWebhookSecretName(name)); err != nil {
+	fingerprint := webhooksecret.Fingerprint([]byte(testWebhookSecret), string(gi.UID))
+	if err := contains(msg, `key "webhook_secret"`, fmt.Sprint(webhooksecret.MinWebhookSecretLength), "still accepted",
+		fingerprint, webhooksecret.AppliedName(name)); err != nil {
 		t.Error(err)
 	}
 	if err := contains(msg, "too-short"); err == nil {
@@ -56,7 +56,7 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 	h.poke(name) // a later reconcile changes nothing either
 	time.Sleep(500 * time.Millisecond)
 	h.appliedUntouched(name, before)
-	if s := h.userSecret(hookv1.PreviousWebhookSecretName(name)); s != nil {
+	if s := h.userSecret(webhooksecret.PreviousName(name)); s != nil {
 		t.Error("a rotation started towards the invalid secret")
 	}
 }
@@ -70,13 +70,13 @@ func TestDeletedSecretKeepsTheAppliedSecret(t *testing.T) {
 	h.withSecret(name)
 	h.integration(name, []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
 	h.waitReady(name)
-	before := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	if err := env.Client.Delete(h.ctx, h.ownedSecret(name)); err != nil {
 		t.Fatal(err)
 	}
 	gi := h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, hookv1.ReasonSecretNotFound, 10*time.Second)
-	if err := contains(condition(gi, hookv1.ConditionReady).Message, "not found", "create it", "still accepted", hookv1.AppliedWebhookSecretName(name)); err != nil {
+	if err := contains(condition(gi, hookv1.ConditionReady).Message, "not found", "create it", "still accepted", webhooksecret.AppliedName(name)); err != nil {
 		t.Error(err)
 	}
 	h.appliedUntouched(name, before)
@@ -96,7 +96,7 @@ func TestTerminatingSecretIsUsedAndExplained(t *testing.T) {
 	h.integration(name, []string{"acme/api"})
 	h.waitReady(name)
 	h.waitProtected(name, true)
-	before := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	if err := env.Client.Delete(h.ctx, h.ownedSecret(name)); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ import (
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/indexes"
 	"github.com/hookwarden/hookwarden/internal/metrics"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // ControllerName names the controller in logs, metrics and Events.
@@ -147,10 +148,10 @@ func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context,
 // would keep, by its name); empty for any other Secret.
 func keeperOf(secret client.Object) string {
 	labels := secret.GetLabels()
-	if labels[hookv1.ManagedByLabel] == hookv1.ManagedByValue && labels[hookv1.IntegrationLabel] != "" {
-		return labels[hookv1.IntegrationLabel]
+	if labels[webhooksecret.ManagedByLabel] == webhooksecret.ManagedByValue && labels[webhooksecret.IntegrationLabel] != "" {
+		return labels[webhooksecret.IntegrationLabel]
 	}
-	for _, suffix := range []string{hookv1.AppliedWebhookSecretName(""), hookv1.PreviousWebhookSecretName("")} {
+	for _, suffix := range []string{webhooksecret.AppliedName(""), webhooksecret.PreviousName("")} {
 		if name, ok := strings.CutSuffix(secret.GetName(), suffix); ok && name != "" {
 			return name
 		}

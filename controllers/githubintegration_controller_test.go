@@ -12,7 +12,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 func TestCreateRegistersOneHookPerRepository(t *testing.T) {
@@ -52,12 +52,12 @@ func TestCreateRegistersOneHookPerRepository(t *testing.T) {
 		if hs.ID != hook.ID || !hs.Active || !slices.Equal(hs.Events, []string{"issues", "push"}) || hs.LastSyncTime == nil || hs.LastError != "" {
 			t.Errorf("status of %s: %+v, want hook %d", repo, hs, hook.ID)
 		}
-		if hs.SecretFingerprint != secrets.Fingerprint([]byte(testWebhookSecret), string(gi.UID)) {
+		if hs.SecretFingerprint != webhooksecret.Fingerprint([]byte(testWebhookSecret), string(gi.UID)) {
 			t.Errorf("status of %s: fingerprint %q", repo, hs.SecretFingerprint)
 		}
 	}
 	if gi.Status.HookCount != 2 || gi.Status.Target != "acme/api +1" || gi.Status.PayloadURL != h.payloadURL("experiments") ||
-		gi.Status.WebhookSecret == nil || gi.Status.WebhookSecret.Fingerprint != secrets.Fingerprint([]byte(testWebhookSecret), string(gi.UID)) ||
+		gi.Status.WebhookSecret == nil || gi.Status.WebhookSecret.Fingerprint != webhooksecret.Fingerprint([]byte(testWebhookSecret), string(gi.UID)) ||
 		gi.Status.ObservedGeneration != gi.Generation {
 		t.Errorf("status summary: %+v", gi.Status)
 	}

@@ -16,10 +16,6 @@ import (
 	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
-// defaultEvents are subscribed when spec.events is empty (the CRD defaults
-// it; this covers objects written before the default existed).
-var defaultEvents = []string{"issues", "pull_request", "push"}
-
 // desiredHook is the hook every target should have.
 type desiredHook struct {
 	url         string
@@ -33,19 +29,15 @@ type desiredHook struct {
 
 // hookConfigFor derives the desired hook from the spec and the Secret.
 func hookConfigFor(obj *hookv1.GitHubIntegration, payloadURL string, sec *integrationSecret) desiredHook {
-	events := normalizeEvents(obj.Spec.Events)
-	if len(events) == 0 {
-		events = defaultEvents
-	}
 	insecure := "0"
 	if obj.Spec.InsecureSSL {
 		insecure = "1"
 	}
 	return desiredHook{
 		url:         payloadURL,
-		contentType: defaulted(string(obj.Spec.ContentType), string(hookv1.ContentTypeJSON)),
+		contentType: string(obj.GetContentType()),
 		insecureSSL: insecure,
-		events:      events,
+		events:      obj.GetEvents(),
 		active:      obj.IsActive(),
 		secret:      sec.webhookSecret,
 		fingerprint: sec.fingerprint,

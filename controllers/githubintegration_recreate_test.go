@@ -15,6 +15,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // leftoverSecret is an operator-owned Secret as a GitHubIntegration that was
@@ -25,14 +26,14 @@ func (h *harness) leftoverSecret(integration string, oldUID types.UID, name stri
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: h.ns, Annotations: annotations,
-			Labels: map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: integration},
+			Labels: map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel: integration},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: hookv1.GroupVersion.String(), Kind: "GitHubIntegration", Name: integration, UID: oldUID,
 				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 			}},
 		},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{hookv1.AppliedWebhookSecretKey: []byte(value)},
+		Data: map[string][]byte{webhooksecret.Key: []byte(value)},
 	}
 	if err := env.Client.Create(h.ctx, s); err != nil {
 		h.t.Fatal(err)
@@ -67,8 +68,8 @@ func TestRecreatedIntegrationAdoptsTheSecretsItsPredecessorLeft(t *testing.T) {
 	rotated := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	expires := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	const olderSecret = "the-secret-before-the-last-rotation"
-	h.leftoverSecret(name, oldUID, hookv1.AppliedWebhookSecretName(name), testWebhookSecret, map[string]string{hookv1.RotatedAnnotation: rotated})
-	h.leftoverSecret(name, oldUID, hookv1.PreviousWebhookSecretName(name), olderSecret, map[string]string{hookv1.ExpiresAnnotation: expires})
+	h.leftoverSecret(name, oldUID, webhooksecret.AppliedName(name), testWebhookSecret, map[string]string{webhooksecret.RotatedAnnotation: rotated})
+	h.leftoverSecret(name, oldUID, webhooksecret.PreviousName(name), olderSecret, map[string]string{webhooksecret.ExpiresAnnotation: expires})
 
 	h.withSecret(name)
 	h.integration(name, []string{"acme/api"})
@@ -84,7 +85,7 @@ func TestRecreatedIntegrationAdoptsTheSecretsItsPredecessorLeft(t *testing.T) {
 	if len(hooks) != 1 || hooks[0].Config.Secret != testWebhookSecret || hooks[0].Config.URL != h.payloadURL(name) {
 		t.Fatalf("%d hooks on GitHub, want the one left behind, with the applied secret", len(hooks))
 	}
-	for _, secretName := range []string{hookv1.AppliedWebhookSecretName(name), hookv1.PreviousWebhookSecretName(name)} {
+	for _, secretName := range []string{webhooksecret.AppliedName(name), webhooksecret.PreviousName(name)} {
 		s := h.ownedSecret(secretName)
 		if !metav1.IsControlledBy(s, gi) {
 			t.Errorf("Secret %s is controlled by %v, want the new integration %s", secretName, metav1.GetControllerOf(s), gi.UID)
@@ -95,12 +96,12 @@ func TestRecreatedIntegrationAdoptsTheSecretsItsPredecessorLeft(t *testing.T) {
 			}
 		}
 	}
-	applied := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
-	if string(applied.Data[hookv1.AppliedWebhookSecretKey]) != testWebhookSecret || applied.Annotations[hookv1.RotatedAnnotation] != rotated {
+	applied := h.ownedSecret(webhooksecret.AppliedName(name))
+	if string(applied.Data[webhooksecret.Key]) != testWebhookSecret || applied.Annotations[webhooksecret.RotatedAnnotation] != rotated {
 		t.Error("the adopted applied Secret changed: its secret or rotated-at annotation differs")
 	}
-	previous := h.ownedSecret(hookv1.PreviousWebhookSecretName(name))
-	if string(previous.Data[hookv1.PreviousWebhookSecretKey]) != olderSecret || previous.Annotations[hookv1.ExpiresAnnotation] != expires {
+	previous := h.ownedSecret(webhooksecret.PreviousName(name))
+	if string(previous.Data[webhooksecret.Key]) != olderSecret || previous.Annotations[webhooksecret.ExpiresAnnotation] != expires {
 		t.Error("the adopted previous Secret changed: its secret or expiry differs")
 	}
 	if ps := gi.Status.WebhookSecret; ps == nil || ps.PreviousExpiresTime == nil || ps.PreviousExpiresTime.UTC().Format(time.RFC3339) != expires {
@@ -127,8 +128,8 @@ func TestRecreatedIntegrationWithANewSecretRotates(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.leftoverSecret(name, types.UID(uuid.NewString()), hookv1.AppliedWebhookSecretName(name), carried,
-		map[string]string{hookv1.RotatedAnnotation: time.Now().UTC().Format(time.RFC3339)})
+	h.leftoverSecret(name, types.UID(uuid.NewString()), webhooksecret.AppliedName(name), carried,
+		map[string]string{webhooksecret.RotatedAnnotation: time.Now().UTC().Format(time.RFC3339)})
 	h.withSecret(name)
 	h.integration(name, []string{"acme/api"})
 	gi := h.waitReady(name)
@@ -137,11 +138,11 @@ func TestRecreatedIntegrationWithANewSecretRotates(t *testing.T) {
 	if len(hooks) != 1 || hooks[0].Config.Secret != testWebhookSecret {
 		t.Fatalf("%d hooks; want one carrying the new integration's secret", len(hooks))
 	}
-	previous := h.ownedSecret(hookv1.PreviousWebhookSecretName(name))
-	if string(previous.Data[hookv1.PreviousWebhookSecretKey]) != carried || !metav1.IsControlledBy(previous, gi) {
+	previous := h.ownedSecret(webhooksecret.PreviousName(name))
+	if string(previous.Data[webhooksecret.Key]) != carried || !metav1.IsControlledBy(previous, gi) {
 		t.Error("the secret the old hooks carried is not kept as the previous secret for the grace period")
 	}
-	if string(h.ownedSecret(hookv1.AppliedWebhookSecretName(name)).Data[hookv1.AppliedWebhookSecretKey]) != testWebhookSecret {
+	if string(h.ownedSecret(webhooksecret.AppliedName(name)).Data[webhooksecret.Key]) != testWebhookSecret {
 		t.Error("the applied Secret does not hold the secret the hooks carry now")
 	}
 }
@@ -152,18 +153,18 @@ func TestRecreatedIntegrationWithANewSecretRotates(t *testing.T) {
 func TestForeignSecretIsRefusedUntilDeleted(t *testing.T) {
 	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "crowded"
-	h.secret(hookv1.AppliedWebhookSecretName(name), map[string]string{"note": "someone else's"})
+	h.secret(webhooksecret.AppliedName(name), map[string]string{"note": "someone else's"})
 	h.withSecret(name)
 	h.integration(name, []string{"acme/api"})
 	gi := h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, hookv1.ReasonInvalidSecret, 20*time.Second)
 	msg := condition(gi, hookv1.ConditionReady).Message
-	if err := contains(msg, hookv1.AppliedWebhookSecretName(name), "not hookwarden's", hookv1.ManagedByLabel, "delete or rename"); err != nil {
+	if err := contains(msg, webhooksecret.AppliedName(name), "not hookwarden's", webhooksecret.ManagedByLabel, "delete or rename"); err != nil {
 		t.Error(err)
 	}
 	if n := len(h.simHooks("acme/api")); n != 0 {
 		t.Errorf("%d hooks created while the Secret is in the way", n)
 	}
-	foreign := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	foreign := h.ownedSecret(webhooksecret.AppliedName(name))
 	if string(foreign.Data["note"]) != "someone else's" || len(foreign.OwnerReferences) != 0 {
 		t.Error("the foreign Secret was changed")
 	}
@@ -175,7 +176,7 @@ func TestForeignSecretIsRefusedUntilDeleted(t *testing.T) {
 	if n := len(h.simHooks("acme/api")); n != 1 {
 		t.Errorf("%d hooks after the Secret was deleted, want 1", n)
 	}
-	if !metav1.IsControlledBy(h.ownedSecret(hookv1.AppliedWebhookSecretName(name)), gi) {
+	if !metav1.IsControlledBy(h.ownedSecret(webhooksecret.AppliedName(name)), gi) {
 		t.Error("the applied Secret was not created for the integration")
 	}
 }
@@ -188,7 +189,7 @@ func TestDeletedOwnedSecretIsRecreated(t *testing.T) {
 	h.withSecret(name)
 	h.integration(name, []string{"acme/api"})
 	h.waitReady(name)
-	applied := h.ownedSecret(hookv1.AppliedWebhookSecretName(name))
+	applied := h.ownedSecret(webhooksecret.AppliedName(name))
 	if err := env.Client.Delete(h.ctx, applied); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestDeletedOwnedSecretIsRecreated(t *testing.T) {
 			return err
 		case s.UID == applied.UID:
 			return fmt.Errorf("Secret %s not deleted yet", applied.Name)
-		case string(s.Data[hookv1.AppliedWebhookSecretKey]) != testWebhookSecret:
+		case string(s.Data[webhooksecret.Key]) != testWebhookSecret:
 			return fmt.Errorf("Secret %s recreated with another secret", applied.Name)
 		}
 		return nil
@@ -238,8 +239,8 @@ func TestRotationWaitsForThePropagationDelay(t *testing.T) {
 	if early := changed.Add(DefaultSecretPropagationDelay).Sub(pushed); early > 0 {
 		t.Errorf("the new secret reached the hook %s before the propagation delay (%s) had passed since the change", early, DefaultSecretPropagationDelay)
 	}
-	previous := h.ownedSecret(hookv1.PreviousWebhookSecretName(name))
-	if _, ok := annotationTime(previous, hookv1.SupersededAnnotation); !ok {
-		t.Errorf("the previous Secret has no %s annotation", hookv1.SupersededAnnotation)
+	previous := h.ownedSecret(webhooksecret.PreviousName(name))
+	if _, ok := webhooksecret.Time(previous, webhooksecret.SupersededAnnotation); !ok {
+		t.Errorf("the previous Secret has no %s annotation", webhooksecret.SupersededAnnotation)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +21,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // Secret keys of GitHub App authentication, recognised to give a clear
@@ -64,7 +63,7 @@ type integrationSecret struct {
 
 // rotating reports whether the hooks carry another secret than the user's.
 func (s *integrationSecret) rotating() bool {
-	return s.applied != nil && !bytes.Equal(s.applied.Data[hookv1.AppliedWebhookSecretKey], []byte(s.webhookSecret))
+	return s.applied != nil && !bytes.Equal(webhooksecret.Value(s.applied), []byte(s.webhookSecret))
 }
 
 // reconcileSecret reads the referenced Secret on every reconcile (Secrets
@@ -83,7 +82,7 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 		return nil, err
 	}
 	sec.terminating = !source.DeletionTimestamp.IsZero()
-	applied, err := r.getOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
+	applied, err := r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +101,7 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	}
 	sec.applied = applied
 	if sec.rotating() {
-		settle, err := r.keepPreviousSecret(ctx, obj, applied.Data[hookv1.AppliedWebhookSecretKey], now)
+		settle, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
 		if err != nil {
 			return nil, err
 		}
@@ -117,8 +116,8 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 // (secretRotation.interval > 0: hookwarden manages the secret).
 func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
 	ref := obj.Spec.SecretRef
-	tokenKey := defaulted(ref.TokenKey, "token")
-	webhookKey := webhookSecretKey(obj)
+	tokenKey := obj.GetTokenKey()
+	webhookKey := obj.GetWebhookSecretKey()
 
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}, &secret); err != nil {
@@ -155,9 +154,9 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 	}
 	if !ok {
 		return nil, nil, stalledError(hookv1.ReasonInvalidSecret,
-			fmt.Sprintf("Secret %q has no key %q: set it to a random string of at least %d characters", ref.Name, webhookKey, secrets.MinWebhookSecretLength))
+			fmt.Sprintf("Secret %q has no key %q: set it to a random string of at least %d characters", ref.Name, webhookKey, webhooksecret.MinWebhookSecretLength))
 	}
-	if err := secrets.ValidateWebhookSecret(webhookKey, webhookSecret); err != nil {
+	if err := webhooksecret.Validate(webhookKey, webhookSecret); err != nil {
 		return nil, nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: %v", ref.Name, err))
 	}
 	sec.setWebhookSecret(obj, string(webhookSecret))
@@ -175,13 +174,13 @@ func (r *GitHubIntegrationReconciler) withCarriedSecretNote(ctx context.Context,
 	if !errors.As(err, &step) || (step.reason != hookv1.ReasonSecretNotFound && step.reason != hookv1.ReasonInvalidSecret) {
 		return err
 	}
-	applied, perr := r.peekOwnedSecret(ctx, obj, hookv1.AppliedWebhookSecretName(obj.Name))
-	if perr != nil || applied == nil || len(applied.Data[hookv1.AppliedWebhookSecretKey]) == 0 {
+	applied, perr := r.peekOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
+	if perr != nil || applied == nil || len(webhooksecret.Value(applied)) == 0 {
 		return err
 	}
 	out := *step
 	out.message += fmt.Sprintf("; meanwhile the hooks keep the webhook secret they carry (%s, kept in Secret %q) and deliveries signed with it are still accepted",
-		secrets.Fingerprint(applied.Data[hookv1.AppliedWebhookSecretKey], string(obj.UID)), applied.Name)
+		webhooksecret.Fingerprint(webhooksecret.Value(applied), string(obj.UID)), applied.Name)
 	return &out
 }
 
@@ -201,7 +200,7 @@ func noteSecretTerminating(obj *hookv1.GitHubIntegration) {
 // setWebhookSecret records the secret and its fingerprint in status.
 func (s *integrationSecret) setWebhookSecret(obj *hookv1.GitHubIntegration, value string) {
 	s.webhookSecret = value
-	s.fingerprint = secrets.Fingerprint([]byte(value), string(obj.UID))
+	s.fingerprint = webhooksecret.Fingerprint([]byte(value), string(obj.UID))
 	if obj.Status.WebhookSecret == nil {
 		obj.Status.WebhookSecret = &hookv1.WebhookSecretStatus{}
 	}
@@ -214,10 +213,10 @@ func (s *integrationSecret) setWebhookSecret(obj *hookv1.GitHubIntegration, valu
 // restart never rotates twice.
 func (r *GitHubIntegrationReconciler) scheduledRotationDue(obj *hookv1.GitHubIntegration, sec *integrationSecret, applied *corev1.Secret, now time.Time) bool {
 	interval := obj.Spec.SecretRotation.Interval.Duration
-	if interval <= 0 || !bytes.Equal(applied.Data[hookv1.AppliedWebhookSecretKey], []byte(sec.webhookSecret)) {
+	if interval <= 0 || !bytes.Equal(webhooksecret.Value(applied), []byte(sec.webhookSecret)) {
 		return false
 	}
-	rotated, ok := annotationTime(applied, hookv1.RotatedAnnotation)
+	rotated, ok := webhooksecret.Time(applied, webhooksecret.RotatedAnnotation)
 	return !ok || !now.Before(rotated.Add(interval))
 }
 
@@ -232,7 +231,7 @@ func (r *GitHubIntegrationReconciler) generateWebhookSecret(ctx context.Context,
 		return nil, fmt.Errorf("generate a webhook secret: %w", err)
 	}
 	value := hex.EncodeToString(raw)
-	key := webhookSecretKey(obj)
+	key := obj.GetWebhookSecretKey()
 	base := source.DeepCopy()
 	if source.Data == nil {
 		source.Data = map[string][]byte{}
@@ -259,27 +258,24 @@ func (r *GitHubIntegrationReconciler) generateWebhookSecret(ctx context.Context,
 // by this very write, by a Secret change or an annotation) neither extends
 // the grace period nor cuts the wait short.
 func (r *GitHubIntegrationReconciler) keepPreviousSecret(ctx context.Context, obj *hookv1.GitHubIntegration, carried []byte, now time.Time) (time.Duration, error) {
-	name := hookv1.PreviousWebhookSecretName(obj.Name)
+	name := webhooksecret.PreviousName(obj.Name)
 	previous, err := r.getOwnedSecret(ctx, obj, name)
 	if err != nil {
 		return 0, err
 	}
-	if previous != nil && bytes.Equal(previous.Data[hookv1.PreviousWebhookSecretKey], carried) {
-		if _, ok := annotationTime(previous, hookv1.ExpiresAnnotation); ok {
+	if previous != nil && bytes.Equal(webhooksecret.Value(previous), carried) {
+		if _, ok := webhooksecret.Time(previous, webhooksecret.ExpiresAnnotation); ok {
 			// A Secret written before the start was recorded has waited
 			// long enough.
-			started, ok := annotationTime(previous, hookv1.SupersededAnnotation)
+			started, ok := webhooksecret.Time(previous, webhooksecret.SupersededAnnotation)
 			if !ok {
 				return 0, nil
 			}
 			return max(started.Add(r.secretPropagationDelay()).Sub(now), 0), nil
 		}
 	}
-	expires := now.Add(gracePeriod(obj))
-	desired := r.ownedSecret(obj, name, hookv1.PreviousWebhookSecretKey, carried, map[string]string{
-		hookv1.ExpiresAnnotation:    expires.UTC().Format(time.RFC3339),
-		hookv1.SupersededAnnotation: now.UTC().Format(time.RFC3339Nano),
-	})
+	expires := now.Add(obj.GetGracePeriod())
+	desired := r.owned(obj, webhooksecret.NewPrevious(obj.Namespace, obj.Name, carried, expires, now))
 	if err := r.writeOwnedSecret(ctx, previous, desired); err != nil {
 		return 0, err
 	}
@@ -308,15 +304,15 @@ func (r *GitHubIntegrationReconciler) secretPropagationDelay() time.Duration {
 func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (time.Duration, error) {
 	now := r.now()
 	if sec.rotating() && everyHookCarries(obj, sec.fingerprint) {
-		oldFingerprint := secrets.Fingerprint(sec.applied.Data[hookv1.AppliedWebhookSecretKey], string(obj.UID))
+		oldFingerprint := webhooksecret.Fingerprint(webhooksecret.Value(sec.applied), string(obj.UID))
 		applied, err := r.writeAppliedSecret(ctx, obj, sec.applied, sec.webhookSecret, now)
 		if err != nil {
 			return 0, err
 		}
 		sec.applied = applied
 		expires := "the end of the grace period"
-		if previous, err := r.getOwnedSecret(ctx, obj, hookv1.PreviousWebhookSecretName(obj.Name)); err == nil && previous != nil {
-			if t, ok := annotationTime(previous, hookv1.ExpiresAnnotation); ok {
+		if previous, err := r.getOwnedSecret(ctx, obj, webhooksecret.PreviousName(obj.Name)); err == nil && previous != nil {
+			if t, ok := webhooksecret.Time(previous, webhooksecret.ExpiresAnnotation); ok {
 				expires = t.UTC().Format(time.RFC3339)
 			}
 		}
@@ -332,18 +328,18 @@ func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *h
 		obj.Status.WebhookSecret = status
 	}
 	var wake time.Duration
-	if t, ok := annotationTime(sec.applied, hookv1.RotatedAnnotation); ok {
+	if t, ok := webhooksecret.Time(sec.applied, webhooksecret.RotatedAnnotation); ok {
 		status.RotatedTime = &metav1.Time{Time: t}
 		if interval := obj.Spec.SecretRotation.Interval.Duration; interval > 0 {
 			wake = max(t.Add(interval).Sub(now), 0) + time.Second
 		}
 	}
-	previous, err := r.getOwnedSecret(ctx, obj, hookv1.PreviousWebhookSecretName(obj.Name))
+	previous, err := r.getOwnedSecret(ctx, obj, webhooksecret.PreviousName(obj.Name))
 	if err != nil || previous == nil {
 		status.PreviousExpiresTime = nil
 		return wake, err
 	}
-	expires, ok := annotationTime(previous, hookv1.ExpiresAnnotation)
+	expires, ok := webhooksecret.Time(previous, webhooksecret.ExpiresAnnotation)
 	if ok && now.Before(expires) {
 		status.PreviousExpiresTime = &metav1.Time{Time: expires}
 		return minPositive(wake, expires.Sub(now)+time.Second), nil
@@ -376,27 +372,16 @@ func everyHookCarries(obj *hookv1.GitHubIntegration, fingerprint string) bool {
 // writeAppliedSecret records value as the secret the hooks carry, rotated
 // at now.
 func (r *GitHubIntegrationReconciler) writeAppliedSecret(ctx context.Context, obj *hookv1.GitHubIntegration, current *corev1.Secret, value string, now time.Time) (*corev1.Secret, error) {
-	desired := r.ownedSecret(obj, hookv1.AppliedWebhookSecretName(obj.Name), hookv1.AppliedWebhookSecretKey, []byte(value),
-		map[string]string{hookv1.RotatedAnnotation: now.UTC().Format(time.RFC3339)})
+	desired := r.owned(obj, webhooksecret.NewApplied(obj.Namespace, obj.Name, []byte(value), now))
 	if err := r.writeOwnedSecret(ctx, current, desired); err != nil {
 		return nil, err
 	}
 	return desired, nil
 }
 
-// ownedSecret builds one of the operator-owned Secrets: labelled, owned by
-// the integration (so it goes with it), one key.
-func (r *GitHubIntegrationReconciler) ownedSecret(obj *hookv1.GitHubIntegration, name, key string, value []byte, annotations map[string]string) *corev1.Secret {
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   obj.Namespace,
-			Labels:      map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: obj.Name},
-			Annotations: annotations,
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{key: bytes.Clone(value)},
-	}
+// owned makes s, one of the operator-owned Secrets, controlled by the
+// integration, so it goes with it.
+func (r *GitHubIntegrationReconciler) owned(obj *hookv1.GitHubIntegration, s *corev1.Secret) *corev1.Secret {
 	// The scheme always knows GitHubIntegration and the integration has a
 	// UID: this cannot fail.
 	_ = controllerutil.SetControllerReference(obj, s, r.Scheme)
@@ -468,9 +453,9 @@ func notAdoptable(s *corev1.Secret, obj *hookv1.GitHubIntegration) string {
 	if metav1.IsControlledBy(s, obj) {
 		return ""
 	}
-	if s.Labels[hookv1.ManagedByLabel] != hookv1.ManagedByValue || s.Labels[hookv1.IntegrationLabel] != obj.Name {
+	if !webhooksecret.HasLabels(s, obj.Name) {
 		return fmt.Sprintf("lacks the labels %s=%s and %s=%s of the Secrets hookwarden creates",
-			hookv1.ManagedByLabel, hookv1.ManagedByValue, hookv1.IntegrationLabel, obj.Name)
+			webhooksecret.ManagedByLabel, webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel, obj.Name)
 	}
 	ref := metav1.GetControllerOf(s)
 	if ref == nil || isEarlierIntegration(*ref, obj) {
@@ -515,28 +500,8 @@ func (r *GitHubIntegrationReconciler) adoptOwnedSecret(ctx context.Context, obj 
 	return s, nil
 }
 
-// annotationTime parses an RFC 3339 annotation of s.
-func annotationTime(s *corev1.Secret, key string) (time.Time, bool) {
-	if s == nil {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s.Annotations[key]))
-	return t, err == nil
-}
 
-// gracePeriod is spec.secretRotation.gracePeriod, 1h when unset.
-func gracePeriod(obj *hookv1.GitHubIntegration) time.Duration {
-	if d := obj.Spec.SecretRotation.GracePeriod.Duration; d > 0 {
-		return d
-	}
-	return time.Hour
-}
 
-// webhookSecretKey is spec.secretRef.webhookSecretKey, webhook_secret when
-// unset.
-func webhookSecretKey(obj *hookv1.GitHubIntegration) string {
-	return defaulted(obj.Spec.SecretRef.WebhookSecretKey, "webhook_secret")
-}
 
 func defaulted(v, def string) string {
 	if v == "" {

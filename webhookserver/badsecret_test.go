@@ -14,9 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // TestBadSecretEditAnswers200: a delivery signed with the applied secret is
@@ -78,9 +78,9 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 	// The operator-owned Secret holding the secret the hooks carry, as the
 	// reconciler writes it.
 	applied := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: hookv1.AppliedWebhookSecretName(key.Name),
-			Labels: map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: key.Name}},
-		Data: map[string][]byte{hookv1.AppliedWebhookSecretKey: []byte(testSecret)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: webhooksecret.AppliedName(key.Name),
+			Labels: map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel: key.Name}},
+		Data: map[string][]byte{webhooksecret.Key: []byte(testSecret)},
 	}
 	if err := env.Client.Create(ctx, applied); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 const testToken = "ghp_TESTTOKENtesttokenTESTTOKEN0123456789"
@@ -557,10 +558,10 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	previous := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: hookv1.PreviousWebhookSecretName(key.Name),
-			Labels:      map[string]string{hookv1.ManagedByLabel: hookv1.ManagedByValue, hookv1.IntegrationLabel: key.Name},
-			Annotations: map[string]string{hookv1.ExpiresAnnotation: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}},
-		Data: map[string][]byte{hookv1.PreviousWebhookSecretKey: []byte(testSecret)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: webhooksecret.PreviousName(key.Name),
+			Labels:      map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel: key.Name},
+			Annotations: map[string]string{webhooksecret.ExpiresAnnotation: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}},
+		Data: map[string][]byte{webhooksecret.Key: []byte(testSecret)},
 	}
 	if err := env.Client.Create(ctx, previous); err != nil {
 		t.Fatal(err)
@@ -576,7 +577,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 		return nil
 	})
 
-	previous.Annotations[hookv1.ExpiresAnnotation] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	previous.Annotations[webhooksecret.ExpiresAnnotation] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	if err := env.Client.Update(ctx, previous); err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,13 @@
 package webhookserver
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -18,7 +15,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // watch registers the informer handlers that keep the store current.
@@ -184,79 +181,31 @@ func (st *secretState) logProblem(log logr.Logger, integration string) {
 	}
 }
 
-// readSecrets reads an integration's webhook secrets from the API server:
-// the current one from its Secret, the one the hooks carry from the
-// operator-owned <name>-applied-webhook-secret Secret, and the previous one,
-// with its expiry, from the operator-owned <name>-previous-webhook-secret
-// Secret. Only the secret bytes are kept. A missing or unusable current
-// secret is reported, not returned as an error: in degraded while the
-// applied or previous secret is still accepted, in problem when nothing is.
+// readSecrets reads an integration's webhook secrets (webhooksecret.Load)
+// into what the receiver accepts. A missing or unusable current secret is
+// reported, not returned as an error: in degraded while the applied or
+// previous secret is still accepted, in problem when nothing is.
 //
 // Accepting the applied secret is what makes a change of the user's Secret
 // safe before the reconciler has pushed it to GitHub, even while the
 // operator's reconciler is down: the hooks keep signing with the applied
 // secret until they carry the new one. For the same reason a bad edit of the
-// user's Secret (a webhook secret too short, a key renamed, the Secret
-// deleted by mistake) does not stop deliveries: the reconciler never pushes
-// an invalid secret, so the hooks still sign with the applied one.
+// user's Secret (a secret too short, a key renamed, the Secret deleted by
+// mistake) does not stop deliveries: the reconciler never pushes an invalid
+// secret, so the hooks still sign with the applied one.
 func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
-	st := &secretState{}
-	var problem string
-	current := &corev1.Secret{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}, current)
-	switch {
-	case apierrors.IsNotFound(err):
-		problem = fmt.Sprintf("Secret %q not found", in.secretName)
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, in.secretName, err)
-	default:
-		value, ok := current.Data[in.secretKey]
-		if !ok {
-			problem = fmt.Sprintf("Secret %q has no key %q", in.secretName, in.secretKey)
-		} else if err := secrets.ValidateWebhookSecret(in.secretKey, value); err != nil {
-			problem = fmt.Sprintf("Secret %q: %v", in.secretName, err)
-		} else {
-			st.secrets.Current = value
-		}
+	l, err := webhooksecret.Load(ctx, reader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey)
+	if err != nil {
+		return nil, err
 	}
-
-	appliedName := hookv1.AppliedWebhookSecretName(in.key.Name)
-	applied := &corev1.Secret{}
-	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: appliedName}, applied)
+	st := &secretState{secrets: delivery.Secrets{Current: l.Current, Applied: l.Applied, Previous: l.Previous,
+		PreviousExpires: l.PreviousExpires}}
 	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, appliedName, err)
+	case l.CurrentProblem == "":
+	case st.secrets.Usable(time.Now()):
+		st.degraded = l.CurrentProblem
 	default:
-		if value := applied.Data[hookv1.AppliedWebhookSecretKey]; len(value) > 0 && !bytes.Equal(value, st.secrets.Current) {
-			st.secrets.Applied = value
-		}
-	}
-
-	previousName := hookv1.PreviousWebhookSecretName(in.key.Name)
-	previous := &corev1.Secret{}
-	err = reader.Get(ctx, types.NamespacedName{Namespace: in.key.Namespace, Name: previousName}, previous)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return nil, fmt.Errorf("get Secret %s/%s: %w", in.key.Namespace, previousName, err)
-	default:
-		expires, perr := time.Parse(time.RFC3339, strings.TrimSpace(previous.Annotations[hookv1.ExpiresAnnotation]))
-		value := previous.Data[hookv1.PreviousWebhookSecretKey]
-		// Without a valid expiry the previous secret is not accepted: a
-		// secret that never expires would defeat the rotation.
-		if perr == nil && len(value) > 0 {
-			st.secrets.Previous = value
-			st.secrets.PreviousExpires = expires
-		}
-	}
-
-	switch {
-	case problem == "":
-	case len(st.secrets.Applied) > 0 || len(st.secrets.Previous) > 0 && time.Now().Before(st.secrets.PreviousExpires):
-		st.degraded = problem
-	default:
-		st.problem = problem
+		st.problem = l.CurrentProblem
 	}
 	return st, nil
 }

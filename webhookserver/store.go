@@ -8,13 +8,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
-)
-
-// Defaults of the spec fields the receiver reads, for objects created before
-// the CRD defaulted them.
-const (
-	defaultWebhookSecretKey = "webhook_secret"
-	defaultPullRequestKey   = "experiment_key"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // integration is what the receiver needs of a GitHubIntegration, copied out
@@ -45,27 +39,17 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 		name:           client.ObjectKeyFromObject(obj).String(),
 		uid:            obj.UID,
 		events:         map[string]bool{},
-		pullRequestKey: obj.Spec.Links.PullRequestKey,
+		pullRequestKey: obj.GetPullRequestKey(),
 		issueLabel:     obj.Spec.Links.IssueLabel,
 		secretName:     obj.Spec.SecretRef.Name,
-		secretKey:      obj.Spec.SecretRef.WebhookSecretKey,
+		secretKey:      obj.GetWebhookSecretKey(),
 		linked:         map[itemKey]string{},
 	}
-	events := obj.Spec.Events
-	if len(events) == 0 {
-		events = []string{"push", "pull_request", "issues"}
-	}
-	for _, e := range events {
+	for _, e := range obj.GetEvents() {
 		if e == "*" {
 			in.allEvents = true
 		}
 		in.events[e] = true
-	}
-	if in.pullRequestKey == "" {
-		in.pullRequestKey = defaultPullRequestKey
-	}
-	if in.secretKey == "" {
-		in.secretKey = defaultWebhookSecretKey
 	}
 	for _, pr := range obj.Status.PullRequests {
 		in.linked[itemKey{pr.Repository, pr.Number}] = pr.LinkKey
@@ -179,8 +163,8 @@ func (s *store) keys() []types.NamespacedName {
 func (s *store) secretRefs(in *integration) []types.NamespacedName {
 	return []types.NamespacedName{
 		{Namespace: in.key.Namespace, Name: in.secretName},
-		{Namespace: in.key.Namespace, Name: hookv1.AppliedWebhookSecretName(in.key.Name)},
-		{Namespace: in.key.Namespace, Name: hookv1.PreviousWebhookSecretName(in.key.Name)},
+		{Namespace: in.key.Namespace, Name: webhooksecret.AppliedName(in.key.Name)},
+		{Namespace: in.key.Namespace, Name: webhooksecret.PreviousName(in.key.Name)},
 	}
 }
 

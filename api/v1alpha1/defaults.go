@@ -36,6 +36,14 @@ func (in *GitHubIntegration) GetEvents() []string {
 	return slices.Compact(events)
 }
 
+// GetContentType is spec.contentType, or its default (json).
+func (in *GitHubIntegration) GetContentType() ContentType {
+	if in.Spec.ContentType == "" {
+		return ContentTypeJSON
+	}
+	return in.Spec.ContentType
+}
+
 // GetTokenKey is spec.secretRef.tokenKey, or its default.
 func (in *GitHubIntegration) GetTokenKey() string {
 	return orDefault(in.Spec.SecretRef.TokenKey, DefaultTokenKey)

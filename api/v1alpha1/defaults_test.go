@@ -49,6 +49,7 @@ func TestDefaultsAgreeWithTheCRD(t *testing.T) {
 		{[]any{"secretRef", "properties", "webhookSecretKey"}, defaultOf("secretRef", "properties", "webhookSecretKey"), DefaultWebhookSecretKey},
 		{[]any{"links", "properties", "pullRequestKey"}, defaultOf("links", "properties", "pullRequestKey"), DefaultPullRequestKey},
 		{[]any{"interval"}, duration(defaultOf("interval")), DefaultInterval},
+		{[]any{"contentType"}, ContentType(defaultOf("contentType").(string)), (&GitHubIntegration{}).GetContentType()},
 		{[]any{"secretRotation", "properties", "gracePeriod"}, duration(defaultOf("secretRotation", "properties", "gracePeriod")), DefaultGracePeriod},
 	} {
 		if c.got != c.want {

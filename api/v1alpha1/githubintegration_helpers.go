@@ -36,20 +36,6 @@ func ParseReceiverPath(path string) (namespace, name string, ok bool) {
 	return namespace, name, true
 }
 
-// PreviousWebhookSecretName is the name of the operator-owned Secret that
-// keeps the previous webhook secret during a rotation's grace period.
-func PreviousWebhookSecretName(integrationName string) string {
-	return integrationName + "-previous-webhook-secret"
-}
-
-// AppliedWebhookSecretName is the name of the operator-owned Secret that
-// holds the webhook secret the hooks on GitHub carry now. GitHub never
-// returns a hook's secret, and the user's Secret may change at any moment
-// (even while the operator is down), so hookwarden remembers it here.
-func AppliedWebhookSecretName(integrationName string) string {
-	return integrationName + "-applied-webhook-secret"
-}
-
 // ReceiverPath is the path under which the receiver accepts this
 // integration's deliveries.
 func (in *GitHubIntegration) ReceiverPath() string {
@@ -99,30 +85,3 @@ func (in *GitHubIntegration) GetConditions() []metav1.Condition { return in.Stat
 
 // SetConditions replaces the status conditions.
 func (in *GitHubIntegration) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }
-
-// Labels, annotations and keys of the operator-owned Secrets
-// (<name>-applied-webhook-secret and <name>-previous-webhook-secret).
-const (
-	// ManagedByLabel marks Secrets hookwarden created and owns.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	// ManagedByValue is the ManagedByLabel value of hookwarden's Secrets.
-	ManagedByValue = "hookwarden"
-	// IntegrationLabel names the GitHubIntegration a Secret belongs to.
-	IntegrationLabel = "integrations.hookwarden.io/integration"
-	// ExpiresAnnotation holds the RFC 3339 time after which the previous
-	// webhook secret is no longer accepted.
-	ExpiresAnnotation = "integrations.hookwarden.io/expires-at"
-	// RotatedAnnotation, on the applied-webhook-secret Secret, holds the
-	// RFC 3339 time its secret was first carried by every hook: the
-	// schedule of secretRotation.interval counts from it.
-	RotatedAnnotation = "integrations.hookwarden.io/rotated-at"
-	// SupersededAnnotation, on the previous-webhook-secret Secret, holds
-	// the RFC 3339 time its secret started to be replaced: the new secret
-	// is pushed to the hooks only once every receiver had time to learn it
-	// from there, however often the integration is reconciled meanwhile.
-	SupersededAnnotation = "integrations.hookwarden.io/superseded-at"
-	// PreviousWebhookSecretKey is the data key of the previous webhook secret.
-	PreviousWebhookSecretKey = "webhook_secret"
-	// AppliedWebhookSecretKey is the data key of the applied webhook secret.
-	AppliedWebhookSecretKey = "webhook_secret"
-)

@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/testenv"
-	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // The end-to-end tests run hookwarden's whole manager (reconciler and
@@ -286,7 +286,7 @@ func (e *e2e) deliver(name, secret string) int {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-GitHub-Delivery", uuid.NewString())
-	req.Header.Set("X-Hub-Signature-256", webhookserver.Signature([]byte(secret), body))
+	req.Header.Set("X-Hub-Signature-256", delivery.Signature([]byte(secret), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0

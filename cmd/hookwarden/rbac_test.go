@@ -31,6 +31,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/installer"
 	"github.com/hookwarden/hookwarden/internal/testenv"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 const (
@@ -267,8 +268,8 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 
 	t.Run("secret writes target only what hookwarden owns", func(t *testing.T) {
 		allowed := map[string]bool{
-			watchedNS + "/" + hookv1.PreviousWebhookSecretName(gi.Name): true,
-			watchedNS + "/" + gi.Name + "-applied-webhook-secret":       true,
+			watchedNS + "/" + webhooksecret.PreviousName(gi.Name): true,
+			watchedNS + "/" + gi.Name + "-applied-webhook-secret": true,
 		}
 		writes := audit.list()
 		if len(writes) == 0 {

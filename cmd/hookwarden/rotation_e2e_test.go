@@ -17,7 +17,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
-	"github.com/hookwarden/hookwarden/internal/secrets"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // streamRate is the deliveries per second of the steady streams: the issue
@@ -39,7 +39,7 @@ func TestUserRotationLosesNoDelivery(t *testing.T) {
 		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: grace}
 	})
 	gi := e.waitReady("rotate", 2)
-	newFP := secrets.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
+	newFP := webhooksecret.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
 
 	s := e.startStream("acme/api", streamRate)
 	time.Sleep(time.Second) // some deliveries before the change
@@ -75,7 +75,7 @@ func TestUserRotationLosesNoDelivery(t *testing.T) {
 	} else if strings.Contains(ev[0].Note, e2eNewSecret) || strings.Contains(ev[0].Note, e2eOldSecret) {
 		t.Errorf("the SecretRotated Event shows a secret: %q", ev[0].Note)
 	}
-	applied := e.secret(hookv1.AppliedWebhookSecretName("rotate"))
+	applied := e.secret(webhooksecret.AppliedName("rotate"))
 	if applied == nil || string(applied.Data["webhook_secret"]) != e2eNewSecret || !metav1.IsControlledBy(applied, rotated) {
 		t.Errorf("applied-webhook-secret Secret does not hold the new secret under the integration's ownership")
 	}
@@ -89,7 +89,7 @@ func TestUserRotationLosesNoDelivery(t *testing.T) {
 		if code := e.deliver("rotate", e2eOldSecret); code != http.StatusUnauthorized {
 			return fmt.Errorf("delivery signed with the old secret after the grace period: %d, want 401", code)
 		}
-		if e.secret(hookv1.PreviousWebhookSecretName("rotate")) != nil {
+		if e.secret(webhooksecret.PreviousName("rotate")) != nil {
 			return fmt.Errorf("the previous-webhook-secret Secret still exists")
 		}
 		if ws := e.get("rotate").Status.WebhookSecret; ws.PreviousExpiresTime != nil {
@@ -156,7 +156,7 @@ func TestScheduledRotationLosesNoDelivery(t *testing.T) {
 		if code := e.deliver("scheduled", first); code != http.StatusUnauthorized {
 			return fmt.Errorf("delivery signed with the first secret after the grace period: %d, want 401", code)
 		}
-		if e.secret(hookv1.PreviousWebhookSecretName("scheduled")) != nil {
+		if e.secret(webhooksecret.PreviousName("scheduled")) != nil {
 			return fmt.Errorf("the previous-webhook-secret Secret still exists")
 		}
 		return nil
@@ -184,11 +184,11 @@ func TestOperatorRestartMidRotation(t *testing.T) {
 	e.setWebhookSecret("restart", e2eNewSecret)
 	var expires string
 	e.eventually(30*time.Second, func() error {
-		prev := e.secret(hookv1.PreviousWebhookSecretName("restart"))
+		prev := e.secret(webhooksecret.PreviousName("restart"))
 		if prev == nil || e.sim.Stats().ByRoute[patchConfig] == 0 {
 			return fmt.Errorf("rotation not started yet")
 		}
-		expires = prev.Annotations[hookv1.ExpiresAnnotation]
+		expires = prev.Annotations[webhooksecret.ExpiresAnnotation]
 		return nil
 	})
 	e.stop()
@@ -207,7 +207,7 @@ func TestOperatorRestartMidRotation(t *testing.T) {
 		if got := e.hookSecrets(repos...); !slices.Equal(got, []string{e2eNewSecret, e2eNewSecret}) {
 			return fmt.Errorf("hooks do not carry the new secret yet")
 		}
-		applied := e.secret(hookv1.AppliedWebhookSecretName("restart"))
+		applied := e.secret(webhooksecret.AppliedName("restart"))
 		if applied == nil || string(applied.Data["webhook_secret"]) != e2eNewSecret {
 			return fmt.Errorf("rotation not recorded as applied yet")
 		}
@@ -218,8 +218,8 @@ func TestOperatorRestartMidRotation(t *testing.T) {
 		rotatedTime = ws.RotatedTime
 		return nil
 	})
-	prev := e.secret(hookv1.PreviousWebhookSecretName("restart"))
-	if prev == nil || prev.Annotations[hookv1.ExpiresAnnotation] != expires || string(prev.Data["webhook_secret"]) != e2eOldSecret {
+	prev := e.secret(webhooksecret.PreviousName("restart"))
+	if prev == nil || prev.Annotations[webhooksecret.ExpiresAnnotation] != expires || string(prev.Data["webhook_secret"]) != e2eOldSecret {
 		t.Errorf("the previous secret or its expiry changed across the restart (expiry before %s)", expires)
 	}
 	if got := e.get("restart").Status.WebhookSecret.PreviousExpiresTime.UTC().Format(time.RFC3339); got != expires {

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookwarden/hookwarden/webhookserver"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // TestDeliveriesPassTheReceiversValidation runs what send builds through
 // hookwarden's own receiver validation: accepted with the integration's
 // secret (JSON and form), refused with 401 "invalid signature" otherwise.
 func TestDeliveriesPassTheReceiversValidation(t *testing.T) {
-	secrets := webhookserver.WebhookSecrets{Current: []byte(secret)}
+	secrets := delivery.Secrets{Current: []byte(secret)}
 	payload := []byte(`{"ref":"refs/heads/main","after":"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c","repository":{"full_name":"acme/api"}}`)
 
 	request := func(t *testing.T, d *Delivery) (http.Header, []byte) {
@@ -34,7 +34,7 @@ func TestDeliveriesPassTheReceiversValidation(t *testing.T) {
 		t.Run(contentType, func(t *testing.T) {
 			d := &Delivery{Secret: secret, Event: "push", Payload: payload, ContentType: contentType, HookID: 42, URL: "http://127.0.0.1/"}
 			header, body := request(t, d)
-			got, rej := webhookserver.ValidateDelivery(header, body, secrets, time.Now())
+			got, rej := delivery.Validate(header, body, secrets, time.Now())
 			if rej != nil {
 				t.Fatalf("receiver refused the delivery: %d %s", rej.Code, rej.Reason)
 			}
@@ -46,7 +46,7 @@ func TestDeliveriesPassTheReceiversValidation(t *testing.T) {
 
 	t.Run("wrong secret", func(t *testing.T) {
 		header, body := request(t, &Delivery{Secret: wrongSecret, Event: "push", Payload: payload, URL: "http://127.0.0.1/"})
-		_, rej := webhookserver.ValidateDelivery(header, body, secrets, time.Now())
+		_, rej := delivery.Validate(header, body, secrets, time.Now())
 		if rej == nil || rej.Code != http.StatusUnauthorized || rej.Reason != "invalid signature" {
 			t.Errorf("rejection = %+v, want 401 invalid signature", rej)
 		}

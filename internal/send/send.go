@@ -6,9 +6,6 @@ package send
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // SecretEnv is read for the webhook secret when neither --secret nor
@@ -60,11 +59,10 @@ type Delivery struct {
 }
 
 // Sign returns the X-Hub-Signature-256 value of body: "sha256=" and the hex
-// HMAC-SHA256 of body keyed with secret.
+// HMAC-SHA256 of body keyed with secret, computed by the code the receiver
+// verifies with.
 func Sign(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return delivery.Signature([]byte(secret), body)
 }
 
 // NewRequest builds the POST GitHub would send for d. It sets d.ID when
@@ -89,11 +87,11 @@ func (d *Delivery) NewRequest(ctx context.Context) (*http.Request, error) {
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("X-GitHub-Event", d.Event)
-	req.Header.Set("X-GitHub-Delivery", d.ID)
-	req.Header.Set("X-Hub-Signature-256", Sign(d.Secret, body))
+	req.Header.Set(delivery.HeaderEvent, d.Event)
+	req.Header.Set(delivery.HeaderDelivery, d.ID)
+	req.Header.Set(delivery.HeaderSignature256, Sign(d.Secret, body))
 	if d.HookID != 0 {
-		req.Header.Set("X-GitHub-Hook-ID", strconv.FormatInt(d.HookID, 10))
+		req.Header.Set(delivery.HeaderHookID, strconv.FormatInt(d.HookID, 10))
 	}
 	return req, nil
 }

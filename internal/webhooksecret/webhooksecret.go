@@ -1,7 +1,10 @@
-// Package secrets holds the rules for webhook secrets shared by the
-// reconciler and the receiver: how a secret is checked and how it is
-// identified without being revealed.
-package secrets
+// Package webhooksecret is the one home of how hookwarden keeps webhook
+// secrets, shared by the reconciler (which writes them) and the receiver
+// (which reads them): how a secret is checked and identified without being
+// revealed, and the layout of the operator-owned Secrets kept beside each
+// integration (names, labels, keys, annotations and how their times are
+// read), with the loading of an integration's secrets.
+package webhooksecret
 
 import (
 	"crypto/hmac"
@@ -31,7 +34,7 @@ func Fingerprint(secret []byte, uid string) string {
 
 // ValidateWebhookSecret checks a webhook secret read from the Secret key
 // named key. The error names the key and the rule, never the value.
-func ValidateWebhookSecret(key string, value []byte) error {
+func Validate(key string, value []byte) error {
 	switch {
 	case len(value) == 0:
 		return fmt.Errorf("key %q is empty: set it to a random string of at least %d characters", key, MinWebhookSecretLength)

@@ -1,4 +1,4 @@
-package secrets
+package webhooksecret
 
 import (
 	"strings"
@@ -25,7 +25,7 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-func TestValidateWebhookSecret(t *testing.T) {
+func TestValidate(t *testing.T) {
 	tests := []struct {
 		name, value string
 		wantErr     string
@@ -40,7 +40,7 @@ func TestValidateWebhookSecret(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateWebhookSecret("webhook_secret", []byte(tt.value))
+			err := Validate("webhook_secret", []byte(tt.value))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
