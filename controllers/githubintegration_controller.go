@@ -230,18 +230,23 @@ func (r *GitHubIntegrationReconciler) now() time.Time {
 	return time.Now()
 }
 
-// patchStatus sends the status changes made during this reconcile as a JSON
-// merge patch against the status as fetched, so fields written by the
-// receiver meanwhile are left alone. No change, no write.
+// patchStatus writes the reconciler's part of the status (and only that:
+// hookv1.ReconcilerStatus) with server-side apply under the reconciler's
+// field manager, so the fields the receiver writes meanwhile are never
+// touched. No change, no write.
 func (r *GitHubIntegrationReconciler) patchStatus(ctx context.Context, obj *hookv1.GitHubIntegration, fetched *hookv1.GitHubIntegrationStatus) error {
-	if equality.Semantic.DeepEqual(&obj.Status, fetched) {
+	part := obj.Status.ReconcilerPart()
+	if equality.Semantic.DeepEqual(part, fetched.ReconcilerPart()) {
 		return nil
 	}
-	before := obj.DeepCopy()
-	before.Status = *fetched
+	apply, err := hookv1.StatusApply(obj.Namespace, obj.Name, "", part)
+	if err != nil {
+		return err
+	}
 	metrics.StatusWrites.WithLabelValues("reconciler").Inc()
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("patch status: %w", err))
+	if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
+		client.FieldOwner(hookv1.ReconcilerFieldManager), client.ForceOwnership); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("apply status: %w", err))
 	}
 	return nil
 }

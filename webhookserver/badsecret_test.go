@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 
@@ -77,11 +76,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 	key := newIntegrationWithSecret(t, nil)
 	// The operator-owned Secret holding the secret the hooks carry, as the
 	// reconciler writes it.
-	applied := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: webhooksecret.AppliedName(key.Name),
-			Labels: map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel: key.Name}},
-		Data: map[string][]byte{webhooksecret.Key: []byte(testSecret)},
-	}
+	applied := ownedSecret(t, key, webhooksecret.NewApplied(key.Namespace, key.Name, []byte(testSecret), time.Now()))
 	if err := env.Client.Create(ctx, applied); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -123,6 +124,15 @@ type countingWriter struct {
 	patches, conflicts *atomic.Int64
 }
 
+func (w countingWriter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	w.patches.Add(1)
+	err := w.SubResourceWriter.Apply(ctx, obj, opts...)
+	if apierrors.IsConflict(err) {
+		w.conflicts.Add(1)
+	}
+	return err
+}
+
 func (w countingWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	w.patches.Add(1)
 	err := w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
@@ -158,6 +168,18 @@ func newIntegrationWithSecret(t *testing.T, mutate func(*hookv1.GitHubIntegratio
 		t.Fatal(err)
 	}
 	return client.ObjectKeyFromObject(gi)
+}
+
+// ownedSecret makes s controlled by the integration key, as the reconciler
+// writes its Secrets.
+func ownedSecret(t testing.TB, key types.NamespacedName, s *corev1.Secret) *corev1.Secret {
+	t.Helper()
+	gi := &hookv1.GitHubIntegration{}
+	if err := env.Client.Get(context.Background(), key, gi); err != nil {
+		t.Fatal(err)
+	}
+	s.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(gi, hookv1.GroupVersion.WithKind("GitHubIntegration"))}
+	return s
 }
 
 // post sends one delivery over HTTP and returns the answer.
@@ -527,6 +549,39 @@ func TestWriteAmplification(t *testing.T) {
 // TestSecretsFollowTheSecret: the receiver reads the webhook secret when the
 // Secret appears and changes, and accepts the previous secret during the
 // grace period written by the reconciler.
+// TestPlantedSecretIsNotTrusted: a Secret created under the name of an
+// integration's applied secret, with hookwarden's labels but not controlled
+// by the integration, is not a secret deliveries may be signed with; once
+// the integration controls it, it is.
+func TestPlantedSecretIsNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	key := newIntegrationWithSecret(t, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "not-created" })
+	rcv := startReceiver(t, Options{}, logr.Discard())
+	body := []byte(pushExample)
+	const planted = "planted-secret-0123456789abcdef"
+	send := func() (int, string) {
+		return post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(planted), body), testHookID)
+	}
+	s := webhooksecret.NewApplied(key.Namespace, key.Name, []byte(planted), time.Now())
+	if err := env.Client.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // time for the receiver to read it, were it trusted
+	if code, answer := send(); code != http.StatusServiceUnavailable {
+		t.Errorf("signed with a planted secret: answered %d %s, want 503 (no usable secret)", code, answer)
+	}
+	owned := ownedSecret(t, key, s.DeepCopy())
+	if err := env.Client.Update(ctx, owned); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the secret is accepted once the integration controls it", func() error {
+		if code, answer := send(); code != http.StatusOK {
+			return fmt.Errorf("answered %d %s", code, answer)
+		}
+		return nil
+	})
+}
+
 func TestSecretsFollowTheSecret(t *testing.T) {
 	ctx := context.Background()
 	key := newIntegrationWithSecret(t, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "created-later" })
@@ -557,12 +612,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	previous := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: webhooksecret.PreviousName(key.Name),
-			Labels:      map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.IntegrationLabel: key.Name},
-			Annotations: map[string]string{webhooksecret.ExpiresAnnotation: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}},
-		Data: map[string][]byte{webhooksecret.Key: []byte(testSecret)},
-	}
+	previous := ownedSecret(t, key, webhooksecret.NewPrevious(key.Namespace, key.Name, []byte(testSecret), time.Now().Add(time.Hour), time.Now()))
 	if err := env.Client.Create(ctx, previous); err != nil {
 		t.Fatal(err)
 	}

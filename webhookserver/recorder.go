@@ -156,8 +156,9 @@ func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName,
 	}
 }
 
-// patch applies d to the integration's status: read, apply, merge patch with
-// optimistic lock; on a conflict read again from the API server and retry.
+// patch adds d to the integration's status: read, add, server-side apply
+// of the receiver's part conditional on the resourceVersion read; on a
+// conflict read again from the API server and retry.
 func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d *statusDelta) error {
 	obj := &hookv1.GitHubIntegration{}
 	if err := r.cache.Get(ctx, key, obj); err != nil {
@@ -165,9 +166,15 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 	}
 	backoff := conflictBackoff
 	for {
-		base := obj.DeepCopy()
 		d.applyTo(&obj.Status)
-		err := r.writer.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		// Only the receiver's part, under its own field manager, and only
+		// over the object read: counters are added to what it holds.
+		apply, err := hookv1.StatusApply(key.Namespace, key.Name, obj.ResourceVersion, obj.Status.ReceiverPart())
+		if err != nil {
+			return err
+		}
+		err = r.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
+			client.FieldOwner(hookv1.ReceiverFieldManager), client.ForceOwnership)
 		metrics.StatusWrites.WithLabelValues(statusWriter).Inc()
 		if err == nil {
 			return nil

@@ -2,7 +2,9 @@ package v1alpha1
 
 import (
 	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +94,44 @@ func dig(t *testing.T, doc any, path ...any) any {
 		t.Fatalf("nothing at %v", path)
 	}
 	return doc
+}
+
+// TestStatusPartsCoverTheStatus: every field of the status belongs to
+// exactly one writer's part.
+func TestStatusPartsCoverTheStatus(t *testing.T) {
+	fields := func(v any, prefix string) map[string]bool {
+		out := map[string]bool{}
+		var walk func(reflect.Type, string)
+		walk = func(rt reflect.Type, prefix string) {
+			for i := range rt.NumField() {
+				f := rt.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if name == "deliveries" {
+					walk(f.Type, "deliveries.")
+					continue
+				}
+				out[prefix+name] = true
+			}
+		}
+		walk(reflect.TypeOf(v), prefix)
+		return out
+	}
+	all := fields(GitHubIntegrationStatus{}, "")
+	reconciler := fields(ReconcilerStatus{}, "")
+	receiver := fields(ReceiverStatus{}, "")
+	for f := range all {
+		if reconciler[f] == receiver[f] {
+			t.Errorf("status.%s is in %d writers' parts, want exactly one", f, map[bool]int{true: 2, false: 0}[reconciler[f]])
+		}
+	}
+	for f := range reconciler {
+		if !all[f] {
+			t.Errorf("the reconciler's part has %s, which the status lacks", f)
+		}
+	}
+	for f := range receiver {
+		if !all[f] {
+			t.Errorf("the receiver's part has %s, which the status lacks", f)
+		}
+	}
 }

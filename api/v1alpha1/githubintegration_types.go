@@ -234,50 +234,53 @@ const (
 )
 
 // GitHubIntegrationStatus is what hookwarden observed and did. It never holds
-// a token or a secret value.
+// a token or a secret value. Each field has one writer: the reconciler
+// writes what it saw and did on GitHub (ReconcilerStatus), the receiver
+// what deliveries it answered (ReceiverStatus), each with server-side apply
+// under its own field manager (status_writers.go).
 type GitHubIntegrationStatus struct {
-	// ObservedGeneration is the generation last fully handled.
+	// Written by the reconciler. ObservedGeneration is the generation last fully handled.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling and Stalled.
+	// Written by the reconciler. Conditions: Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Target summarises the targets for display: one repository, the first
+	// Written by the reconciler. Target summarises the targets for display: one repository, the first
 	// with a count of the others, the organization, or "app".
 	// +optional
 	Target string `json:"target,omitempty"`
 
-	// HookCount is the number of hooks registered on GitHub.
+	// Written by the reconciler. HookCount is the number of hooks registered on GitHub.
 	// +optional
 	HookCount int32 `json:"hookCount,omitempty"`
 
-	// PayloadURL is the URL the hooks deliver to.
+	// Written by the reconciler. PayloadURL is the URL the hooks deliver to.
 	// +optional
 	PayloadURL string `json:"payloadURL,omitempty"`
 
-	// Hooks holds one entry per target.
+	// Written by the reconciler. Hooks holds one entry per target.
 	// +optional
 	// +listType=map
 	// +listMapKey=target
 	Hooks []HookStatus `json:"hooks,omitempty"`
 
-	// WebhookSecret identifies the webhook secret in use without revealing it.
+	// Written by the reconciler. WebhookSecret identifies the webhook secret in use without revealing it.
 	// +optional
 	WebhookSecret *WebhookSecretStatus `json:"webhookSecret,omitempty"`
 
-	// LastDelivery is the newest delivery the receiver answered.
+	// Written by the receiver. LastDelivery is the newest delivery the receiver answered.
 	// +optional
 	LastDelivery *DeliveryStatus `json:"lastDelivery,omitempty"`
 
-	// Deliveries counts what the receiver did.
+	// Written by the receiver. Deliveries counts what the receiver did.
 	// +optional
 	Deliveries DeliveryCounters `json:"deliveries,omitempty"`
 
-	// EventCounts counts processed and ignored deliveries per event, for
+	// Written by the receiver. EventCounts counts processed and ignored deliveries per event, for
 	// the events GitHub publishes that spec.events subscribes to, and ping.
 	// Deliveries of other event names are counted in deliveries only.
 	// +optional
@@ -286,16 +289,16 @@ type GitHubIntegrationStatus struct {
 	// +kubebuilder:validation:MaxItems=100
 	EventCounts []EventCount `json:"eventCounts,omitempty"`
 
-	// LastRejection is the newest delivery the receiver rejected.
+	// Written by the receiver. LastRejection is the newest delivery the receiver rejected.
 	// +optional
 	LastRejection *Rejection `json:"lastRejection,omitempty"`
 
-	// PullRequests seen in deliveries, newest first, at most 50.
+	// Written by the receiver. PullRequests seen in deliveries, newest first, at most 50.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
 	PullRequests []PullRequestStatus `json:"pullRequests,omitempty"`
 
-	// Issues carrying spec.links.issueLabel seen in deliveries, newest first,
+	// Written by the receiver. Issues carrying spec.links.issueLabel seen in deliveries, newest first,
 	// at most 50.
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
@@ -391,7 +394,8 @@ type DeliveryCounters struct {
 	// +optional
 	Duplicates int64 `json:"duplicates,omitempty"`
 	// Redelivered counts redeliveries hookwarden requested for deliveries
-	// that had failed.
+	// that had failed. Written by the reconciler; the other counters by the
+	// receiver.
 	// +optional
 	Redelivered int64 `json:"redelivered,omitempty"`
 }
