@@ -55,9 +55,9 @@ func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *
 		result, err := r.handleFailure(ctx, obj, err)
 		return result, false, err
 	}
-	gh, err := r.GitHub.Client(r.apiURL(obj), sec.creds)
+	gh, err := r.githubClient(obj, sec)
 	if err != nil {
-		result, err := r.handleFailure(ctx, obj, stalledError(hookv1.ReasonInvalid, err.Error()+orphanHint))
+		result, err := r.handleFailure(ctx, obj, withOrphanHint(err))
 		return result, false, err
 	}
 

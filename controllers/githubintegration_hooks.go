@@ -3,81 +3,28 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	gogithub "github.com/google/go-github/v60/github"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
-	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
-// desiredHook is the hook every target should have.
-type desiredHook struct {
-	url         string
-	contentType string
-	insecureSSL string
-	events      []string // sorted, unique
-	active      bool
-	secret      string
-	fingerprint string
-}
-
-// hookConfigFor derives the desired hook from the spec and the Secret.
-func hookConfigFor(obj *hookv1.GitHubIntegration, payloadURL string, sec *integrationSecret) desiredHook {
-	insecure := "0"
-	if obj.Spec.InsecureSSL {
-		insecure = "1"
-	}
-	return desiredHook{
-		url:         payloadURL,
-		contentType: string(obj.GetContentType()),
-		insecureSSL: insecure,
-		events:      obj.GetEvents(),
-		active:      obj.IsActive(),
-		secret:      sec.webhookSecret,
-		fingerprint: sec.fingerprint,
-	}
-}
-
-// config is the full hook config. GitHub replaces the whole config when one
-// is sent, so it always carries the secret.
-func (d desiredHook) config() *gogithub.HookConfig {
-	return &gogithub.HookConfig{
-		URL:         gogithub.String(d.url),
-		ContentType: gogithub.String(d.contentType),
-		InsecureSSL: gogithub.String(d.insecureSSL),
-		Secret:      gogithub.String(d.secret),
-	}
-}
-
-func normalizeEvents(events []string) []string {
-	out := slices.Clone(events)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // reconcileHooks makes every target's hook match the spec, removes the hooks
-// of targets dropped from the spec, and records them in status. It returns
-// the GitHub client for the later steps, or the failure to report.
-func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (*ghclient.Client, error) {
+// of targets dropped from the spec, and records them in status; it returns
+// the failure to report.
+func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, sec *integrationSecret) error {
 	payloadURL := obj.PayloadURL(r.PublicURL)
 	if payloadURL == "" {
-		return nil, stalledError(hookv1.ReasonPayloadURLUnset,
+		return stalledError(hookv1.ReasonPayloadURLUnset,
 			"No payload URL: set spec.payloadURL, or run the operator with --public-url")
 	}
 	obj.Status.PayloadURL = payloadURL
 	if len(obj.Spec.Repositories) == 0 {
-		return nil, stalledError(hookv1.ReasonNotSupported,
+		return stalledError(hookv1.ReasonNotSupported,
 			"Only repository targets are supported in this version: organization and App hooks are not managed yet")
-	}
-	gh, err := r.GitHub.Client(r.apiURL(obj), sec.creds)
-	if err != nil {
-		return nil, stalledError(hookv1.ReasonInvalid, err.Error())
 	}
 
 	desired := hookConfigFor(obj, payloadURL, sec)
@@ -128,9 +75,9 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	setHooks(obj, hooks)
 
 	if len(failures) > 0 {
-		return nil, summarizeFailures(obj, sec, failures)
+		return summarizeFailures(obj, sec, failures)
 	}
-	return gh, nil
+	return nil
 }
 
 // markHooksReady sets Ready once every step succeeded.
@@ -141,39 +88,6 @@ func markHooksReady(obj *hookv1.GitHubIntegration) {
 		return
 	}
 	markReady(obj, hookv1.ReasonSucceeded, fmt.Sprintf("%d hook(s) registered and matching the spec", obj.Status.HookCount))
-}
-
-// apiURL is spec.github.url or the operator's default.
-func (r *GitHubIntegrationReconciler) apiURL(obj *hookv1.GitHubIntegration) string {
-	if obj.Spec.GitHub != nil && obj.Spec.GitHub.URL != "" {
-		return obj.Spec.GitHub.URL
-	}
-	return defaulted(r.DefaultGitHubURL, ghclient.DefaultURL)
-}
-
-// setHooks records the hooks and the summary columns.
-func setHooks(obj *hookv1.GitHubIntegration, hooks []hookv1.HookStatus) {
-	obj.Status.Hooks = hooks
-	var registered int32
-	for _, hs := range hooks {
-		if hs.ID != 0 {
-			registered++
-		}
-	}
-	obj.Status.HookCount = registered
-	obj.Status.Target = targetSummary(obj.Targets())
-	metrics.HooksRegistered.WithLabelValues(integrationKey(obj)).Set(float64(registered))
-}
-
-// targetSummary is the Target column: "acme/api" or "acme/api +2".
-func targetSummary(targets []string) string {
-	switch len(targets) {
-	case 0:
-		return ""
-	case 1:
-		return targets[0]
-	}
-	return fmt.Sprintf("%s +%d", targets[0], len(targets)-1)
 }
 
 // syncRepositoryHook brings one repository's hook in line with desired and
@@ -261,92 +175,6 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 	return nil
 }
 
-// findHookByURL lists the target's hooks (every page) and returns the one
-// delivering to url: after a crash between creation and the status write,
-// that is ours.
-func findHookByURL(ctx context.Context, svc ghclient.HookService, url string) (*gogithub.Hook, error) {
-	all, err := svc.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range all {
-		if h.GetConfig().GetURL() == url {
-			return h, nil
-		}
-	}
-	return nil, nil
-}
-
-// Names of the hook fields hookwarden keeps, as Events and logs show them.
-const (
-	fieldURL         = "url"
-	fieldContentType = "content_type"
-	fieldInsecureSSL = "insecure_ssl"
-	fieldSecret      = "secret"
-	fieldEvents      = "events"
-	fieldActive      = "active"
-)
-
-// hookChanges lists the fields of current that differ from desired.
-func hookChanges(current *gogithub.Hook, desired desiredHook, secretChanged bool) []string {
-	var changes []string
-	cfg := current.GetConfig()
-	if cfg.GetURL() != desired.url {
-		changes = append(changes, fieldURL)
-	}
-	if cfg.GetContentType() != desired.contentType {
-		changes = append(changes, fieldContentType)
-	}
-	if defaulted(cfg.GetInsecureSSL(), "0") != desired.insecureSSL {
-		changes = append(changes, fieldInsecureSSL)
-	}
-	if secretChanged {
-		changes = append(changes, fieldSecret)
-	}
-	if !slices.Equal(normalizeEvents(current.Events), desired.events) {
-		changes = append(changes, fieldEvents)
-	}
-	if current.GetActive() != desired.active {
-		changes = append(changes, fieldActive)
-	}
-	return changes
-}
-
-// editHook sends one request with the changes: the config endpoint when only
-// config fields change, otherwise the hook itself (with the whole config,
-// secret included, when a config field changes).
-func editHook(ctx context.Context, svc ghclient.HookService, current *gogithub.Hook, desired desiredHook, changes []string) (*gogithub.Hook, error) {
-	configChanged := slices.ContainsFunc(changes, func(c string) bool {
-		return c == fieldURL || c == fieldContentType || c == fieldInsecureSSL || c == fieldSecret
-	})
-	hookChanged := slices.Contains(changes, fieldEvents) || slices.Contains(changes, fieldActive)
-	if !hookChanged {
-		if err := svc.EditConfig(ctx, current.GetID(), desired.config()); err != nil {
-			return nil, err
-		}
-		updated := *current
-		updated.Config = desired.config()
-		updated.Config.Secret = nil
-		return &updated, nil
-	}
-	edit := &gogithub.Hook{Events: desired.events, Active: gogithub.Bool(desired.active)}
-	if configChanged {
-		edit.Config = desired.config()
-	}
-	return svc.Edit(ctx, current.GetID(), edit)
-}
-
-// recordHook writes what GitHub holds into the hook's status.
-func recordHook(hs *hookv1.HookStatus, h *gogithub.Hook, fingerprint string) {
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	hs.ID = h.GetID()
-	hs.Active = h.GetActive()
-	hs.Events = normalizeEvents(h.Events)
-	hs.LastSyncTime = &now
-	hs.LastError = ""
-	hs.SecretFingerprint = fingerprint
-}
-
 // deleteRepositoryHook removes the hook of a repository dropped from spec.
 func (r *GitHubIntegrationReconciler) deleteRepositoryHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, hs hookv1.HookStatus) error {
 	svc, err := gh.RepositoryHooks(hs.Target)
@@ -354,15 +182,4 @@ func (r *GitHubIntegrationReconciler) deleteRepositoryHook(ctx context.Context, 
 		return stalledError(hookv1.ReasonInvalid, err.Error())
 	}
 	return r.deleteHook(ctx, obj, svc, hs.ID)
-}
-
-// deleteHook removes one hook; a hook already gone counts as removed.
-func (r *GitHubIntegrationReconciler) deleteHook(ctx context.Context, obj *hookv1.GitHubIntegration, svc ghclient.HookService, id int64) error {
-	err := svc.Delete(ctx, id)
-	if err != nil && !ghclient.IsNotFound(err) {
-		return err
-	}
-	ctrl.LoggerFrom(ctx).Info("Deleted hook", "target", svc.Target(), "id", id, "alreadyGone", err != nil)
-	r.normal(obj, hookv1.EventHookDeleted, "Delete", fmt.Sprintf("Removed hook %d from %s", id, svc.Target()))
-	return nil
 }

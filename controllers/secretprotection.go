@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/indexes"
 )
 
 // SecretProtectionControllerName names the controller that releases
@@ -157,7 +156,7 @@ func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // removed its hooks yet.
 func secretNeededBy(ctx context.Context, c client.Reader, namespace, name string) (string, error) {
 	var list hookv1.GitHubIntegrationList
-	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexes.SecretRefNameField: name}); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{SecretRefNameField: name}); err != nil {
 		return "", fmt.Errorf("list the GitHubIntegrations of Secret %q: %w", name, err)
 	}
 	for _, gi := range list.Items {

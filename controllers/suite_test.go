@@ -34,7 +34,6 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
-	"github.com/hookwarden/hookwarden/internal/indexes"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
@@ -140,7 +139,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := indexes.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		t.Fatal(err)
 	}
 	r := &GitHubIntegrationReconciler{

@@ -21,7 +21,6 @@ import (
 
 	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/internal/github"
-	"github.com/hookwarden/hookwarden/internal/indexes"
 	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
@@ -38,16 +37,13 @@ func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
-	if err := indexes.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
-		return nil, err
-	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("add healthz check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
 		return nil, fmt.Errorf("add readyz check: %w", err)
 	}
-	if err := addControllers(mgr, o); err != nil {
+	if err := addControllers(ctx, mgr, o); err != nil {
 		return nil, err
 	}
 	if err := addReceiver(mgr, o); err != nil {
@@ -83,7 +79,7 @@ func managerOptions(o Options) manager.Options {
 }
 
 // addControllers sets up the reconcilers; they run in the leader only.
-func addControllers(mgr manager.Manager, o Options) error {
+func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 	r := &controllers.GitHubIntegrationReconciler{
 		Client:           mgr.GetClient(),
 		APIReader:        mgr.GetAPIReader(),
@@ -94,7 +90,7 @@ func addControllers(mgr manager.Manager, o Options) error {
 		PublicURL:        o.PublicURL,
 		RedeliveryWindow: o.RedeliveryWindow,
 	}
-	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
+	if err := r.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
 	}
 	return nil

@@ -1,7 +1,4 @@
-// Package indexes registers the cache field indexes that the reconciler and
-// the receiver share. They are registered once per manager, in main, because
-// registering the same field twice fails.
-package indexes
+package controllers
 
 import (
 	"context"
@@ -13,8 +10,8 @@ import (
 )
 
 // SecretRefNameField indexes GitHubIntegrations by the name of the Secret
-// their spec.secretRef names, so a change of that Secret finds them without a
-// list of every integration.
+// their spec.secretRef names, so a change of that Secret finds them without
+// a list of every integration.
 const SecretRefNameField = "spec.secretRef.name"
 
 // SecretRefName is the index function of SecretRefNameField.
@@ -26,8 +23,9 @@ func SecretRefName(obj client.Object) []string {
 	return []string{gi.Spec.SecretRef.Name}
 }
 
-// Setup registers every index on the manager's cache.
-func Setup(ctx context.Context, indexer client.FieldIndexer) error {
+// setupIndexes registers the field indexes the controllers of this package
+// list by.
+func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	if err := indexer.IndexField(ctx, &hookv1.GitHubIntegration{}, SecretRefNameField, SecretRefName); err != nil {
 		return fmt.Errorf("index GitHubIntegrations by %s: %w", SecretRefNameField, err)
 	}

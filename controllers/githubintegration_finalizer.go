@@ -1,0 +1,35 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// ensureFinalizer adds the finalizer, with a metadata patch, before the
+// first GitHub call: no hook may be created that deletion would forget.
+func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(obj, hookv1.Finalizer)
+	if err := r.Patch(ctx, obj, patch); err != nil {
+		return fmt.Errorf("add finalizer: %w", err)
+	}
+	return nil
+}
+
+// removeFinalizer releases the object once its hooks are dealt with.
+func (r *GitHubIntegrationReconciler) removeFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(obj, hookv1.Finalizer)
+	if err := r.Patch(ctx, obj, patch); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("remove finalizer: %w", err))
+	}
+	return nil
+}

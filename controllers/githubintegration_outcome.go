@@ -1,0 +1,72 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// now is the reconciler's clock.
+func (r *GitHubIntegrationReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// handleFailure turns a failed step into conditions and a result:
+// user-fixable errors stall, rate limits wait for the reset, the rest is
+// returned for the workqueue's backoff.
+func (r *GitHubIntegrationReconciler) handleFailure(ctx context.Context, obj *hookv1.GitHubIntegration, err error) (ctrl.Result, error) {
+	var failure *stepError
+	if !errors.As(err, &failure) {
+		// A Kubernetes API error or similar: retried with backoff.
+		markReconciling(obj, hookv1.ReasonProgressing, err.Error())
+		return ctrl.Result{}, err
+	}
+	r.warn(obj, failure.reason, failure.message)
+	switch {
+	case failure.stalled:
+		markStalled(obj, failure.reason, failure.message)
+		if failure.retryOnInterval {
+			// The fix may happen on GitHub, where no watch sees it.
+			return ctrl.Result{RequeueAfter: jittered(obj.GetInterval())}, nil
+		}
+		return ctrl.Result{}, nil
+	case !failure.retryAt.IsZero():
+		markReconciling(obj, failure.reason, failure.message)
+		ctrl.LoggerFrom(ctx).Info("Waiting for GitHub's rate limit to reset", "until", failure.retryAt)
+		return ctrl.Result{RequeueAfter: max(time.Until(failure.retryAt), 0) + time.Second}, nil
+	default:
+		markReconciling(obj, failure.reason, failure.message)
+		return ctrl.Result{}, failure
+	}
+}
+
+// warn emits a Warning Event.
+func (r *GitHubIntegrationReconciler) warn(obj *hookv1.GitHubIntegration, reason, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
+}
+
+// normal emits a Normal Event.
+func (r *GitHubIntegrationReconciler) normal(obj *hookv1.GitHubIntegration, reason, action, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, "%s", message)
+}
+
+// jittered spreads drift checks of many integrations over time.
+func jittered(d time.Duration) time.Duration {
+	return wait.Jitter(d, 0.1)
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 {
+		return b
+	}
+	return min(a, b)
+}

@@ -1,0 +1,84 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+)
+
+// GitHubIntegrationReconciler reconciles GitHubIntegration objects.
+type GitHubIntegrationReconciler struct {
+	// Client reads and patches GitHubIntegrations (cached reads).
+	client.Client
+	// APIReader reads the referenced Secrets straight from the API server:
+	// Secrets are not cached.
+	APIReader client.Reader
+	// Scheme knows the hookwarden types.
+	Scheme *runtime.Scheme
+	// Recorder emits Kubernetes Events on the integrations.
+	Recorder events.EventRecorder
+	// GitHub hands out the shared GitHub client of each token.
+	GitHub *ghclient.Factory
+	// DefaultGitHubURL is used when spec.github.url is empty
+	// (--github-url).
+	DefaultGitHubURL string
+	// PublicURL is where GitHub reaches the receiver (--public-url); the
+	// payload URL is PublicURL followed by the receiver path unless
+	// spec.payloadURL is set.
+	PublicURL string
+	// RedeliveryWindow is how old a failed delivery may be and still be
+	// redelivered: GitHub's window, DefaultRedeliveryWindow when zero
+	// (tests shorten it).
+	RedeliveryWindow time.Duration
+	// SecretPropagationDelay is the wait between the start of a rotation
+	// and the push of the new secret to GitHub, for every receiver to learn
+	// it; DefaultSecretPropagationDelay when zero.
+	SecretPropagationDelay time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	// tokens remembers the token each integration last used, so the
+	// GitHub client of a token nobody uses any more is dropped.
+	tokens tokenUsers
+	// redeliveries remembers the redeliveries requested recently.
+	redeliveries redeliveryLog
+}
+
+// DefaultSecretPropagationDelay is the default of
+// GitHubIntegrationReconciler.SecretPropagationDelay.
+const DefaultSecretPropagationDelay = 3 * time.Second
+
+// tokenUsers counts which integrations use which token, so that the client
+// of a token is dropped from the factory once no integration uses it (a
+// token rotated in the Secret would otherwise keep its client, rate-limit
+// state and ETag entries forever).
+type tokenUsers struct {
+	mu    sync.Mutex
+	users map[types.NamespacedName]tokenUse
+}
+
+type tokenUse struct {
+	apiURL string
+	creds  ghclient.Credentials
+}
+
+// redeliveryLog remembers, per integration, the redeliveries and pings
+// requested less than an interval ago: GitHub performs a redelivery after
+// answering, so the log may not show it yet on the next pass. Entries older
+// than the interval are pruned on every pass, so memory stays bounded.
+type redeliveryLog struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]map[redeliveryKey]time.Time
+}
+
+type redeliveryKey struct {
+	hookID int64
+	// guid is empty for a ping.
+	guid string
+}
