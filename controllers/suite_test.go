@@ -192,6 +192,25 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 			}
 			return c.SubResource(sub).Patch(ctx, obj, patch, o...)
 		},
+		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, o ...client.SubResourceApplyOption) error {
+			u, ok := obj.(interface{ UnstructuredContent() map[string]any })
+			gi := &hookv1.GitHubIntegration{}
+			if ok && sub == "status" && u.UnstructuredContent()["kind"] == "GitHubIntegration" {
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), gi); err != nil {
+					return err
+				}
+				if n, ok := ctx.Value(writesKey{}).(*atomic.Int64); ok {
+					n.Add(1)
+				}
+				h.statusPatch.Add(1)
+				if opts.failStatusPatch != nil {
+					if err := opts.failStatusPatch(gi); err != nil {
+						return err
+					}
+				}
+			}
+			return c.SubResource(sub).Apply(ctx, obj, o...)
+		},
 	}
 }
 
