@@ -93,7 +93,7 @@ BENCH_CLIENT_CPU ?= 1
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against SPEC §4 (BASELINE=<git rev> adds that revision's receiver).
+bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @octokit/webhooks (node), side by side: req/s, p50, p99 at 7 KB and 256 KB against the targets in docs/performance.md (BASELINE=<git rev> adds that revision's receiver).
 	@mkdir -p $(LOCALBIN)/bench
 	$(GO) test -c -o $(LOCALBIN)/bench/webhookserver.test ./webhookserver
 	@if [ -n "$(BASELINE)" ]; then \

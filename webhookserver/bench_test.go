@@ -24,7 +24,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
-// benchSizes are the payload sizes of SPEC §4's throughput targets.
+// benchSizes are the payload sizes of the throughput targets in docs/performance.md.
 var benchSizes = []benchSize{{"push-7KB", 7 << 10}, {"push-256KB", 256 << 10}}
 
 type benchSize struct {

@@ -193,8 +193,8 @@ func (s *Server) limitRejected(a answer, src source, now time.Time) answer {
 }
 
 // handleDelivery reads a delivery's body within its source's fair share of
-// the in-flight deliveries and of the body budget, runs the checks of SPEC
-// §4 and hands the accepted delivery to the recording queue.
+// the in-flight deliveries and of the body budget, runs the checks of
+// docs/receiver.md and hands the accepted delivery to the recording queue.
 func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, in *integration, secrets delivery.Secrets, src source,
 	now time.Time) answer {
 	key := src.key()

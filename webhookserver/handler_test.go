@@ -28,7 +28,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
-// TestAnswers checks every answer of SPEC §4: status code, JSON body and what
+// TestAnswers checks every answer of docs/receiver.md: status code, JSON body and what
 // is counted on the integration.
 func TestAnswers(t *testing.T) {
 	reserialised := `{"ref": "refs/heads/main", "after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "repository": {"full_name": "acme/api"}, "head_commit": {"message": "Add checkout flow"}}`

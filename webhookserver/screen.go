@@ -61,7 +61,7 @@ func bodyPending(h *fasthttp.RequestHeader) bool {
 }
 
 // screen answers what a request's headers decide alone, in the order of
-// SPEC §4: the allowed sources (403), the route (404, 405, 404), a declared
+// docs/receiver.md: the allowed sources (403), the route (404, 405, 404), a declared
 // length over the cap (413), the Content-Type (415), the event and delivery
 // headers (400) and the signature header's presence and shape (401). When
 // none of them refuses the request, it returns the integration and its

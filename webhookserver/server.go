@@ -270,7 +270,7 @@ func (h httpServer) Serve(ln net.Listener) error {
 // httpServer returns the HTTP server with the receiver's limits. It is
 // fasthttp's HTTP/1.1 server (GitHub delivers over HTTP/1.1): its per-request
 // cost is about half of net/http's, which is what lets the receiver verify
-// and parse a delivery within SPEC §4's budget. The limits net/http would
+// and parse a delivery within the budget of docs/performance.md. The limits net/http would
 // take as ReadHeaderTimeout, ReadTimeout and MaxHeaderBytes are the read
 // deadline until the headers are in, the one HeaderReceived sets for the body,
 // and the read buffer, which a request's headers must fit.

@@ -36,7 +36,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
-// The side-by-side benchmark of SPEC §4 (`make bench`): the receiver, a bare
+// The side-by-side benchmark of docs/performance.md (`make bench`): the receiver, a bare
 // net/http handler that only reads the body, and the @octokit/webhooks Node
 // middleware, each a server process of its own pinned to one core, driven in
 // interleaved rounds by the same load generator over loopback keep-alive
@@ -44,7 +44,7 @@ import (
 // hundred requests that checks the harness, the answers and the receiver's
 // one log line per delivery.
 var (
-	sideBySide  = flag.Bool("sidebyside", false, "run the full side-by-side benchmark of SPEC §4 (make bench)")
+	sideBySide  = flag.Bool("sidebyside", false, "run the full side-by-side benchmark of docs/performance.md (make bench)")
 	sbRounds    = flag.Int("sidebyside.rounds", 5, "interleaved rounds per payload size")
 	sbDuration  = flag.Duration("sidebyside.duration", 2*time.Second, "measured time per server per round")
 	sbConns     = flag.Int("sidebyside.conns", 8, "keep-alive connections of the load generator")
@@ -129,7 +129,7 @@ func serveBenchTarget(mode string) int {
 	return 0
 }
 
-// bareHandler is the baseline of SPEC §4: it only reads the body.
+// bareHandler is the baseline of docs/performance.md: it only reads the body.
 func bareHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -137,7 +137,7 @@ func bareHandler() http.Handler {
 	})
 }
 
-// verifyHandler is the second baseline of SPEC §4, the minimal correct
+// verifyHandler is the second baseline of docs/performance.md, the minimal correct
 // receiver: net/http, it reads the body, checks its HMAC-SHA256 signature
 // and answers 200 (401 when the signature does not match).
 func verifyHandler(secret []byte) http.Handler {
@@ -384,7 +384,7 @@ func TestSideBySide(t *testing.T) {
 		}
 		p99 := func(st *benchStats) float64 { return float64(r.percentile(99)) / float64(st.percentile(99)) }
 		if size.bytes <= 64<<10 {
-			// SPEC §4 at push size.
+			// The targets at push size.
 			ratio("throughput vs bare", r.rate()/b.rate(), 0.8, true)
 			ratio("throughput vs go-verify", r.rate()/v.rate(), 1.0, true)
 			ratio("p99 vs bare", p99(b), 2, false)

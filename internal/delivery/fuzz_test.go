@@ -14,7 +14,7 @@ import (
 
 // FuzzValidateDelivery runs validation and classification on arbitrary
 // bodies and headers, seeded with GitHub's example payloads. Whatever the
-// input, it must answer with one of the codes of SPEC §4, decode what
+// input, it must answer with one of the codes of docs/receiver.md, decode what
 // encoding/json decodes, never accept a body its signature does not cover,
 // and never count a delivery under a name that is not one of GitHub's.
 func FuzzValidateDelivery(f *testing.F) {

@@ -89,7 +89,7 @@ type Delivery struct {
 	fields any
 }
 
-// Validate checks a delivery in the order of SPEC §4 — Content-Type, the
+// Validate checks a delivery in the order of docs/receiver.md — Content-Type, the
 // event and delivery headers, the X-Hub-Signature-256 signature over the raw
 // body, the payload's JSON — and returns what it holds. It is a pure
 // function: it reads nothing but its arguments.
