@@ -86,4 +86,3 @@ func TestGitHubEventsArePublished(t *testing.T) {
 		t.Errorf("ping is not in the list")
 	}
 }
-
