@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -130,16 +132,15 @@ func (r *statusRecorder) flush(ctx context.Context) {
 	if len(taken) == 0 {
 		return
 	}
-	sem := make(chan struct{}, flushConcurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(flushConcurrency)
 	for key, d := range taken {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			r.flushOne(ctx, key, d)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // flushOne handles its own errors
 }
 
 func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName, d *statusDelta) {
@@ -164,8 +165,19 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 	if err := r.cache.Get(ctx, key, obj); err != nil {
 		return fmt.Errorf("get GitHubIntegration %s: %w", key, err)
 	}
-	backoff := conflictBackoff
-	for {
+	first := true
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		if !first {
+			// The cache was stale: read the object the conflict is about.
+			obj = &hookv1.GitHubIntegration{}
+			if err := r.reader.Get(ctx, key, obj); err != nil {
+				return fmt.Errorf("get GitHubIntegration %s: %w", key, err)
+			}
+		}
+		first = false
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		d.applyTo(&obj.Status)
 		// Only the receiver's part, under its own field manager, and only
 		// over the object read: counters are added to what it holds.
@@ -173,23 +185,12 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 		if err != nil {
 			return err
 		}
-		err = r.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
-			client.FieldOwner(hookv1.ReceiverFieldManager), client.ForceOwnership)
 		metrics.StatusWrites.WithLabelValues(statusWriter).Inc()
-		if err == nil {
-			return nil
-		}
-		if !apierrors.IsConflict(err) || backoff.Steps <= 1 {
-			return fmt.Errorf("patch status of GitHubIntegration %s: %w", key, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("patch status of GitHubIntegration %s: %w", key, ctx.Err())
-		case <-time.After(backoff.Step()):
-		}
-		obj = &hookv1.GitHubIntegration{}
-		if err := r.reader.Get(ctx, key, obj); err != nil {
-			return fmt.Errorf("get GitHubIntegration %s: %w", key, err)
-		}
+		return r.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
+			client.FieldOwner(hookv1.ReceiverFieldManager), client.ForceOwnership)
+	})
+	if err != nil {
+		return fmt.Errorf("write status of GitHubIntegration %s: %w", key, err)
 	}
+	return nil
 }
