@@ -181,15 +181,18 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 }
 
 // patchStatus writes the reconciler's part of the status (and only that:
-// hookv1.ReconcilerStatus) with server-side apply under the reconciler's
+// hookv1.ReconcilerPart) with server-side apply under the reconciler's
 // field manager, so the fields the receiver writes meanwhile are never
 // touched. No change, no write.
 func (r *GitHubIntegrationReconciler) patchStatus(ctx context.Context, obj *hookv1.GitHubIntegration, fetched *hookv1.GitHubIntegrationStatus) error {
-	part := obj.Status.ReconcilerPart()
-	if equality.Semantic.DeepEqual(part, fetched.ReconcilerPart()) {
+	part, err := hookv1.ReconcilerPart.Of(&obj.Status)
+	if err != nil {
+		return err
+	}
+	if was, err := hookv1.ReconcilerPart.Of(fetched); err == nil && equality.Semantic.DeepEqual(part, was) {
 		return nil
 	}
-	apply, err := hookv1.StatusApply(obj.Namespace, obj.Name, "", part)
+	apply, err := hookv1.ReconcilerPart.Apply(obj.Namespace, obj.Name, "", &obj.Status)
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,7 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 		d.applyTo(&obj.Status)
 		// Only the receiver's part, under its own field manager, and only
 		// over the object read: counters are added to what it holds.
-		apply, err := hookv1.StatusApply(key.Namespace, key.Name, obj.ResourceVersion, obj.Status.ReceiverPart())
+		apply, err := hookv1.ReceiverPart.Apply(key.Namespace, key.Name, obj.ResourceVersion, &obj.Status)
 		if err != nil {
 			return err
 		}

@@ -97,41 +97,52 @@ func dig(t *testing.T, doc any, path ...any) any {
 }
 
 // TestStatusPartsCoverTheStatus: every field of the status belongs to
-// exactly one writer's part.
+// exactly one writer's part, and the parts name no other field.
 func TestStatusPartsCoverTheStatus(t *testing.T) {
-	fields := func(v any, prefix string) map[string]bool {
-		out := map[string]bool{}
-		var walk func(reflect.Type, string)
-		walk = func(rt reflect.Type, prefix string) {
-			for i := range rt.NumField() {
-				f := rt.Field(i)
-				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-				if name == "deliveries" {
-					walk(f.Type, "deliveries.")
-					continue
-				}
-				out[prefix+name] = true
+	all := map[string]bool{}
+	var walk func(reflect.Type, string)
+	walk = func(rt reflect.Type, prefix string) {
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			if name == "deliveries" {
+				walk(rt.Field(i).Type, "deliveries.")
+				continue
+			}
+			all[prefix+name] = true
+		}
+	}
+	walk(reflect.TypeFor[GitHubIntegrationStatus](), "")
+	owners := map[string]int{}
+	for _, part := range []StatusPart{ReconcilerPart, ReceiverPart} {
+		for _, f := range part {
+			owners[f]++
+			if !all[f] {
+				t.Errorf("a writer's part names %s, which the status lacks", f)
 			}
 		}
-		walk(reflect.TypeOf(v), prefix)
-		return out
 	}
-	all := fields(GitHubIntegrationStatus{}, "")
-	reconciler := fields(ReconcilerStatus{}, "")
-	receiver := fields(ReceiverStatus{}, "")
 	for f := range all {
-		if reconciler[f] == receiver[f] {
-			t.Errorf("status.%s is in %d writers' parts, want exactly one", f, map[bool]int{true: 2, false: 0}[reconciler[f]])
+		if owners[f] != 1 {
+			t.Errorf("status.%s is in %d writers' parts, want exactly one", f, owners[f])
 		}
 	}
-	for f := range reconciler {
-		if !all[f] {
-			t.Errorf("the reconciler's part has %s, which the status lacks", f)
-		}
+
+	// A part holds its fields and nothing else.
+	st := &GitHubIntegrationStatus{HookCount: 2, PayloadURL: "https://hooks.example.com/x",
+		Deliveries: DeliveryCounters{Received: 5, Redelivered: 1}, EventCounts: []EventCount{{Event: "push", Count: 5}}}
+	rec, err := ReconcilerPart.Of(st)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for f := range receiver {
-		if !all[f] {
-			t.Errorf("the receiver's part has %s, which the status lacks", f)
-		}
+	if !reflect.DeepEqual(rec, map[string]any{"hookCount": 2.0, "payloadURL": "https://hooks.example.com/x",
+		"deliveries": map[string]any{"redelivered": 1.0}}) {
+		t.Errorf("the reconciler's part of the status is %v", rec)
+	}
+	got, err := ReceiverPart.Of(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["hookCount"]; ok || got["deliveries"].(map[string]any)["received"] != 5.0 || got["deliveries"].(map[string]any)["redelivered"] != nil {
+		t.Errorf("the receiver's part of the status is %v", got)
 	}
 }

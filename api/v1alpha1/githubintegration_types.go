@@ -235,8 +235,8 @@ const (
 
 // GitHubIntegrationStatus is what hookwarden observed and did. It never holds
 // a token or a secret value. Each field has one writer: the reconciler
-// writes what it saw and did on GitHub (ReconcilerStatus), the receiver
-// what deliveries it answered (ReceiverStatus), each with server-side apply
+// writes what it saw and did on GitHub (ReconcilerPart), the receiver
+// what deliveries it answered (ReceiverPart), each with server-side apply
 // under its own field manager (status_writers.go).
 type GitHubIntegrationStatus struct {
 	// Written by the reconciler. ObservedGeneration is the generation last fully handled.

@@ -3,17 +3,16 @@ package v1alpha1
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Each field of GitHubIntegrationStatus has one writer, the reconciler or
 // the receiver. Each writer writes with server-side apply, under its own
-// field manager, the part of the status below that is its own and nothing
-// else: the API server records which writer owns which field
-// (metadata.managedFields), and neither writer's apply can remove or
-// overwrite the other's fields.
+// field manager, its part of the status and nothing else: the API server
+// records which writer owns which field (metadata.managedFields), and
+// neither writer's apply can remove or overwrite the other's fields.
 const (
 	// ReconcilerFieldManager is the field manager of the reconciler's
 	// status writes.
@@ -23,86 +22,58 @@ const (
 	ReceiverFieldManager = "hookwarden-receiver"
 )
 
-// ReconcilerStatus is the part of GitHubIntegrationStatus the reconciler
-// writes: what it saw and did on GitHub.
-// +kubebuilder:object:generate=false
-type ReconcilerStatus struct {
-	ObservedGeneration int64                `json:"observedGeneration,omitempty"`
-	Conditions         []metav1.Condition   `json:"conditions,omitempty"`
-	Target             string               `json:"target,omitempty"`
-	HookCount          int32                `json:"hookCount,omitempty"`
-	PayloadURL         string               `json:"payloadURL,omitempty"`
-	Hooks              []HookStatus         `json:"hooks,omitempty"`
-	WebhookSecret      *WebhookSecretStatus `json:"webhookSecret,omitempty"`
-	Deliveries         ReconcilerCounters   `json:"deliveries"`
-}
+// StatusPart is the part of the status one writer owns: the JSON names of
+// its fields, a counter of status.deliveries as "deliveries.<name>".
+type StatusPart []string
 
-// ReconcilerCounters are the delivery counters the reconciler writes.
-// +kubebuilder:object:generate=false
-type ReconcilerCounters struct {
-	Redelivered int64 `json:"redelivered,omitempty"`
-}
+// The two writers' parts. TestStatusPartsCoverTheStatus checks that every
+// status field is in exactly one.
+var (
+	// ReconcilerPart is what the reconciler saw and did on GitHub.
+	ReconcilerPart = StatusPart{"observedGeneration", "conditions", "target", "hookCount", "payloadURL", "hooks",
+		"webhookSecret", "deliveries.redelivered"}
+	// ReceiverPart is what the receiver answered.
+	ReceiverPart = StatusPart{"lastDelivery", "deliveries.received", "deliveries.processed", "deliveries.ignored",
+		"deliveries.rejected", "deliveries.duplicates", "eventCounts", "lastRejection", "pullRequests", "issues"}
+)
 
-// ReceiverStatus is the part of GitHubIntegrationStatus the receiver
-// writes: what deliveries it answered.
-// +kubebuilder:object:generate=false
-type ReceiverStatus struct {
-	LastDelivery  *DeliveryStatus     `json:"lastDelivery,omitempty"`
-	Deliveries    ReceiverCounters    `json:"deliveries"`
-	EventCounts   []EventCount        `json:"eventCounts,omitempty"`
-	LastRejection *Rejection          `json:"lastRejection,omitempty"`
-	PullRequests  []PullRequestStatus `json:"pullRequests,omitempty"`
-	Issues        []IssueStatus       `json:"issues,omitempty"`
-}
-
-// ReceiverCounters are the delivery counters the receiver writes.
-// +kubebuilder:object:generate=false
-type ReceiverCounters struct {
-	Received   int64 `json:"received,omitempty"`
-	Processed  int64 `json:"processed,omitempty"`
-	Ignored    int64 `json:"ignored,omitempty"`
-	Rejected   int64 `json:"rejected,omitempty"`
-	Duplicates int64 `json:"duplicates,omitempty"`
-}
-
-// ReconcilerPart is the reconciler's part of s.
-func (s *GitHubIntegrationStatus) ReconcilerPart() ReconcilerStatus {
-	return ReconcilerStatus{
-		ObservedGeneration: s.ObservedGeneration,
-		Conditions:         s.Conditions,
-		Target:             s.Target,
-		HookCount:          s.HookCount,
-		PayloadURL:         s.PayloadURL,
-		Hooks:              s.Hooks,
-		WebhookSecret:      s.WebhookSecret,
-		Deliveries:         ReconcilerCounters{Redelivered: s.Deliveries.Redelivered},
-	}
-}
-
-// ReceiverPart is the receiver's part of s.
-func (s *GitHubIntegrationStatus) ReceiverPart() ReceiverStatus {
-	c := s.Deliveries
-	return ReceiverStatus{
-		LastDelivery: s.LastDelivery,
-		Deliveries: ReceiverCounters{Received: c.Received, Processed: c.Processed, Ignored: c.Ignored,
-			Rejected: c.Rejected, Duplicates: c.Duplicates},
-		EventCounts:   s.EventCounts,
-		LastRejection: s.LastRejection,
-		PullRequests:  s.PullRequests,
-		Issues:        s.Issues,
-	}
-}
-
-// StatusApply is a server-side apply request for the status of the
-// GitHubIntegration namespace/name holding only part, one writer's part.
-// A non-empty resourceVersion makes the write conditional on it.
-func StatusApply(namespace, name, resourceVersion string, part any) (*unstructured.Unstructured, error) {
-	raw, err := json.Marshal(part)
+// Of returns the fields of st in the part, as JSON values.
+func (p StatusPart) Of(st *GitHubIntegrationStatus) (map[string]any, error) {
+	raw, err := json.Marshal(st)
 	if err != nil {
-		return nil, fmt.Errorf("status of GitHubIntegration %s/%s: %w", namespace, name, err)
+		return nil, err
 	}
-	var status map[string]any
-	if err := json.Unmarshal(raw, &status); err != nil {
+	var all map[string]any
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	deliveries, _ := all["deliveries"].(map[string]any)
+	for _, f := range p {
+		if counter, ok := strings.CutPrefix(f, "deliveries."); ok {
+			sub, _ := out["deliveries"].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				out["deliveries"] = sub
+			}
+			if v, ok := deliveries[counter]; ok {
+				sub[counter] = v
+			}
+			continue
+		}
+		if v, ok := all[f]; ok {
+			out[f] = v
+		}
+	}
+	return out, nil
+}
+
+// Apply is a server-side apply request for the status of the
+// GitHubIntegration namespace/name holding only the part's fields of st.
+// A non-empty resourceVersion makes the write conditional on it.
+func (p StatusPart) Apply(namespace, name, resourceVersion string, st *GitHubIntegrationStatus) (*unstructured.Unstructured, error) {
+	status, err := p.Of(st)
+	if err != nil {
 		return nil, fmt.Errorf("status of GitHubIntegration %s/%s: %w", namespace, name, err)
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
