@@ -34,8 +34,8 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "typo"
 	h.withSecret(name)
-	gi := h.integration(name, []string{"acme/api"})
-	gi = h.waitReady(name)
+	h.integration(name, []string{"acme/api"})
+	h.waitReady(name)
 	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	h.eventually(5*time.Second, func() error {
@@ -43,7 +43,7 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 		s.Data["webhook_secret"] = []byte("too-short")
 		return env.Client.Update(h.ctx, s)
 	})
-	gi = h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, hookv1.ReasonInvalidSecret, 10*time.Second)
+	gi := h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, hookv1.ReasonInvalidSecret, 10*time.Second)
 	msg := condition(gi, hookv1.ConditionReady).Message
 	fingerprint := webhooksecret.Fingerprint([]byte(testWebhookSecret), string(gi.UID))
 	if err := contains(msg, `key "webhook_secret"`, fmt.Sprint(webhooksecret.MinWebhookSecretLength), "still accepted",

@@ -73,7 +73,7 @@ func TestIntegrationAndSecretDeletedTogether(t *testing.T) {
 				err := env.Client.Get(h.ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
 				secret := h.userSecret(name)
 				if hooks != 0 || !apierrors.IsNotFound(err) || secret != nil {
-					return fmt.Errorf("%d hooks left on GitHub, integration: %v, Secret still there: %t", hooks, err, secret != nil)
+					return fmt.Errorf("%d hooks left on GitHub, integration: %w, Secret still there: %t", hooks, err, secret != nil)
 				}
 				return nil
 			})

@@ -142,40 +142,26 @@ type Options struct {
 
 // withDefaults returns the options with every unset field defaulted.
 func (o Options) withDefaults() Options {
-	if o.BindAddress == "" {
-		o.BindAddress = DefaultBindAddress
-	}
-	if o.MaxInflight <= 0 {
-		o.MaxInflight = DefaultMaxInflight
-	}
-	if o.BodyBudget <= 0 {
-		o.BodyBudget = DefaultBodyBudget
-	}
-	if o.MaxConnections <= 0 {
-		o.MaxConnections = DefaultMaxConnections
-	}
-	if o.MaxConnectionsPerIP <= 0 {
-		o.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
-	}
-	if o.StatusFlushInterval <= 0 {
-		o.StatusFlushInterval = DefaultStatusFlushInterval
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = DefaultQueueSize
-	}
-	if o.DedupeSize <= 0 {
-		o.DedupeSize = DefaultDedupeSize
-	}
-	if o.RejectedRate <= 0 {
-		o.RejectedRate = DefaultRejectedRate
-	}
-	if o.RejectedBurst <= 0 {
-		o.RejectedBurst = DefaultRejectedBurst
-	}
-	if o.GitHubURL == "" {
-		o.GitHubURL = DefaultGitHubURL
-	}
+	defaultTo(&o.BindAddress, DefaultBindAddress)
+	defaultTo(&o.MaxInflight, DefaultMaxInflight)
+	defaultTo(&o.BodyBudget, DefaultBodyBudget)
+	defaultTo(&o.MaxConnections, DefaultMaxConnections)
+	defaultTo(&o.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	defaultTo(&o.StatusFlushInterval, DefaultStatusFlushInterval)
+	defaultTo(&o.QueueSize, DefaultQueueSize)
+	defaultTo(&o.DedupeSize, DefaultDedupeSize)
+	defaultTo(&o.RejectedRate, DefaultRejectedRate)
+	defaultTo(&o.RejectedBurst, DefaultRejectedBurst)
+	defaultTo(&o.GitHubURL, DefaultGitHubURL)
 	return o
+}
+
+// defaultTo sets *v to def when it is unset (zero, or negative).
+func defaultTo[T int | int64 | float64 | time.Duration | string](v *T, def T) {
+	var zero T
+	if *v == zero || *v < zero {
+		*v = def
+	}
 }
 
 // MinBodyBudget is the smallest body budget that lets a delivery of the

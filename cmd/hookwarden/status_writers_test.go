@@ -86,7 +86,7 @@ func statusFieldsByManager(t *testing.T, gi *hookv1.GitHubIntegration) map[strin
 			continue
 		}
 		var fields map[string]map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			t.Fatal(err)
 		}
 		for key, sub := range fields["f:status"] {

@@ -144,30 +144,19 @@ type decoder struct {
 // object decodes the object at the cursor, at nesting level depth
 // (counting itself), into v.
 func (d *decoder) object(depth int, s *schema, v reflect.Value) error {
-	d.i++ // {
-	d.skipSpace()
-	if d.peek() == '}' {
-		d.i++
+	if d.open('}') {
 		return nil
 	}
 	var seen uint64
 	for {
-		d.skipSpace()
-		start := d.i
-		if err := d.str(); err != nil {
-			return err
-		}
-		field, err := matchField(d.data[start+1:d.i-1], s.names)
+		key, err := d.key()
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		if d.peek() != ':' {
-			return errMalformed
-		}
-		d.i++
-		d.skipSpace()
+		field, err := matchField(key, s.names)
 		switch {
+		case err != nil:
+			return err
 		case field < 0:
 			err = d.value(depth)
 		case seen&(1<<field) != 0:
@@ -181,15 +170,8 @@ func (d *decoder) object(depth int, s *schema, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return nil
-		default:
-			return errMalformed
+		if end, err := d.next('}'); end || err != nil {
+			return err
 		}
 	}
 }
@@ -262,39 +244,32 @@ func (d *decoder) field(depth int, f *schemaField, v reflect.Value) error {
 // slice v: it replaces v; elements that are not objects stay zero.
 func (d *decoder) slice(depth int, f *schemaField, v reflect.Value) error {
 	out := reflect.MakeSlice(v.Type(), 0, 4)
-	d.i++ // [
-	d.skipSpace()
-	if d.peek() == ']' {
-		d.i++
+	if d.open(']') {
 		v.Set(out)
 		return nil
 	}
 	for {
 		d.skipSpace()
 		out = reflect.Append(out, reflect.Zero(f.elem))
-		elem := out.Index(out.Len() - 1)
 		var err error
 		if d.peek() == '{' {
 			if depth >= maxJSONDepth {
 				return errMalformed
 			}
-			err = d.object(depth+1, f.sub, elem)
+			err = d.object(depth+1, f.sub, out.Index(out.Len()-1))
 		} else {
 			err = d.value(depth)
 		}
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		end, err := d.next(']')
+		if err != nil {
+			return err
+		}
+		if end {
 			v.Set(out)
 			return nil
-		default:
-			return errMalformed
 		}
 	}
 }

@@ -73,45 +73,25 @@ func (s *jsonScanner) value(depth int) error {
 
 // object scans an object at nesting level depth (counting itself).
 func (s *jsonScanner) object(depth int) error {
-	s.i++ // {
-	s.skipSpace()
-	if s.peek() == '}' {
-		s.i++
+	if s.open('}') {
 		return nil
 	}
 	for {
-		s.skipSpace()
-		if err := s.str(); err != nil {
+		if _, err := s.key(); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.peek() != ':' {
-			return errMalformed
-		}
-		s.i++
-		s.skipSpace()
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errMalformed
+		if end, err := s.next('}'); end || err != nil {
+			return err
 		}
 	}
 }
 
 // array scans an array at nesting level depth (counting itself).
 func (s *jsonScanner) array(depth int) error {
-	s.i++ // [
-	s.skipSpace()
-	if s.peek() == ']' {
-		s.i++
+	if s.open(']') {
 		return nil
 	}
 	for {
@@ -119,17 +99,55 @@ func (s *jsonScanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errMalformed
+		if end, err := s.next(']'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// open consumes the '{' or '[' at the cursor and reports whether the
+// container is empty, consuming its closer too.
+func (s *jsonScanner) open(closer byte) (empty bool) {
+	s.i++
+	s.skipSpace()
+	if s.peek() == closer {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// key scans a member's key and its colon, and returns the key without its
+// quotes, raw; the cursor is then on the value.
+func (s *jsonScanner) key() ([]byte, error) {
+	s.skipSpace()
+	start := s.i
+	if err := s.str(); err != nil {
+		return nil, err
+	}
+	key := s.data[start+1 : s.i-1]
+	s.skipSpace()
+	if s.peek() != ':' {
+		return nil, errMalformed
+	}
+	s.i++
+	s.skipSpace()
+	return key, nil
+}
+
+// next consumes what follows a member or an element: a comma, or the
+// container's closer, when it reports the end.
+func (s *jsonScanner) next(closer byte) (end bool, err error) {
+	s.skipSpace()
+	switch s.peek() {
+	case ',':
+		s.i++
+		return false, nil
+	case closer:
+		s.i++
+		return true, nil
+	}
+	return false, errMalformed
 }
 
 func (s *jsonScanner) str() error {

@@ -268,7 +268,7 @@ func decodeBody(c *call, into any) *response {
 
 func validateEvents(events []string) *fieldError {
 	for _, e := range events {
-		if e != "*" && !knownEvents[e] {
+		if !KnownEvent(e) {
 			fe := errHookEvent(e)
 			return &fe
 		}

@@ -194,7 +194,7 @@ func (s *sandbox) startOperator(ctx context.Context) error {
 	s.operatorExited = exited
 	select {
 	case err := <-exited:
-		return fmt.Errorf("hookwarden stopped: %v", err)
+		return fmt.Errorf("hookwarden stopped: %w", err)
 	case <-time.After(200 * time.Millisecond):
 		return nil
 	}
@@ -203,7 +203,8 @@ func (s *sandbox) startOperator(ctx context.Context) error {
 // stopOperator stops the operator process gracefully and waits for it.
 func (s *sandbox) stopOperator() {
 	s.cancelOperator()
-	<-s.operatorExited
+	// The exit status of a process asked to stop says nothing new.
+	_ = <-s.operatorExited
 }
 
 // applySamples creates the Secret the sample names, then config/samples.
