@@ -203,8 +203,9 @@ func (s *sandbox) startOperator(ctx context.Context) error {
 // stopOperator stops the operator process gracefully and waits for it.
 func (s *sandbox) stopOperator() {
 	s.cancelOperator()
-	// The exit status of a process asked to stop says nothing new.
-	_ = <-s.operatorExited
+	if err := <-s.operatorExited; err != nil && s.Verbose {
+		fmt.Fprintf(s.Out, "hookwarden exited: %v\n", err)
+	}
 }
 
 // applySamples creates the Secret the sample names, then config/samples.
