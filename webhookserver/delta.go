@@ -150,14 +150,18 @@ func (d *statusDelta) setRejection(r *hookv1.Rejection) {
 	}
 }
 
+// addCounters adds the receiver's counters of src to dst.
+func addCounters(dst *hookv1.DeliveryCounters, src hookv1.DeliveryCounters) {
+	dst.Received += src.Received
+	dst.Processed += src.Processed
+	dst.Ignored += src.Ignored
+	dst.Rejected += src.Rejected
+	dst.Duplicates += src.Duplicates
+}
+
 // merge adds older, a delta whose patch failed, back into d (the newer one).
 func (d *statusDelta) merge(older *statusDelta) {
-	c := &d.counters
-	c.Received += older.counters.Received
-	c.Processed += older.counters.Processed
-	c.Ignored += older.counters.Ignored
-	c.Rejected += older.counters.Rejected
-	c.Duplicates += older.counters.Duplicates
+	addCounters(&d.counters, older.counters)
 	for event, e := range older.events {
 		d.addEvent(event, e.count, e.last)
 	}
@@ -185,12 +189,7 @@ func (d *statusDelta) merge(older *statusDelta) {
 // rejection win, pull requests and issues are upserted and cut to the newest
 // 50. It touches only the fields the receiver owns.
 func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
-	c := &st.Deliveries
-	c.Received += d.counters.Received
-	c.Processed += d.counters.Processed
-	c.Ignored += d.counters.Ignored
-	c.Rejected += d.counters.Rejected
-	c.Duplicates += d.counters.Duplicates
+	addCounters(&st.Deliveries, d.counters)
 
 	if len(d.events) > 0 {
 		st.EventCounts = applyEventCounts(st.EventCounts, d.events, maxEventCounts)

@@ -74,18 +74,9 @@ func newHandlerServer(t testing.TB, opts Options) *Server {
 }
 
 // drain records every queued delivery, as the workers would.
-func drain(s *Server) {
-	for {
-		select {
-		case q := <-s.queue:
-			s.recordDelivery(q)
-		default:
-			return
-		}
-	}
-}
+func drain(s *Server) { s.recordQueued() }
 
-// delivery builds a signed JSON delivery of event for the test integration.
+// newDelivery builds a signed JSON delivery of event for the test integration.
 func newDelivery(event, body string) *http.Request {
 	return deliveryTo(testKey, event, body, testSecret)
 }

@@ -53,14 +53,20 @@ func (s *Server) drainQueue(ctx context.Context) {
 		case q := <-s.queue:
 			s.recordDelivery(q)
 		case <-ctx.Done():
-			for {
-				select {
-				case q := <-s.queue:
-					s.recordDelivery(q)
-				default:
-					return
-				}
-			}
+			s.recordQueued()
+			return
+		}
+	}
+}
+
+// recordQueued records every delivery waiting in the queue.
+func (s *Server) recordQueued() {
+	for {
+		select {
+		case q := <-s.queue:
+			s.recordDelivery(q)
+		default:
+			return
 		}
 	}
 }

@@ -235,13 +235,23 @@ func titleOf(v any) (string, bool) {
 	return "", false
 }
 
-func (s *Server) createIssue(c *call) *response {
+// issueWrite resolves the repository of an issue write the caller may make
+// and decodes its body.
+func (s *Server) issueWrite(c *call) (*repoState, *issueRequest, *response) {
 	r, resp := s.resolveRepo(c, needIssuesWrite)
 	if resp != nil {
-		return resp
+		return nil, nil, resp
 	}
-	var req issueRequest
-	if resp := decodeBody(c, &req); resp != nil {
+	req := &issueRequest{}
+	if resp := decodeBody(c, req); resp != nil {
+		return nil, nil, resp
+	}
+	return r, req, nil
+}
+
+func (s *Server) createIssue(c *call) *response {
+	r, req, resp := s.issueWrite(c)
+	if resp != nil {
 		return resp
 	}
 	title, ok := titleOf(req.Title)
@@ -286,12 +296,8 @@ func (s *Server) getIssue(c *call) *response {
 }
 
 func (s *Server) updateIssue(c *call) *response {
-	r, resp := s.resolveRepo(c, needIssuesWrite)
+	r, req, resp := s.issueWrite(c)
 	if resp != nil {
-		return resp
-	}
-	var req issueRequest
-	if resp := decodeBody(c, &req); resp != nil {
 		return resp
 	}
 	s.mu.Lock()
