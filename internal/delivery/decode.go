@@ -170,6 +170,7 @@ func (d *decoder) object(depth int, s *schema, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
+		d.skipSpace()
 		if end, err := d.next('}'); end || err != nil {
 			return err
 		}
@@ -263,6 +264,7 @@ func (d *decoder) slice(depth int, f *schemaField, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
+		d.skipSpace()
 		end, err := d.next(']')
 		if err != nil {
 			return err
