@@ -180,14 +180,8 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 	return interceptor.Funcs{
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, o ...client.SubResourcePatchOption) error {
 			if gi, ok := obj.(*hookv1.GitHubIntegration); ok && sub == "status" {
-				if n, ok := ctx.Value(writesKey{}).(*atomic.Int64); ok {
-					n.Add(1)
-				}
-				h.statusPatch.Add(1)
-				if opts.failStatusPatch != nil {
-					if err := opts.failStatusPatch(gi); err != nil {
-						return err
-					}
+				if err := h.statusWrite(ctx, opts, gi); err != nil {
+					return err
 				}
 			}
 			return c.SubResource(sub).Patch(ctx, obj, patch, o...)
@@ -199,19 +193,25 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), gi); err != nil {
 					return err
 				}
-				if n, ok := ctx.Value(writesKey{}).(*atomic.Int64); ok {
-					n.Add(1)
-				}
-				h.statusPatch.Add(1)
-				if opts.failStatusPatch != nil {
-					if err := opts.failStatusPatch(gi); err != nil {
-						return err
-					}
+				if err := h.statusWrite(ctx, opts, gi); err != nil {
+					return err
 				}
 			}
 			return c.SubResource(sub).Apply(ctx, obj, o...)
 		},
 	}
+}
+
+// statusWrite counts a status write of gi and fails it when the test asks.
+func (h *harness) statusWrite(ctx context.Context, opts harnessOptions, gi *hookv1.GitHubIntegration) error {
+	if n, ok := ctx.Value(writesKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	h.statusPatch.Add(1)
+	if opts.failStatusPatch != nil {
+		return opts.failStatusPatch(gi)
+	}
+	return nil
 }
 
 // cachedReads serves Get and List from the manager's cache.

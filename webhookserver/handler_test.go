@@ -663,13 +663,7 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, stop := serveInMemory(s, nil)
-			defer stop()
-			conn, err := ln.Dial()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dialInMemory(t, s)
 			go func() { _, _ = io.WriteString(conn, tc.raw) }()
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 			if err != nil {
@@ -690,13 +684,7 @@ func TestMalformedRequests(t *testing.T) {
 func TestSlowHeadersAreAnswered408(t *testing.T) {
 	t.Parallel()
 	s := newHandlerServer(t, Options{})
-	ln, stop := serveInMemory(s, nil)
-	defer stop()
-	conn, err := ln.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialInMemory(t, s)
 	start := time.Now()
 	if _, err := io.WriteString(conn, "POST "+hookv1.ReceiverPath(testNS, testName)+" HTTP/1.1\r\nHost: receiver.test\r\n"); err != nil {
 		t.Fatal(err)

@@ -76,6 +76,20 @@ func newHandlerServer(t testing.TB, opts Options) *Server {
 // drain records every queued delivery, as the workers would.
 func drain(s *Server) { s.recordQueued() }
 
+// dialInMemory serves s over an in-memory listener for the rest of the test
+// and returns a connection to it.
+func dialInMemory(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	ln, stop := serveInMemory(s, nil)
+	t.Cleanup(stop)
+	conn, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 // newDelivery builds a signed JSON delivery of event for the test integration.
 func newDelivery(event, body string) *http.Request {
 	return deliveryTo(testKey, event, body, testSecret)

@@ -71,13 +71,7 @@ func TestOnlyTheCanonicalPathRoutes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, stop := serveInMemory(s, nil)
-			defer stop()
-			conn, err := ln.Dial()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dialInMemory(t, s)
 			resp, body := exchange(t, conn, rawDelivery(tc.target))
 			if resp.StatusCode != tc.code {
 				t.Fatalf("POST %s: %d %s, want %d", tc.target, resp.StatusCode, body, tc.code)
@@ -95,13 +89,7 @@ func TestOnlyTheCanonicalPathRoutes(t *testing.T) {
 // handler (the first 8 KiB of a body).
 func TestDeclaredOversizeIsAnsweredFromTheHeaders(t *testing.T) {
 	s := newHandlerServer(t, Options{})
-	ln, stop := serveInMemory(s, nil)
-	defer stop()
-	conn, err := ln.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialInMemory(t, s)
 	raw := strings.Replace(rawDelivery(hookv1.ReceiverPath(testNS, testName)),
 		fmt.Sprintf("Content-Length: %d", len(pushExample)), fmt.Sprintf("Content-Length: %d", MaxBodyBytes+1), 1)
 	// The client stops after 100 bytes of body; the read deadline of
@@ -148,13 +136,7 @@ func TestExpectContinue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, stop := serveInMemory(s, nil)
-			defer stop()
-			conn, err := ln.Dial()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dialInMemory(t, s)
 			headers, _, _ := strings.Cut(tc.headers, "\r\n\r\n")
 			if _, err := io.WriteString(conn, headers+"\r\n\r\n"); err != nil {
 				t.Fatal(err)

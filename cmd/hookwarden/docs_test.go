@@ -2,8 +2,6 @@ package main
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,11 +32,4 @@ func TestInstallDocListsEveryFlag(t *testing.T) {
 	}
 }
 
-func readRepoFile(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
+func readRepoFile(t *testing.T, name string) string { return testenv.ReadRepoFile(t, name) }

@@ -58,18 +58,15 @@ if generation ~= nil and (observed == nil or observed ~= generation) then
   return hs
 end
 
-local stalled = condition("Stalled")
-if stalled ~= nil and stalled.status == "True" then
-  hs.status = "Degraded"
-  hs.message = describe(stalled)
-  return hs
-end
-
-local reconciling = condition("Reconciling")
-if reconciling ~= nil and reconciling.status == "True" then
-  hs.status = "Progressing"
-  hs.message = describe(reconciling)
-  return hs
+-- Stalled (only the user can unblock it) before Reconciling (hookwarden is
+-- working on it), as kstatus reads them.
+for _, rule in ipairs({{"Stalled", "Degraded"}, {"Reconciling", "Progressing"}}) do
+  local c = condition(rule[1])
+  if c ~= nil and c.status == "True" then
+    hs.status = rule[2]
+    hs.message = describe(c)
+    return hs
+  end
 end
 
 local ready = condition("Ready")

@@ -76,16 +76,22 @@ func (h *hookState) subscribed(event string) bool {
 	return h.active && (slices.Contains(h.events, event) || slices.Contains(h.events, "*"))
 }
 
+// hookCoreJSON is what every hook object GitHub sends holds: the REST
+// API's hooks and the hook of a ping payload.
+type hookCoreJSON struct {
+	Type      string         `json:"type"`
+	ID        int64          `json:"id"`
+	Name      string         `json:"name"`
+	Active    bool           `json:"active"`
+	Events    []string       `json:"events"`
+	Config    hookConfigJSON `json:"config"`
+	UpdatedAt string         `json:"updated_at"`
+	CreatedAt string         `json:"created_at"`
+}
+
 // hookJSON is components/schemas/hook (repositories) and org-hook.
 type hookJSON struct {
-	Type          string            `json:"type"`
-	ID            int64             `json:"id"`
-	Name          string            `json:"name"`
-	Active        bool              `json:"active"`
-	Events        []string          `json:"events"`
-	Config        hookConfigJSON    `json:"config"`
-	UpdatedAt     string            `json:"updated_at"`
-	CreatedAt     string            `json:"created_at"`
+	hookCoreJSON
 	URL           string            `json:"url"`
 	TestURL       string            `json:"test_url,omitempty"`
 	PingURL       string            `json:"ping_url"`
@@ -118,8 +124,8 @@ func maskConfig(c HookConfig) hookConfigJSON {
 func (s *Server) hookJSON(h *hookState) hookJSON {
 	self := s.baseURL + h.owner.path + "/" + strconv.FormatInt(h.id, 10)
 	out := hookJSON{
-		Type: "Repository", ID: h.id, Name: h.name, Active: h.active, Events: slices.Clone(h.events),
-		Config: maskConfig(h.config), UpdatedAt: timestamp(h.updated), CreatedAt: timestamp(h.created),
+		hookCoreJSON: hookCoreJSON{Type: "Repository", ID: h.id, Name: h.name, Active: h.active, Events: slices.Clone(h.events),
+			Config: maskConfig(h.config), UpdatedAt: timestamp(h.updated), CreatedAt: timestamp(h.created)},
 		URL: self, PingURL: self + "/pings", DeliveriesURL: self + "/deliveries",
 	}
 	if h.owner.kind == orgTarget {

@@ -27,14 +27,7 @@ var zen = []string{
 
 // pingHookJSON is the hook object of a ping payload.
 type pingHookJSON struct {
-	Type          string            `json:"type"`
-	ID            int64             `json:"id"`
-	Name          string            `json:"name"`
-	Active        bool              `json:"active"`
-	Events        []string          `json:"events"`
-	Config        hookConfigJSON    `json:"config"`
-	UpdatedAt     string            `json:"updated_at"`
-	CreatedAt     string            `json:"created_at"`
+	hookCoreJSON
 	URL           string            `json:"url,omitempty"`
 	TestURL       string            `json:"test_url,omitempty"`
 	PingURL       string            `json:"ping_url,omitempty"`
@@ -101,8 +94,7 @@ func (s *Server) pingPayloadLocked(h *hookState) []byte {
 		Zen:    zen[h.id%int64(len(zen))],
 		HookID: h.id,
 		Hook: pingHookJSON{
-			Type: hj.Type, ID: h.id, Name: h.name, Active: h.active, Events: hj.Events, Config: hj.Config,
-			UpdatedAt: hj.UpdatedAt, CreatedAt: hj.CreatedAt, URL: hj.URL, TestURL: hj.TestURL,
+			hookCoreJSON: hj.hookCoreJSON, URL: hj.URL, TestURL: hj.TestURL,
 			PingURL: hj.PingURL, DeliveriesURL: hj.DeliveriesURL, LastResponse: hj.LastResponse,
 		},
 		Sender: s.account("hookwarden-bot", 1, "User"),
@@ -119,11 +111,9 @@ func (s *Server) pingPayloadLocked(h *hookState) []byte {
 		org := s.account(h.owner.name, h.owner.id, "Organization")
 		p.Organization = &org
 	case appTarget:
-		p.Hook = pingHookJSON{
-			Type: "App", ID: h.id, Name: "web", Active: h.active, Events: hj.Events, Config: hj.Config,
-			UpdatedAt: hj.UpdatedAt, CreatedAt: hj.CreatedAt, AppID: h.owner.id,
-			DeliveriesURL: s.baseURL + "/app/hook/deliveries",
-		}
+		core := hj.hookCoreJSON
+		core.Type, core.Name = "App", "web"
+		p.Hook = pingHookJSON{hookCoreJSON: core, AppID: h.owner.id, DeliveriesURL: s.baseURL + "/app/hook/deliveries"}
 	}
 	out, err := json.Marshal(p)
 	if err != nil {

@@ -1,7 +1,6 @@
 package installer_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -11,14 +10,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
-func readRepoFile(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
+func readRepoFile(t *testing.T, name string) string { return testenv.ReadRepoFile(t, name) }
 
 // TestDockerfileBuildsTheTestedBinary checks that the image's go build uses
 // the flags of `make build` (the binary the tests run), is static, and ends

@@ -46,6 +46,17 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// ReadRepoFile returns the content of a file of the repository, by its path
+// from the repository's root.
+func ReadRepoFile(t testing.TB, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(RepoRoot(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // Start starts kube-apiserver and etcd with the CRDs of config/crd/bases.
 // It fails with a clear message when KUBEBUILDER_ASSETS is not set: tests
 // that need a control plane must not pass silently without one.
