@@ -1,13 +1,17 @@
 // Command hookwarden runs the hookwarden operator: the GitHubIntegration
 // controller and the delivery receiver. `hookwarden send` signs and sends a
-// test delivery to a receiver instead.
+// test delivery to a receiver instead; `hookwarden version` prints the
+// version.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -17,29 +21,86 @@ import (
 	"github.com/hookwarden/hookwarden/internal/send"
 )
 
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+const usageHead = `Usage:
+  hookwarden [flags]          run the operator: the reconcilers and the delivery receiver
+  hookwarden send [flags] F   sign and send a test delivery (hookwarden send --help)
+  hookwarden version          print the version
+
+Every flag can also be set with an environment variable HOOKWARDEN_<FLAG>,
+e.g. --public-url with HOOKWARDEN_PUBLIC_URL.
+
+Flags:
+`
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "send" {
-		os.Exit(send.Run(os.Args[2:], os.Stdout, os.Stderr))
-	}
-	os.Exit(run(os.Args[1:]))
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
-	opts := DefaultOptions()
+// dispatch runs the subcommand args name, or the operator. An unknown
+// subcommand or a stray argument is a usage error (exit 2) and never
+// starts the operator.
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "send":
+			return send.Run(args[1:], stdout, stderr)
+		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "hookwarden version: unexpected argument %q\n", args[1])
+				return 2
+			}
+			fmt.Fprintf(stdout, "hookwarden %s (commit %s, %s)\n", version, commit, runtime.Version())
+			return 0
+		}
+		fmt.Fprintf(stderr, "hookwarden: unknown command %q\n\n", args[0])
+		usage(newFlagSet(new(Options), new(zap.Options)), stderr)
+		return 2
+	}
+	return run(args, stderr)
+}
+
+// newFlagSet defines every flag of the operator on a new flag set.
+func newFlagSet(opts *Options, zapOpts *zap.Options) *flag.FlagSet {
 	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
 	opts.RegisterFlags(fs)
-	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	// --kubeconfig, read by ctrl.GetConfig (also KUBECONFIG, or in-cluster).
 	config.RegisterFlags(fs)
+	return fs
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, usageHead)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func run(args []string, stderr io.Writer) int {
+	opts := DefaultOptions()
+	zapOpts := zap.Options{}
+	fs := newFlagSet(&opts, &zapOpts)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hookwarden: unexpected argument %q: the operator takes flags only\n\n", fs.Arg(0))
+		usage(fs, stderr)
+		return 2
+	}
 	if err := ApplyEnv(fs, os.LookupEnv); err != nil {
-		fmt.Fprintln(os.Stderr, "hookwarden:", err)
+		fmt.Fprintln(stderr, "hookwarden:", err)
 		return 2
 	}
 	logger, flushLog := logging.New(zapOpts)
@@ -58,7 +119,7 @@ func run(args []string) int {
 		log.Error(err, "Unable to set up the manager")
 		return 1
 	}
-	log.Info("Starting manager", "receiverBindAddress", opts.ReceiverBindAddress, "publicURL", opts.PublicURL)
+	log.Info("Starting manager", "version", version, "receiverBindAddress", opts.ReceiverBindAddress, "publicURL", opts.PublicURL)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Manager stopped with an error")
 		return 1

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
@@ -39,15 +40,13 @@ type Options struct {
 	MaxConcurrentReconciles     int
 	StatusFlushInterval         time.Duration
 	ReceiverQueueSize           int
+	RedeliveryWindow            time.Duration
 
 	// The fields below have no flag: tests set them.
 
 	// GitHubMutationInterval spaces the mutating GitHub requests of one
 	// token; zero means one per second, as GitHub asks.
 	GitHubMutationInterval time.Duration
-	// RedeliveryWindow is how old a failed delivery may be and still be
-	// redelivered; zero means GitHub's three days.
-	RedeliveryWindow time.Duration
 	// ReceiverBeforeRecord is called by the receiver's recording workers
 	// before each delivery they record (tests block it to fill the queue).
 	ReceiverBeforeRecord func()
@@ -60,8 +59,8 @@ type Options struct {
 // DefaultOptions are the defaults of the flags.
 func DefaultOptions() Options {
 	return Options{
-		GitHubURL:                   "https://api.github.com/",
-		ReceiverBindAddress:         ":9292",
+		GitHubURL:                   webhookserver.DefaultGitHubURL,
+		ReceiverBindAddress:         webhookserver.DefaultBindAddress,
 		ReceiverMaxInflight:         webhookserver.DefaultMaxInflight,
 		ReceiverBodyBudget:          webhookserver.DefaultBodyBudget,
 		ReceiverMaxConnections:      webhookserver.DefaultMaxConnections,
@@ -70,8 +69,9 @@ func DefaultOptions() Options {
 		MetricsBindAddress:          ":8080",
 		HealthProbeBindAddress:      ":8081",
 		MaxConcurrentReconciles:     4,
-		StatusFlushInterval:         2 * time.Second,
-		ReceiverQueueSize:           4096,
+		StatusFlushInterval:         webhookserver.DefaultStatusFlushInterval,
+		ReceiverQueueSize:           webhookserver.DefaultQueueSize,
+		RedeliveryWindow:            controllers.DefaultRedeliveryWindow,
 	}
 }
 
@@ -108,6 +108,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "GitHubIntegrations reconciled at once.")
 	fs.IntVar(&o.ReceiverQueueSize, "receiver-queue-size", o.ReceiverQueueSize, "Answered deliveries waiting to be recorded before the receiver answers 503 (the reconciler redelivers them).")
+	fs.DurationVar(&o.RedeliveryWindow, "redelivery-window", o.RedeliveryWindow, "How old a failed delivery may be and still be redelivered: GitHub keeps deliveries 3 days on github.com (72h), 7 days on newer GitHub Enterprise Server versions (168h).")
 	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval).")
 }
 
@@ -135,6 +136,9 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 // Validate reports options that cannot work, saying what to fix.
 func (o *Options) Validate() error {
 	var errs []error
+	if o.RedeliveryWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--redelivery-window=%s: must be positive, e.g. 72h (GitHub's three days)", o.RedeliveryWindow))
+	}
 	if err := validateHTTPURL("--github-url", o.GitHubURL, true); err != nil {
 		errs = append(errs, err)
 	}
