@@ -286,13 +286,21 @@ func (s *Server) getIssue(c *call) *response {
 	if resp != nil {
 		return resp
 	}
+	return s.withIssue(c, r, func(is *issueState) *response {
+		return jsonResponse(http.StatusOK, s.issueJSON(r, is))
+	})
+}
+
+// withIssue runs f, under the lock, on the issue the call names; 404 when
+// the repository has no such issue.
+func (s *Server) withIssue(c *call, r *repoState, f func(*issueState) *response) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := r.issue(c.param("issue_number"))
 	if is == nil {
 		return notFound(c.docURL())
 	}
-	return jsonResponse(http.StatusOK, s.issueJSON(r, is))
+	return f(is)
 }
 
 func (s *Server) updateIssue(c *call) *response {
@@ -300,12 +308,11 @@ func (s *Server) updateIssue(c *call) *response {
 	if resp != nil {
 		return resp
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	is := r.issue(c.param("issue_number"))
-	if is == nil {
-		return notFound(c.docURL())
-	}
+	return s.withIssue(c, r, func(is *issueState) *response { return s.updateIssueLocked(c, r, is, req) })
+}
+
+// updateIssueLocked applies an update request to an issue.
+func (s *Server) updateIssueLocked(c *call, r *repoState, is *issueState, req *issueRequest) *response {
 	if req.Title != nil {
 		title, ok := titleOf(req.Title)
 		if !ok || strings.TrimSpace(title) == "" {
