@@ -223,6 +223,8 @@ func TestConnectionsPerPeer(t *testing.T) {
 	if code, body := answerOf(t, c); code != http.StatusOK {
 		t.Errorf("delivery of a newcomer: %d %s, want 200", code, body)
 	}
+	// The newcomer leaves, and its place returns to the reserve.
+	_ = c.Close()
 	// Another peer takes one more; its second would eat into the reserve.
 	held("127.0.0.4")
 	eventually(t, 5*time.Second, "9 connections admitted", func() error {
