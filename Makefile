@@ -71,9 +71,9 @@ test: verify vet lint build npm-deps envtest ## Everything that proves hookwarde
 
 FUZZ_TIME ?= 10m
 .PHONY: fuzz
-fuzz: npm-deps ## Fuzz the receiver's validate-and-parse path for FUZZ_TIME (default 10m); the seeds also run in make test.
+fuzz: npm-deps ## Fuzz the delivery checks, decoding and classification (internal/delivery) for FUZZ_TIME (default 10m); the seeds also run in make test.
 	HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
-		$(GO) test -run '^$$' -fuzz '^FuzzValidateDelivery$$' -fuzztime $(FUZZ_TIME) ./webhookserver/
+		$(GO) test -run '^$$' -fuzz '^FuzzValidateDelivery$$' -fuzztime $(FUZZ_TIME) ./internal/delivery/
 
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s once and print KUBEBUILDER_ASSETS.
