@@ -130,12 +130,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 	if err := env.Client.Delete(ctx, applied); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "no secret left: 503", func() error {
-		if code, answer := send(testSecret); code != http.StatusServiceUnavailable {
-			return fmt.Errorf("answered %d %s", code, answer)
-		}
-		return nil
-	})
+	eventuallyAnswered(t, "no secret left: 503", http.StatusServiceUnavailable, func() (int, string) { return send(testSecret) })
 
 	eventually(t, 20*time.Second, "status counts the deliveries answered 200", func() error {
 		if got := getStatus(t, key).Deliveries.Processed; got != accepted {

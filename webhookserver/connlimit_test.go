@@ -23,6 +23,13 @@ import (
 // serveTCP serves the receiver on a loopback port and returns its address.
 func serveTCP(t testing.TB, s *Server) string {
 	t.Helper()
+	return serveListener(t, s, func(ln net.Listener) net.Listener { return ln })
+}
+
+// serveListener serves the receiver on wrap of a loopback listener for the
+// rest of the test and returns its address.
+func serveListener(t testing.TB, s *Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func serveTCP(t testing.TB, s *Server) string {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln)
+		_ = srv.Serve(wrap(ln))
 	}()
 	t.Cleanup(func() {
 		_ = srv.Shutdown()
@@ -56,14 +63,22 @@ func dialFrom(t testing.TB, from, addr string) net.Conn {
 // answerOf reads an answer from conn within 10 s.
 func answerOf(t testing.TB, conn net.Conn) (int, string) {
 	t.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, body := readResponse(t, conn, 10*time.Second)
+	return resp.StatusCode, body
+}
+
+// readResponse reads one answer and its body, trimmed, from conn within
+// timeout.
+func readResponse(t testing.TB, conn net.Conn, timeout time.Duration) (*http.Response, string) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("read the answer: %v", err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	return resp, strings.TrimSpace(string(body))
 }
 
 // TestEarlyAnswersReachClientsStillSending posts 25 MiB + 1 byte, and 1 MiB

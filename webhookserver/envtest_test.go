@@ -574,12 +574,7 @@ func TestPlantedSecretIsNotTrusted(t *testing.T) {
 	if err := env.Client.Update(ctx, owned); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the secret is accepted once the integration controls it", func() error {
-		if code, answer := send(); code != http.StatusOK {
-			return fmt.Errorf("answered %d %s", code, answer)
-		}
-		return nil
-	})
+	eventuallyAnswered(t, "the secret is accepted once the integration controls it", http.StatusOK, func() (int, string) { return send() })
 }
 
 func TestSecretsFollowTheSecret(t *testing.T) {
@@ -600,12 +595,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 	if err := env.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "secret read after the Secret was created", func() error {
-		if code, answer := send(testSecret); code != http.StatusOK {
-			return fmt.Errorf("answered %d %s", code, answer)
-		}
-		return nil
-	})
+	eventuallyAnswered(t, "secret read after the Secret was created", http.StatusOK, func() (int, string) { return send(testSecret) })
 
 	rotated := "rotated-secret-abcdef0123456789"
 	secret.Data["webhook_secret"] = []byte(rotated)
@@ -631,12 +621,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 	if err := env.Client.Update(ctx, previous); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "expired previous secret refused", func() error {
-		if code, answer := send(testSecret); code != http.StatusUnauthorized {
-			return fmt.Errorf("answered %d %s", code, answer)
-		}
-		return nil
-	})
+	eventuallyAnswered(t, "expired previous secret refused", http.StatusUnauthorized, func() (int, string) { return send(testSecret) })
 }
 
 // TestLogsAndEventsRevealNothing runs deliveries, bad signatures and a

@@ -76,6 +76,17 @@ func newHandlerServer(t testing.TB, opts Options) *Server {
 // drain records every queued delivery, as the workers would.
 func drain(s *Server) { s.recordQueued() }
 
+// eventuallyAnswered waits until send is answered code.
+func eventuallyAnswered(t testing.TB, what string, code int, send func() (int, string)) {
+	t.Helper()
+	eventually(t, 10*time.Second, what, func() error {
+		if got, answer := send(); got != code {
+			return fmt.Errorf("answered %d %s", got, answer)
+		}
+		return nil
+	})
+}
+
 // dialInMemory serves s over an in-memory listener for the rest of the test
 // and returns a connection to it.
 func dialInMemory(t *testing.T, s *Server) net.Conn {

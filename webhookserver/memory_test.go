@@ -35,21 +35,7 @@ func heapInUse() int64 {
 // serveTCPCounting is serveTCP counting in read what the server reads.
 func serveTCPCounting(t testing.TB, s *Server, read *atomic.Int64) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := s.httpServer()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(countingListener{ln, read})
-	}()
-	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
-	})
-	return ln.Addr().String()
+	return serveListener(t, s, func(ln net.Listener) net.Listener { return countingListener{ln, read} })
 }
 
 // attack opens one connection per peer that declares a 25 MiB body, sends

@@ -33,14 +33,7 @@ func rawDelivery(target string, extra ...string) string {
 func exchange(t *testing.T, conn net.Conn, raw string) (*http.Response, string) {
 	t.Helper()
 	go func() { _, _ = io.WriteString(conn, raw) }()
-	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("read the answer: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, strings.TrimSpace(string(body))
+	return readResponse(t, conn, 20*time.Second)
 }
 
 // TestOnlyTheCanonicalPathRoutes sends a correctly signed delivery to
