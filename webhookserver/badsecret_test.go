@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,13 +78,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 	if err := env.Client.Create(ctx, applied); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var logs strings.Builder
-	capture := funcr.New(func(prefix, args string) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(&logs, "%s %s\n", prefix, args)
-	}, funcr.Options{})
+	capture, logs := captureLogs(0)
 	rcv := startReceiver(t, Options{StatusFlushInterval: 200 * time.Millisecond}, capture)
 
 	body := []byte(pushExample)
@@ -138,9 +131,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 		}
 		return nil
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Contains(logs.String(), testSecret) || strings.Contains(logs.String(), tooShort) {
+	if text := logs(); strings.Contains(text, testSecret) || strings.Contains(text, tooShort) {
 		t.Error("the logs hold a webhook secret")
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -629,13 +628,7 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 // nor the Events hold the token, a webhook secret or payload content, while
 // the log does name each delivery.
 func TestLogsAndEventsRevealNothing(t *testing.T) {
-	var mu sync.Mutex
-	var logs strings.Builder
-	capture := funcr.New(func(prefix, args string) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(&logs, "%s %s\n", prefix, args)
-	}, funcr.Options{Verbosity: 10})
+	capture, logs := captureLogs(10)
 
 	key := newIntegrationWithSecret(t, nil)
 	rcv := startReceiver(t, Options{StatusFlushInterval: 200 * time.Millisecond}, capture)
@@ -690,9 +683,7 @@ func TestLogsAndEventsRevealNothing(t *testing.T) {
 	for _, e := range events.Items {
 		fmt.Fprintf(&eventText, "%s %s %s\n", e.Reason, e.Action, e.Note)
 	}
-	mu.Lock()
-	logText := logs.String()
-	mu.Unlock()
+	logText := logs()
 
 	forbidden := map[string]string{
 		"token":              testToken,

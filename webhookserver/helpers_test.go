@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/testenv"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"github.com/valyala/fasthttp/fasthttputil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -75,6 +78,22 @@ func newHandlerServer(t testing.TB, opts Options) *Server {
 
 // drain records every queued delivery, as the workers would.
 func drain(s *Server) { s.recordQueued() }
+
+// captureLogs returns a logger, up to verbosity, and what it logged so far.
+func captureLogs(verbosity int) (logr.Logger, func() string) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&logs, "%s %s\n", prefix, args)
+	}, funcr.Options{Verbosity: verbosity})
+	return log, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
+}
 
 // eventuallyAnswered waits until send is answered code.
 func eventuallyAnswered(t testing.TB, what string, code int, send func() (int, string)) {
