@@ -293,10 +293,19 @@ func (s *Server) rejected(in *integration, h delivery.Header, a answer, now time
 		time:      now,
 		result:    hookv1.DeliveryRejected,
 		rejection: a.reason,
-		delivery: &hookv1.DeliveryStatus{ID: a.delivery, Event: a.event, ReceivedTime: metav1.NewTime(now),
+		delivery: &hookv1.DeliveryStatus{ID: a.delivery, Event: publishedEvent(a.event), ReceivedTime: metav1.NewTime(now),
 			Result: hookv1.DeliveryRejected},
 	})
 	return a
+}
+
+// publishedEvent is event when GitHub publishes it, else "": status.
+// lastDelivery never shows a name that only an unsigned header vouches for.
+func publishedEvent(event string) string {
+	if delivery.Known(event) {
+		return event
+	}
+	return ""
 }
 
 // classify turns what a valid delivery means (the event table of package
@@ -314,7 +323,7 @@ func classify(in *integration, d *delivery.Delivery, now time.Time) (*record, an
 		result = hookv1.DeliveryProcessed
 	}
 	rec := &record{time: now, event: out.Event, result: result,
-		delivery: &hookv1.DeliveryStatus{ID: d.ID, Event: d.Event, Action: d.Action, Target: d.Target,
+		delivery: &hookv1.DeliveryStatus{ID: d.ID, Event: publishedEvent(d.Event), Action: d.Action, Target: d.Target,
 			Ref: out.Ref, After: out.After, ReceivedTime: at, Result: result}}
 	if pr := out.PullRequest; pr != nil {
 		rec.pullRequest = &hookv1.PullRequestStatus{Repository: pr.Repository, Number: pr.Number, Title: pr.Title,

@@ -297,3 +297,31 @@ func TestEventNamesWithDigits(t *testing.T) {
 		t.Errorf("eventCounts = %v, want projects_v2_item: 1", got)
 	}
 }
+
+// TestLastDeliveryShowsOnlyPublishedEventNames: status.lastDelivery never
+// shows an event name GitHub does not publish, whether the delivery was
+// valid (a captured body replayed under an invented name) or rejected.
+func TestLastDeliveryShowsOnlyPublishedEventNames(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+		want string
+	}{
+		{"valid, invented name", func() *http.Request { return newDelivery("invented_event", pushExample) }, ""},
+		{"rejected, invented name", func() *http.Request {
+			r := newDelivery("invented_event", pushExample)
+			r.Header.Set(delivery.HeaderSignature256, delivery.Signature([]byte("not-the-webhook-secret-0123"), []byte(pushExample)))
+			return r
+		}, ""},
+		{"valid, GitHub's name not subscribed", func() *http.Request { return newDelivery("star", `{"action":"created"}`) }, "star"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHandlerServer(t, Options{})
+			serveAll(t, s, []*http.Request{tc.req()})
+			st := recordedStatus(s)
+			if st.LastDelivery == nil || st.LastDelivery.Event != tc.want {
+				t.Errorf("status.lastDelivery = %+v, want event %q", st.LastDelivery, tc.want)
+			}
+		})
+	}
+}

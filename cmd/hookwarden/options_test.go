@@ -44,8 +44,12 @@ func TestFlagsAndEnv(t *testing.T) {
 	if o.StatusFlushInterval != 5*time.Second || !o.LeaderElect || o.ReceiverMaxInflight != 64 {
 		t.Errorf("env not applied: %+v", o)
 	}
-	if o.ReceiverBindAddress != ":9292" || o.GitHubURL != "https://api.github.com/" {
+	if o.ReceiverBindAddress != ":9292" || o.GitHubURL != "https://api.github.com/" || o.RedeliveryWindow != 72*time.Hour {
 		t.Errorf("defaults lost: %+v", o)
+	}
+	// GitHub Enterprise Server keeps deliveries 7 days.
+	if o, err := parse(t, []string{"--redelivery-window=168h"}, nil); err != nil || o.RedeliveryWindow != 168*time.Hour {
+		t.Errorf("--redelivery-window=168h gave %s, %v", o.RedeliveryWindow, err)
 	}
 }
 
@@ -67,6 +71,7 @@ func TestValidate(t *testing.T) {
 		{"ftp github url", []string{"--github-url=ftp://github.example.com"}, "--github-url"},
 		{"zero inflight", []string{"--receiver-max-inflight=0"}, "--receiver-max-inflight"},
 		{"zero flush", []string{"--status-flush-interval=0s"}, "--status-flush-interval"},
+		{"zero redelivery window", []string{"--redelivery-window=0s"}, "--redelivery-window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
