@@ -24,8 +24,11 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRDs and RBAC under config/ from the API types and markers.
+manifests: ## Generate the CRDs and RBAC under config/ from the API types and markers, and copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f charts/hookwarden/files/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/hookwarden/files/crds/
+	cp config/rbac/role.yaml charts/hookwarden/files/manager-role.yaml
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.
@@ -51,8 +54,8 @@ lint: golangci-lint ## Run golangci-lint (built from its Go module into bin/).
 verify: manifests generate api-docs ## Fail when generated files or formatting are stale.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; $(GO) mod tidy -diff; exit 1; }
-	@git diff --exit-code -- api config docs/api-reference.md || { echo "Generated files are stale: run 'make manifests generate api-docs' and commit the result"; exit 1; }
-	@test -z "$$(git status --porcelain --untracked-files=all -- api config)" || { echo "Untracked generated files:"; git status --porcelain -- api config; exit 1; }
+	@git diff --exit-code -- api config charts docs/api-reference.md || { echo "Generated files are stale: run 'make manifests generate api-docs' and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- api config charts)" || { echo "Untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
 
 ##@ Sandbox
 
