@@ -152,7 +152,7 @@ func setHooks(obj *hookv1.GitHubIntegration, hooks []hookv1.HookStatus) {
 	}
 	obj.Status.HookCount = registered
 	obj.Status.Target = targetSummary(obj.Targets())
-	metrics.HooksRegistered.WithLabelValues(integrationKey(obj)).Set(float64(registered))
+	metrics.HooksRegistered.WithLabelValues(obj.Namespace, obj.Name).Set(float64(registered))
 }
 
 // targetSummary is the Target column: "acme/api" or "acme/api +2".
