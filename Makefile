@@ -11,8 +11,13 @@ CONTROLLER_GEN ?= $(GO) tool controller-gen
 GOLANGCI_LINT_VERSION ?= v2.15.0
 LOCALBIN ?= $(CURDIR)/bin
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-# Build flags shared by `make build`, the tests' binary and the Dockerfile.
-BUILD_FLAGS ?= -trimpath -ldflags='-s -w'
+# The version and commit `hookwarden version` prints and hookwarden_build_info
+# exports: from git, or dev and unknown outside a git checkout.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Build flags shared by `make build`, the tests' binary and the Dockerfile
+# (whose VERSION and COMMIT arguments `make docker-build` passes).
+BUILD_FLAGS ?= -trimpath -ldflags="-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 TEST_TIMEOUT ?= 30m
 
 ##@ General
@@ -154,7 +159,7 @@ uninstall: kustomize ## Delete the CRDs once no GitHubIntegration or GitHubIssue
 
 .PHONY: docker-build
 docker-build: ## Build the container image IMG (needs a Docker engine or CONTAINER_TOOL=podman).
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the container image IMG.
