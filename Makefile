@@ -69,7 +69,7 @@ sandbox: build npm-deps envtest ## Run hookwarden end to end locally: control pl
 ##@ Test
 
 .PHONY: test
-test: verify vet lint build npm-deps envtest ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the sandbox flow.
+test: verify vet lint build npm-deps envtest promtool ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the alert rules, the sandbox flow.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
 		HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden $(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory sandbox ARGS=--once
@@ -166,6 +166,15 @@ docker-push: ## Push the container image IMG.
 	$(CONTAINER_TOOL) push $(IMG)
 
 ##@ Tools
+
+# promtool tests the alerts of config/monitoring (config/monitoring/rules_test.go).
+# It comes from Debian's prometheus package, installed when missing.
+.PHONY: promtool
+promtool: ## Install promtool (Debian's prometheus package) when it is missing, for the alert rule tests.
+	@command -v promtool >/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: run 'make promtool' as root, or 'sudo apt-get install prometheus'"; exit 1; fi; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+	@promtool --version | head -1
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT)

@@ -19,7 +19,6 @@ import (
 
 	"github.com/hookwarden/hookwarden/internal/cliflag"
 	"github.com/hookwarden/hookwarden/internal/logging"
-	"github.com/hookwarden/hookwarden/internal/metrics"
 	"github.com/hookwarden/hookwarden/internal/send"
 )
 
@@ -114,7 +113,6 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hookwarden:", err)
 		return 2
 	}
-	metrics.SetBuildInfo(version, commit, runtime.Version())
 	logger, flushLog := logging.New(zapOpts)
 	defer flushLog()
 	ctrl.SetLogger(logger)
