@@ -7,6 +7,10 @@
 FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
 ARG TARGETOS=linux
 ARG TARGETARCH
+# What `hookwarden version` and hookwarden_build_info show (make docker-build
+# passes the git version and commit).
+ARG VERSION=dev
+ARG COMMIT=unknown
 WORKDIR /src
 
 # Dependencies first: this layer stays cached until go.mod or go.sum change.
@@ -16,7 +20,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags='-s -w' -o /out/hookwarden ./cmd/hookwarden
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/hookwarden ./cmd/hookwarden
 
 FROM gcr.io/distroless/static:nonroot
 WORKDIR /

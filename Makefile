@@ -11,8 +11,13 @@ CONTROLLER_GEN ?= $(GO) tool controller-gen
 GOLANGCI_LINT_VERSION ?= v2.15.0
 LOCALBIN ?= $(CURDIR)/bin
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
-# Build flags shared by `make build`, the tests' binary and the Dockerfile.
-BUILD_FLAGS ?= -trimpath -ldflags='-s -w'
+# The version and commit `hookwarden version` prints and hookwarden_build_info
+# exports: from git, or dev and unknown outside a git checkout.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Build flags shared by `make build`, the tests' binary and the Dockerfile
+# (whose VERSION and COMMIT arguments `make docker-build` passes).
+BUILD_FLAGS ?= -trimpath -ldflags="-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 TEST_TIMEOUT ?= 30m
 
 ##@ General
@@ -67,7 +72,7 @@ sandbox: build npm-deps envtest ## Run hookwarden end to end locally: control pl
 ##@ Test
 
 .PHONY: test
-test: verify vet lint build npm-deps envtest ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the sandbox flow.
+test: verify vet lint build npm-deps envtest promtool ## Everything that proves hookwarden works: verify, vet, lint, unit, envtest and conformance tests, the alert rules, the sandbox flow.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
 		HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden $(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory sandbox ARGS=--once
@@ -157,13 +162,22 @@ uninstall: kustomize ## Delete the CRDs once no GitHubIntegration or GitHubIssue
 
 .PHONY: docker-build
 docker-build: ## Build the container image IMG (needs a Docker engine or CONTAINER_TOOL=podman).
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the container image IMG.
 	$(CONTAINER_TOOL) push $(IMG)
 
 ##@ Tools
+
+# promtool tests the alerts of config/monitoring (config/monitoring/rules_test.go).
+# It comes from Debian's prometheus package, installed when missing.
+.PHONY: promtool
+promtool: ## Install promtool (Debian's prometheus package) when it is missing, for the alert rule tests.
+	@command -v promtool >/dev/null || { \
+		if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: run 'make promtool' as root, or 'sudo apt-get install prometheus'"; exit 1; fi; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+	@promtool --version | head -1
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT)

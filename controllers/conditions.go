@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // The three conditions follow kstatus: Ready summarises, Reconciling is True
@@ -93,4 +94,17 @@ func (e *stepError) Unwrap() error { return e.err }
 // stalledError is a user-fixable error.
 func stalledError(reason, message string) *stepError {
 	return &stepError{reason: reason, message: message, stalled: true}
+}
+
+// exportConditions publishes the integration's conditions as
+// hookwarden_integration_condition series; a condition it no longer has
+// loses its series.
+func exportConditions(obj *hookv1.GitHubIntegration) {
+	present := map[string]string{}
+	for _, c := range obj.Status.Conditions {
+		present[c.Type] = string(c.Status)
+	}
+	for _, t := range []string{hookv1.ConditionReady, hookv1.ConditionReconciling, hookv1.ConditionStalled} {
+		metrics.SetCondition(obj.Namespace, obj.Name, t, present[t])
+	}
 }

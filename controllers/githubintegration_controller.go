@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/klog/v2"
@@ -119,6 +120,11 @@ func keeperOf(secret client.Object) string {
 func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &hookv1.GitHubIntegration{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Gone without the finalizer's path (never reconciled, or
+			// the finalizer removed by hand): forget it all the same.
+			r.forgetIntegration(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
@@ -133,7 +139,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		if err := r.patchStatus(ctx, obj, fetched); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
+		exportConditions(obj)
 	}()
+	handleReconcileRequest(obj)
 
 	if !obj.DeletionTimestamp.IsZero() {
 		result, gone, retErr = r.reconcileDelete(ctx, obj)
@@ -196,10 +204,14 @@ func (r *GitHubIntegrationReconciler) patchStatus(ctx context.Context, obj *hook
 	if err != nil {
 		return err
 	}
-	metrics.StatusWrites.WithLabelValues("reconciler").Inc()
+	metrics.StatusWrites.WithLabelValues(metrics.WriterReconciler).Inc()
 	if err := r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
 		client.FieldOwner(hookv1.ReconcilerFieldManager), client.ForceOwnership); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("apply status: %w", err))
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		metrics.StatusWriteFailures.WithLabelValues(metrics.WriterReconciler).Inc()
+		return fmt.Errorf("apply status: %w", err)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
-	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // orphanHint tells users how to release an object whose hooks cannot be
@@ -135,8 +134,7 @@ func (r *GitHubIntegrationReconciler) release(ctx context.Context, obj *hookv1.G
 	if err := r.removeFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, false, err
 	}
-	metrics.HooksRegistered.DeleteLabelValues(integrationKey(obj))
-	r.forgetIntegration(obj)
+	r.forgetIntegration(client.ObjectKeyFromObject(obj))
 	return ctrl.Result{}, true, nil
 }
 

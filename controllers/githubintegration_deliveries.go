@@ -115,7 +115,7 @@ func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, o
 	if total > 0 {
 		r.refreshRedeliveredCount(ctx, obj)
 		obj.Status.Deliveries.Redelivered += int64(total)
-		metrics.Redeliveries.WithLabelValues(integrationKey(obj)).Add(float64(total))
+		metrics.Redeliveries.WithLabelValues(obj.Namespace, obj.Name).Add(float64(total))
 		log.Info("Requested redelivery of failed deliveries", "count", total, "hooks", strings.Join(counts, ", "))
 		r.normal(obj, hookv1.EventRedeliveryRequested, "Redeliver", fmt.Sprintf(
 			"Requested redelivery of %d failed deliveries (%s)", total, strings.Join(counts, ", ")))

@@ -6,6 +6,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // rememberToken records the token an integration uses now and drops the
@@ -15,10 +16,11 @@ func (r *GitHubIntegrationReconciler) rememberToken(obj *hookv1.GitHubIntegratio
 }
 
 // forgetIntegration drops what the reconciler remembers of an integration
-// that went away.
-func (r *GitHubIntegrationReconciler) forgetIntegration(obj *hookv1.GitHubIntegration) {
-	r.swapToken(client.ObjectKeyFromObject(obj), nil)
-	r.redeliveries.forgetIntegration(client.ObjectKeyFromObject(obj))
+// that went away, its metric series included.
+func (r *GitHubIntegrationReconciler) forgetIntegration(key types.NamespacedName) {
+	r.swapToken(key, nil)
+	r.redeliveries.forgetIntegration(key)
+	metrics.ForgetReconciled(key.Namespace, key.Name)
 }
 
 func (r *GitHubIntegrationReconciler) swapToken(key types.NamespacedName, use *tokenUse) {
@@ -45,11 +47,6 @@ func (r *GitHubIntegrationReconciler) swapToken(key types.NamespacedName, use *t
 	if r.GitHub != nil {
 		r.GitHub.Forget(old.apiURL, old.creds)
 	}
-}
-
-// integrationKey labels metrics.
-func integrationKey(obj *hookv1.GitHubIntegration) string {
-	return obj.Namespace + "/" + obj.Name
 }
 
 // apiURL is spec.github.url or the operator's default.

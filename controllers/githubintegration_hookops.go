@@ -152,7 +152,10 @@ func setHooks(obj *hookv1.GitHubIntegration, hooks []hookv1.HookStatus) {
 	}
 	obj.Status.HookCount = registered
 	obj.Status.Target = targetSummary(obj.Targets())
-	metrics.HooksRegistered.WithLabelValues(integrationKey(obj)).Set(float64(registered))
+	metrics.HooksRegistered.WithLabelValues(obj.Namespace, obj.Name).Set(float64(registered))
+	// The redeliveries counter exists from the first reconcile, so that
+	// increase() sees the first redelivery.
+	metrics.Redeliveries.WithLabelValues(obj.Namespace, obj.Name)
 }
 
 // targetSummary is the Target column: "acme/api" or "acme/api +2".

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
@@ -42,11 +43,11 @@ func TestOldTokenClientsAreForgotten(t *testing.T) {
 		t.Fatal("the old token's client is still kept after no integration uses it")
 	}
 	kept := client(newToken)
-	r.forgetIntegration(obj("a"))
+	r.forgetIntegration(types.NamespacedName{Namespace: "team-a", Name: "a"})
 	if client(newToken) != kept {
 		t.Fatal("the new token's client was dropped while integration b still uses it")
 	}
-	r.forgetIntegration(obj("b"))
+	r.forgetIntegration(types.NamespacedName{Namespace: "team-a", Name: "b"})
 	if client(newToken) == kept {
 		t.Fatal("the client of a deleted integration's token is still kept")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -375,7 +376,9 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start ti
 
 // logAnswer counts the answer and logs its one line.
 func (s *Server) logAnswer(a answer, elapsed time.Duration) {
-	labels := deliveryLabels{integration: a.integration, event: a.event, result: a.result}
+	// a.integration is "namespace/name"; neither part can hold a slash.
+	namespace, name, _ := strings.Cut(a.integration, "/")
+	labels := deliveryLabels{namespace: namespace, name: name, event: a.event, result: a.result}
 	if a.result == resultRejected {
 		// The event of a rejected request is not vouched for by a
 		// signature: it would let anyone grow the label set.

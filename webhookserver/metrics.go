@@ -21,8 +21,10 @@ type answerMetrics struct {
 	latency    map[int]prometheus.Observer
 }
 
+// deliveryLabels are the labels of hookwarden_deliveries_total: the
+// integration (namespace, name), the event and the result.
 type deliveryLabels struct {
-	integration, event, result string
+	namespace, name, event, result string
 }
 
 var receiverMetrics = &answerMetrics{
@@ -39,7 +41,7 @@ func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64
 	if !okCounter || !okObserver {
 		m.mu.Lock()
 		if counter, okCounter = m.deliveries[labels]; !okCounter {
-			counter = metrics.Deliveries.WithLabelValues(labels.integration, labels.event, labels.result)
+			counter = metrics.Deliveries.WithLabelValues(labels.namespace, labels.name, labels.event, labels.result)
 			m.deliveries[labels] = counter
 		}
 		if observer, okObserver = m.latency[code]; !okObserver {
@@ -50,4 +52,18 @@ func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64
 	}
 	counter.Inc()
 	observer.Observe(seconds)
+}
+
+// forget deletes the delivery series of the integration namespace/name and
+// the children cached for them, once the receiver no longer knows it: a
+// deleted integration leaves no series behind.
+func (m *answerMetrics) forget(namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for labels := range m.deliveries {
+		if labels.namespace == namespace && labels.name == name {
+			delete(m.deliveries, labels)
+		}
+	}
+	metrics.Deliveries.DeletePartialMatch(metrics.Integration(namespace, name))
 }

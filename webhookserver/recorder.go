@@ -19,8 +19,6 @@ import (
 )
 
 const (
-	// statusWriter is the writer label of the status writes metric.
-	statusWriter = "receiver"
 	// flushConcurrency bounds the integrations patched at once.
 	flushConcurrency = 4
 	// patchTimeout bounds one integration's patch, retries included.
@@ -152,6 +150,7 @@ func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName,
 	case apierrors.IsNotFound(err):
 		// The integration is gone, and its status with it.
 	default:
+		metrics.StatusWriteFailures.WithLabelValues(metrics.WriterReceiver).Inc()
 		r.putBack(key, d)
 		r.log.Error(err, "Failed to record deliveries in status; retrying with the next flush", "integration", key.String())
 	}
@@ -185,7 +184,7 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 		if err != nil {
 			return err
 		}
-		metrics.StatusWrites.WithLabelValues(statusWriter).Inc()
+		metrics.StatusWrites.WithLabelValues(metrics.WriterReceiver).Inc()
 		return r.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
 			client.FieldOwner(hookv1.ReceiverFieldManager), client.ForceOwnership)
 	})

@@ -12,11 +12,11 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/metrics/metricstest"
 )
 
 // seen is one answer as a client reads it.
@@ -78,25 +78,12 @@ func inventedEvent(i int) string {
 }
 
 // deliverySeries returns the series of hookwarden_deliveries_total as
-// "integration|event|result".
+// "namespace/name|event|result".
 func deliverySeries(t *testing.T) []string {
 	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var series []string
-	for _, mf := range families {
-		if mf.GetName() != "hookwarden_deliveries_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			series = append(series, labels["integration"]+"|"+labels["event"]+"|"+labels["result"])
-		}
+	for _, s := range metricstest.Series(t, "hookwarden_deliveries_total", nil) {
+		series = append(series, s.Labels["namespace"]+"/"+s.Labels["name"]+"|"+s.Labels["event"]+"|"+s.Labels["result"])
 	}
 	slices.Sort(series)
 	return series

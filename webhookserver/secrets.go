@@ -68,6 +68,7 @@ func (s *Server) onIntegrationDeleted(obj any) {
 	}
 	if m := metaOf(obj); m != nil {
 		s.store.remove(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
+		receiverMetrics.forget(m.GetNamespace(), m.GetName())
 	}
 }
 

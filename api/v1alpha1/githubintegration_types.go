@@ -16,6 +16,12 @@ const Finalizer = "integrations.hookwarden.io/finalizer"
 // gone. It is removed once no integration needs the Secret any more.
 const SecretProtectionFinalizer = "integrations.hookwarden.io/secret-protection"
 
+// ReconcileRequestAnnotation asks for a reconcile now, as Flux's
+// reconcile.fluxcd.io/requestedAt does: any new value (by convention the
+// current time) starts one at once, and the reconciler echoes the value it
+// handled in status.lastHandledReconcileAt.
+const ReconcileRequestAnnotation = "reconcile.hookwarden.io/requestedAt"
+
 // ContentType is the encoding GitHub uses for deliveries.
 // +kubebuilder:validation:Enum=json;form
 type ContentType string
@@ -248,6 +254,12 @@ type GitHubIntegrationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Written by the reconciler. LastHandledReconcileAt is the value of the annotation
+	// reconcile.hookwarden.io/requestedAt that the last reconcile handled: once it equals the
+	// annotation, the reconcile asked for has run and the conditions show its outcome.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
 	// Written by the reconciler. Target summarises the targets for display: one repository, the first
 	// with a count of the others, the organization, or "app".

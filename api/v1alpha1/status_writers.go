@@ -30,7 +30,7 @@ type StatusPart []string
 // status field is in exactly one.
 var (
 	// ReconcilerPart is what the reconciler saw and did on GitHub.
-	ReconcilerPart = StatusPart{"observedGeneration", "conditions", "target", "hookCount", "payloadURL", "hooks",
+	ReconcilerPart = StatusPart{"observedGeneration", "conditions", "lastHandledReconcileAt", "target", "hookCount", "payloadURL", "hooks",
 		"webhookSecret", "deliveries.redelivered"}
 	// ReceiverPart is what the receiver answered.
 	ReceiverPart = StatusPart{"lastDelivery", "deliveries.received", "deliveries.processed", "deliveries.ignored",

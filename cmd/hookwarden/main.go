@@ -1,7 +1,7 @@
 // Command hookwarden runs the hookwarden operator: the GitHubIntegration
 // controller and the delivery receiver. `hookwarden send` signs and sends a
 // test delivery to a receiver instead; `hookwarden version` prints the
-// version.
+// version; `hookwarden completion SHELL` prints a completion script.
 package main
 
 import (
@@ -17,12 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/cliflag"
 	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/send"
 )
 
 // version and commit are set at build time with
-// -ldflags "-X main.version=... -X main.commit=...".
+// -ldflags "-X main.version=... -X main.commit=..." (BUILD_FLAGS in the
+// Makefile, the Dockerfile's VERSION and COMMIT arguments).
 var (
 	version = "dev"
 	commit  = "unknown"
@@ -31,7 +33,8 @@ var (
 const usageHead = `Usage:
   hookwarden [flags]          run the operator: the reconcilers and the delivery receiver
   hookwarden send [flags] F   sign and send a test delivery (hookwarden send --help)
-  hookwarden version          print the version
+  hookwarden version          print the version, the commit and the Go version
+  hookwarden completion SHELL print a completion script for bash, zsh or fish
 
 Every flag can also be set with an environment variable HOOKWARDEN_<FLAG>,
 e.g. --public-url with HOOKWARDEN_PUBLIC_URL.
@@ -58,9 +61,11 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "hookwarden %s (commit %s, %s)\n", version, commit, runtime.Version())
 			return 0
+		case "completion":
+			return completion(args[1:], stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "hookwarden: unknown command %q\n\n", args[0])
-		usage(newFlagSet(new(Options), new(zap.Options)), stderr)
+		usage(stderr)
 		return 2
 	}
 	return run(args, stderr)
@@ -76,7 +81,11 @@ func newFlagSet(opts *Options, zapOpts *zap.Options) *flag.FlagSet {
 	return fs
 }
 
-func usage(fs *flag.FlagSet, w io.Writer) {
+// usage prints the subcommands and every flag of the operator with its
+// default.
+func usage(w io.Writer) {
+	opts := DefaultOptions()
+	fs := newFlagSet(&opts, new(zap.Options))
 	fmt.Fprint(w, usageHead)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
@@ -86,8 +95,9 @@ func run(args []string, stderr io.Writer) int {
 	opts := DefaultOptions()
 	zapOpts := zap.Options{}
 	fs := newFlagSet(&opts, &zapOpts)
+	cliflag.Explain(fs)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(fs, stderr) }
+	fs.Usage = func() { usage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -96,7 +106,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hookwarden: unexpected argument %q: the operator takes flags only\n\n", fs.Arg(0))
-		usage(fs, stderr)
+		usage(stderr)
 		return 2
 	}
 	if err := ApplyEnv(fs, os.LookupEnv); err != nil {
@@ -119,7 +129,7 @@ func run(args []string, stderr io.Writer) int {
 		log.Error(err, "Unable to set up the manager")
 		return 1
 	}
-	log.Info("Starting manager", "version", version, "receiverBindAddress", opts.ReceiverBindAddress, "publicURL", opts.PublicURL)
+	log.Info("Starting manager", "version", version, "commit", commit, "receiverBindAddress", opts.ReceiverBindAddress, "publicURL", opts.PublicURL)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Manager stopped with an error")
 		return 1

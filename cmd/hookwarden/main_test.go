@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -100,13 +101,46 @@ func TestBinaryServes(t *testing.T) {
 		t.Errorf("/healthz answered %d", code)
 	}
 	code, body := get(t, "http://"+metrics+"/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "hookwarden_status_writes_total") && !strings.Contains(body, "controller_runtime_") {
+	if code != http.StatusOK || !strings.Contains(body, "hookwarden_status_writes_total") || !strings.Contains(body, "controller_runtime_") {
 		t.Errorf("/metrics answered %d without controller or hookwarden metrics", code)
+	}
+	// build_info says what `hookwarden version` says.
+	version, commit, goVersion := binaryVersion(t, bin)
+	if want := fmt.Sprintf("hookwarden_build_info{commit=%q,goversion=%q,version=%q} 1\n", commit, goVersion, version); !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 	// The receiver listens where the environment said, and answers like GitHub expects.
 	code, body = get(t, "http://"+receiver+"/api/v1/integrations/team-a/experiments/webhook/github")
 	if code != http.StatusMethodNotAllowed || !strings.Contains(body, `"error"`) {
 		t.Errorf("GET on the receiver answered %d %s, want 405 with a JSON error", code, body)
+	}
+}
+
+// binaryVersion runs `hookwarden version` and returns what it printed.
+func binaryVersion(t *testing.T, bin string) (version, commit, goVersion string) {
+	t.Helper()
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("hookwarden version: %v", err)
+	}
+	m := regexp.MustCompile(`^hookwarden (\S+) \(commit (\S+), (go\S+)\)\n$`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("hookwarden version printed %q, want \"hookwarden VERSION (commit COMMIT, GOVERSION)\"", out)
+	}
+	return m[1], m[2], m[3]
+}
+
+// TestBinaryVersion: the binary `make build` made carries the version and
+// commit of the checkout it was built from, not the defaults.
+func TestBinaryVersion(t *testing.T) {
+	version, commit, _ := binaryVersion(t, binary(t))
+	head, err := exec.Command("git", "-C", testenv.RepoRoot(), "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): the binary says version %s, commit %s", err, version, commit)
+	}
+	if version == "dev" || commit != strings.TrimSpace(string(head)) {
+		t.Errorf("the binary says version %s, commit %s; built from commit %s it should say that commit and git describe's version",
+			version, commit, strings.TrimSpace(string(head)))
 	}
 }
 

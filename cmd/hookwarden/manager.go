@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/metrics"
 	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
@@ -33,6 +35,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	metrics.SetBuildInfo(version, commit, runtime.Version())
 	mgr, err := ctrl.NewManager(cfg, managerOptions(o))
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hookwarden/hookwarden/controllers"
+	"github.com/hookwarden/hookwarden/internal/cliflag"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
@@ -126,8 +127,8 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 		if !ok {
 			return
 		}
-		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
+		if err := cliflag.SetFromEnv(fs, f, EnvName(f.Name), v); err != nil {
+			errs = append(errs, err)
 		}
 	})
 	return errors.Join(errs...)

@@ -54,9 +54,19 @@ func TestFlagsAndEnv(t *testing.T) {
 }
 
 func TestEnvErrorsNameTheVariable(t *testing.T) {
-	_, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "lots"})
-	if err == nil || !strings.Contains(err.Error(), "HOOKWARDEN_RECEIVER_MAX_INFLIGHT") {
-		t.Fatalf("error %v, want it to name HOOKWARDEN_RECEIVER_MAX_INFLIGHT", err)
+	_, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "lots", "HOOKWARDEN_REDELIVERY_WINDOW": "3 days"})
+	for _, want := range []string{
+		`HOOKWARDEN_RECEIVER_MAX_INFLIGHT="lots" (flag --receiver-max-inflight): want a whole number such as 64`,
+		`HOOKWARDEN_REDELIVERY_WINDOW="3 days" (flag --redelivery-window): want a duration such as 30s, 5m or 1h30m`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to say %s", err, want)
+		}
+	}
+	// A value type of hookwarden's own keeps its own explanation.
+	if _, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_BODY_BUDGET": "lots"}); err == nil ||
+		!strings.Contains(err.Error(), `HOOKWARDEN_RECEIVER_BODY_BUDGET="lots" (flag --receiver-body-budget): not a size such as 128Mi`) {
+		t.Errorf("error %v, want it to name the variable, the flag and a size such as 128Mi", err)
 	}
 }
 

@@ -147,6 +147,13 @@ func (f *Factory) Forget(apiURL string, creds Credentials) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.clients, clientKey{apiURL: base.String(), token: creds.Token})
+	for key := range f.clients {
+		if key.token == creds.Token {
+			return
+		}
+	}
+	// No client uses the token any more: its rate limit is nobody's.
+	forgetRateLimits(creds.Fingerprint())
 }
 
 func (f *Factory) newClient(base *url.URL, creds Credentials) *Client {

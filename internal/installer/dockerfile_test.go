@@ -32,10 +32,20 @@ func TestDockerfileBuildsTheTestedBinary(t *testing.T) {
 	if build == nil {
 		t.Fatal("Dockerfile has no 'go build ... -o /out/hookwarden ./cmd/hookwarden'")
 	}
-	if build[1] != buildFlags {
+	// The Makefile's $(VERSION) and $(COMMIT) are the Dockerfile's
+	// arguments of the same names.
+	if want := strings.NewReplacer("$(VERSION)", "${VERSION}", "$(COMMIT)", "${COMMIT}").Replace(buildFlags); build[1] != want {
 		t.Errorf("Dockerfile builds with %q, make build with %q: the image would not hold the tested binary", build[1], buildFlags)
 	}
+	if !strings.Contains(buildFlags, "-X main.version=$(VERSION)") || !strings.Contains(buildFlags, "-X main.commit=$(COMMIT)") {
+		t.Errorf("BUILD_FLAGS %q do not set main.version and main.commit: hookwarden version would print dev", buildFlags)
+	}
+	if !strings.Contains(makefile, "--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT)") {
+		t.Error("make docker-build does not pass VERSION and COMMIT to the Dockerfile")
+	}
 	for _, want := range []string{
+		"ARG VERSION=dev",
+		"ARG COMMIT=unknown",
 		"CGO_ENABLED=0",
 		"FROM --platform=$BUILDPLATFORM golang:" + goMinor(t) + " AS builder",
 		"FROM gcr.io/distroless/static:nonroot",

@@ -32,8 +32,10 @@ const FieldOwner = "hookwarden-installer"
 
 // Render builds the kustomization in dir (normally config/default) with the
 // manager image set to image ("name", "name:tag" or "name@sha256:..."; empty
-// keeps the default), like `make build-installer IMG=image`.
-func Render(dir, image string) ([]byte, error) {
+// keeps the default), like `make build-installer IMG=image`, and with the
+// kustomize components in the directories components (such as
+// config/monitoring) added, as a user's overlay adds them.
+func Render(dir, image string, components ...string) ([]byte, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
@@ -50,6 +52,17 @@ func Render(dir, image string) ([]byte, error) {
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
 	}
 	k := types.Kustomization{Resources: []string{filepath.ToSlash(rel)}}
+	for _, c := range components {
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", c, err)
+		}
+		rel, err := filepath.Rel(overlay, abs)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", c, err)
+		}
+		k.Components = append(k.Components, filepath.ToSlash(rel))
+	}
 	if image != "" {
 		k.Images = []types.Image{imageOverride(image)}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hookwarden/hookwarden/internal/cliflag"
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
@@ -149,32 +150,50 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	return run(args, stdout, stderr, os.LookupEnv)
 }
 
-func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+// options are what the flags of `hookwarden send` set.
+type options struct {
+	delivery   Delivery
+	secretFile string
+	timeout    time.Duration
+}
+
+// newFlagSet defines the flags of `hookwarden send`, writing into o.
+func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("hookwarden send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	var (
-		d          Delivery
-		secretFile string
-		timeout    time.Duration
-	)
+	d := &o.delivery
 	fs.StringVar(&d.URL, "url", "", "Payload URL of the receiver (required).")
 	fs.StringVar(&d.Event, "event", "", `Event name sent as X-GitHub-Event, e.g. push, pull_request, ping (required).`)
 	fs.StringVar(&d.Secret, "secret", "", "Webhook secret. Prefer --secret-file or "+SecretEnv+".")
-	fs.StringVar(&secretFile, "secret-file", "", "File holding the webhook secret (a final newline is ignored).")
+	fs.StringVar(&o.secretFile, "secret-file", "", "File holding the webhook secret (a final newline is ignored).")
 	fs.StringVar(&d.ContentType, "content-type", ContentTypeJSON, `"json" sends the file as the body; "form" sends it in the "payload" form field.`)
 	fs.Int64Var(&d.HookID, "hook-id", 0, "X-GitHub-Hook-ID to send; not sent when 0.")
 	fs.StringVar(&d.ID, "delivery", "", "X-GitHub-Delivery GUID; random when empty (repeat one to check duplicate handling).")
-	fs.DurationVar(&timeout, "timeout", 30*time.Second, "How long to wait for the answer.")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "How long to wait for the answer.")
+	return fs
+}
+
+// Flags returns the flags of `hookwarden send` with their defaults, for
+// help and shell completion.
+func Flags() *flag.FlagSet { return newFlagSet(new(options)) }
+
+func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	var o options
+	fs := newFlagSet(&o)
+	cliflag.Explain(fs)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		help := Flags()
+		help.SetOutput(stderr)
+		help.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
+	d, secretFile, timeout := &o.delivery, o.secretFile, o.timeout
 	secretFlag := d.Secret != ""
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "hookwarden send: "+format+"\n", a...)
@@ -216,7 +235,7 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	resp, err := Send(ctx, &http.Client{}, &d)
+	resp, err := Send(ctx, &http.Client{}, d)
 	target := u.Redacted()
 	if err != nil {
 		fmt.Fprintf(stderr, "hookwarden send: POST %s: %v\n", target, redact(err, d.Secret))
