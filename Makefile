@@ -34,6 +34,7 @@ manifests: ## Generate the CRDs and RBAC under config/ from the API types and ma
 	rm -f charts/hookwarden/files/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/hookwarden/files/crds/
 	cp config/rbac/role.yaml charts/hookwarden/files/manager-role.yaml
+	cp config/monitoring/prometheusrule.yaml config/monitoring/dashboard.json charts/hookwarden/files/
 
 .PHONY: generate
 generate: ## Generate DeepCopy methods for the API types.

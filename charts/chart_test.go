@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -47,7 +48,8 @@ func everything() map[string]any {
 			"tls": []any{map[string]any{"hosts": []any{"hooks.example.com"}, "secretName": "receiver-tls"}}},
 		"httpRoute": map[string]any{"enabled": true,
 			"parentRefs": []any{map[string]any{"name": "public", "namespace": "gateway-system"}}},
-		"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+		"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true},
+			"prometheusRule": map[string]any{"enabled": true}, "dashboard": map[string]any{"enabled": true}},
 		"networkPolicy": map[string]any{"enabled": true, "egress": map[string]any{
 			"apiServerCIDRs": []any{"10.96.0.1/32"}, "githubCIDRs": []any{"140.82.112.0/20"}}},
 	}
@@ -146,45 +148,79 @@ func comparable(o *unstructured.Unstructured) map[string]any {
 	return c.Object
 }
 
-// TestChartDefaultsInstallWhatConfigDefaultInstalls holds the chart and
-// config/default together: the same objects with the same names and
-// content, apart from Helm's release labels, the image, and the Namespace
-// (Helm installs into a namespace it does not own: docs/install.md says how
-// to label it for the restricted Pod Security Standard).
-func TestChartDefaultsInstallWhatConfigDefaultInstalls(t *testing.T) {
-	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", "default"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromKustomize, err := installer.Objects(manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]*unstructured.Unstructured{}
-	for _, o := range fromKustomize {
-		if o.GetKind() == "Namespace" {
-			continue
-		}
-		want[key(o)] = o
-	}
-	got := map[string]*unstructured.Unstructured{}
-	for _, o := range mustRender(t, nil) {
-		got[key(o)] = o
-	}
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		g, ok := got[k]
-		if !ok {
-			t.Errorf("config/default installs %s; the chart does not", k)
-			continue
-		}
-		if diff := diffObjects("", comparable(want[k]), comparable(g)); diff != "" {
-			t.Errorf("%s differs between config/default and the chart:\n%s", k, diff)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			t.Errorf("the chart installs %s by default; config/default does not", k)
-		}
+// TestChartInstallsWhatConfigInstalls holds the chart and config/ together:
+// its defaults install what config/default installs, and with the
+// monitoring values on it adds what the config/monitoring component adds.
+// The same objects, names and content, apart from Helm's release labels,
+// the image, and the Namespace (Helm installs into a namespace it does not
+// own: docs/install.md says how to label it for the restricted Pod Security
+// Standard).
+func TestChartInstallsWhatConfigInstalls(t *testing.T) {
+	root := testenv.RepoRoot()
+	for name, tc := range map[string]struct {
+		values     map[string]any
+		kustomized []string // resources, then components
+	}{
+		"defaults": {nil, []string{"config/default"}},
+		"monitoring": {
+			map[string]any{"metrics": map[string]any{
+				"serviceMonitor": map[string]any{"enabled": true},
+				"prometheusRule": map[string]any{"enabled": true},
+				"dashboard":      map[string]any{"enabled": true},
+			}},
+			[]string{"config/default", "config/monitoring"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			overlay := t.TempDir()
+			rel := func(dir string) string {
+				r, err := filepath.Rel(overlay, filepath.Join(root, dir))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			kustomization := "resources:\n- " + rel(tc.kustomized[0]) + "\n"
+			if len(tc.kustomized) > 1 {
+				kustomization += "components:\n- " + rel(tc.kustomized[1]) + "\n"
+			}
+			if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kustomization), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			manifests, err := installer.Render(overlay, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromKustomize, err := installer.Objects(manifests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]*unstructured.Unstructured{}
+			for _, o := range fromKustomize {
+				if o.GetKind() != "Namespace" {
+					want[key(o)] = o
+				}
+			}
+			got := map[string]*unstructured.Unstructured{}
+			for _, o := range mustRender(t, tc.values) {
+				got[key(o)] = o
+			}
+			for _, k := range slices.Sorted(maps.Keys(want)) {
+				g, ok := got[k]
+				if !ok {
+					t.Errorf("%s installs %s; the chart does not", strings.Join(tc.kustomized, " + "), k)
+					continue
+				}
+				if diff := diffObjects("", comparable(want[k]), comparable(g)); diff != "" {
+					t.Errorf("%s differs between %s and the chart:\n%s", k, strings.Join(tc.kustomized, " + "), diff)
+				}
+			}
+			for _, k := range slices.Sorted(maps.Keys(got)) {
+				if _, ok := want[k]; !ok {
+					t.Errorf("the chart installs %s; %s does not", k, strings.Join(tc.kustomized, " + "))
+				}
+			}
+		})
 	}
 }
 
@@ -238,6 +274,8 @@ func TestChartRendersEveryOption(t *testing.T) {
 		"Ingress hookwarden-system/hookwarden-receiver",
 		"HTTPRoute hookwarden-system/hookwarden-receiver",
 		"ServiceMonitor hookwarden-system/hookwarden",
+		"PrometheusRule hookwarden-system/hookwarden",
+		"ConfigMap hookwarden-system/hookwarden-dashboard",
 		"NetworkPolicy hookwarden-system/hookwarden-manager",
 		"ConfigMap hookwarden-system/hookwarden-extra-ca",
 		"RoleBinding team-a/hookwarden-manager-rolebinding",
@@ -325,6 +363,7 @@ func TestChartIsAdmittedByTheAPIServer(t *testing.T) {
 	}
 	for _, crd := range []struct{ group, kind, plural string }{
 		{"monitoring.coreos.com", "ServiceMonitor", "servicemonitors"},
+		{"monitoring.coreos.com", "PrometheusRule", "prometheusrules"},
 		{"gateway.networking.k8s.io", "HTTPRoute", "httproutes"},
 	} {
 		if err := c.Create(ctx, standInCRD(crd.group, crd.kind, crd.plural)); err != nil {
@@ -332,10 +371,11 @@ func TestChartIsAdmittedByTheAPIServer(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 30*time.Second, "stand-in CRDs served", func() error {
-		for _, gvk := range []string{"ServiceMonitor", "HTTPRoute"} {
+		for kind, apiVersion := range map[string]string{"ServiceMonitor": "monitoring.coreos.com/v1",
+			"PrometheusRule": "monitoring.coreos.com/v1", "HTTPRoute": "gateway.networking.k8s.io/v1"} {
 			list := &unstructured.UnstructuredList{}
-			list.SetAPIVersion(map[string]string{"ServiceMonitor": "monitoring.coreos.com/v1", "HTTPRoute": "gateway.networking.k8s.io/v1"}[gvk])
-			list.SetKind(gvk + "List")
+			list.SetAPIVersion(apiVersion)
+			list.SetKind(kind + "List")
 			if err := c.List(ctx, list, client.InNamespace(namespace)); err != nil {
 				return err
 			}
