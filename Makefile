@@ -169,6 +169,37 @@ docker-build: ## Build the container image IMG (needs a Docker engine or CONTAIN
 docker-push: ## Push the container image IMG.
 	$(CONTAINER_TOOL) push $(IMG)
 
+##@ Release
+
+# The release workflow (.github/workflows/release.yaml) runs these for a tag;
+# hack/release's test holds it to this Makefile and the Dockerfile.
+COSIGN_VERSION ?= v3.1.3
+CHART_VERSION ?= $(patsubst v%,%,$(VERSION))
+# With both set, chart-package pins the chart's image to IMAGE_REPOSITORY@IMAGE_DIGEST.
+IMAGE_REPOSITORY ?=
+IMAGE_DIGEST ?=
+DIST ?= dist
+
+.PHONY: print-version
+print-version: ## Print the version make build stamps into the binary (git describe).
+	@echo $(VERSION)
+
+.PHONY: print-commit
+print-commit: ## Print the commit make build stamps into the binary.
+	@echo $(COMMIT)
+
+.PHONY: sign
+sign: ## Sign the image IMG, given by digest, with cosign (keyless: the identity of the workflow that runs it).
+	$(GO) run github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION) sign --yes $(IMG)
+
+.PHONY: chart-package
+chart-package: ## Package the Helm chart as $(DIST)/hookwarden-CHART_VERSION.tgz, its image pinned to IMAGE_REPOSITORY@IMAGE_DIGEST when given.
+	@mkdir -p $(DIST)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -r charts/hookwarden "$$tmp/"; \
+	if [ -n "$(IMAGE_REPOSITORY)" ]; then sed -i 's|^  repository: .*|  repository: $(IMAGE_REPOSITORY)|' "$$tmp/hookwarden/values.yaml"; fi; \
+	if [ -n "$(IMAGE_DIGEST)" ]; then sed -i 's|^  digest: ""|  digest: "$(IMAGE_DIGEST)"|' "$$tmp/hookwarden/values.yaml"; fi; \
+	$(GO) tool helm package "$$tmp/hookwarden" --version $(CHART_VERSION) --app-version $(CHART_VERSION) -d $(DIST)
+
 ##@ Tools
 
 # promtool tests the alerts of config/monitoring (config/monitoring/rules_test.go).
