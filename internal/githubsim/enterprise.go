@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -52,6 +54,9 @@ func (s *Server) startEnterprise(handler http.Handler) error {
 	mux.Handle(EnterprisePrefix+"/", http.StripPrefix(EnterprisePrefix, handler))
 	mux.HandleFunc("/", s.notFound)
 	s.http.Config.Handler = mux
+	// Clients that do not trust the CA are expected (that is what the
+	// CA is for); their failed handshakes are not worth a log line.
+	s.http.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.http.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	s.http.StartTLS()
 	s.baseURL = s.http.URL + EnterprisePrefix
