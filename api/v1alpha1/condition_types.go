@@ -49,9 +49,6 @@ const (
 	// ReasonPayloadURLUnset: spec.payloadURL is empty and the operator runs
 	// without --public-url, so there is no URL to register.
 	ReasonPayloadURLUnset = "PayloadURLUnset"
-	// ReasonNotSupported: the spec asks for something this version of
-	// hookwarden does not do yet (e.g. a target kind or an auth method).
-	ReasonNotSupported = "NotSupported"
 	// ReasonHookLimitReached: GitHub refused the hook because the target
 	// already has 20 hooks for one of its events; an organization or App
 	// target covers many repositories with one hook.
