@@ -187,7 +187,7 @@ func exerciseTarget(t *testing.T, tc targetCase) {
 	h.eventually(15*time.Second, func() error {
 		hk, err := h.sim.Hook(tc.simTarget(), hs.ID)
 		if err != nil || hk.Config.ContentType != "json" {
-			return fmt.Errorf("content_type on GitHub %q (%v), want json again", hk.Config.ContentType, err)
+			return fmt.Errorf("content_type on GitHub %q (%w), want json again", hk.Config.ContentType, err)
 		}
 		return nil
 	})
@@ -202,7 +202,7 @@ func exerciseTarget(t *testing.T, tc targetCase) {
 	h.eventually(20*time.Second, func() error {
 		hk, err := h.sim.Hook(tc.simTarget(), hs.ID)
 		if err != nil || hk.Config.Secret != testRotatedSecret {
-			return fmt.Errorf("the hook does not carry the new secret yet (%v)", err)
+			return fmt.Errorf("the hook does not carry the new secret yet (%w)", err)
 		}
 		return nil
 	})
