@@ -189,11 +189,12 @@ func exerciseTarget(t *testing.T, tc targetCase) {
 		if err != nil || hk.Config.ContentType != "json" {
 			return fmt.Errorf("content_type on GitHub %q (%w), want json again", hk.Config.ContentType, err)
 		}
+		// The Event follows GitHub's answer to the correction.
+		if evs := h.recorder.find(name, hookv1.EventHookUpdated); len(evs) == 0 {
+			return fmt.Errorf("no HookUpdated event for the corrected drift")
+		}
 		return nil
 	})
-	if evs := h.recorder.find(name, hookv1.EventHookUpdated); len(evs) == 0 {
-		t.Error("no HookUpdated event for the corrected drift")
-	}
 
 	// Rotated during a stream of deliveries: none fails.
 	stream := h.startDeliveryStream(hs.ID)
@@ -224,18 +225,7 @@ func exerciseTarget(t *testing.T, tc targetCase) {
 		t.Fatalf("the delivery during the outage succeeded: %d", lost.StatusCode)
 	}
 	h.receiverDown.Store(false)
-	h.eventually(30*time.Second, func() error {
-		log, err := h.sim.Deliveries(tc.simTarget(), hs.ID)
-		if err != nil {
-			return err
-		}
-		for _, d := range log {
-			if d.GUID == lost.GUID && d.Redelivery && d.OK() {
-				return nil
-			}
-		}
-		return fmt.Errorf("delivery %s not redelivered yet; log %s", lost.GUID, summarizeLog(log))
-	})
+	h.waitRedelivered(tc.simTarget(), hs.ID, lost.GUID, 30*time.Second)
 
 	// Deleted, or left for the App's webhook.
 	h.deleteAndWaitGone(name, 20*time.Second)
