@@ -315,3 +315,32 @@ func (s *deliveryStream) stop() []githubsim.Delivery {
 	defer s.mu.Unlock()
 	return s.sent
 }
+
+// An organization hook already delivering to the payload URL (left by a
+// crash between its creation and the status write, or made by hand) is
+// adopted and corrected, not duplicated.
+func TestOrganizationHookIsAdopted(t *testing.T) {
+	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
+	h.sim.AddToken(testOrgToken, []string{"admin:org_hook"}, "acme")
+	h.secret("org", map[string]string{"token": testOrgToken, "webhook_secret": testWebhookSecret})
+	existing, err := h.sim.SetHook("acme", githubsim.Hook{Active: true, Events: []string{"push"},
+		Config: githubsim.HookConfig{URL: h.payloadURL("org"), ContentType: "form"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.integration("org", nil, func(gi *hookv1.GitHubIntegration) { gi.Spec.Organization = "acme" })
+	gi := h.waitReady("org")
+	hooks := h.simHooks("acme")
+	if len(hooks) != 1 || hooks[0].ID != existing.ID {
+		t.Fatalf("organization hooks %+v, want the existing one adopted", hooks)
+	}
+	if c := hooks[0].Config; c.ContentType != "json" || c.Secret != testWebhookSecret {
+		t.Errorf("adopted hook's config %+v", c)
+	}
+	if hs, err := hookStatusOf(gi, "acme"); err != nil || hs.ID != existing.ID {
+		t.Errorf("status.hooks: %+v, %v", gi.Status.Hooks, err)
+	}
+	if evs := h.recorder.find("org", hookv1.EventHookAdopted); len(evs) != 1 {
+		t.Errorf("HookAdopted events: %+v", evs)
+	}
+}
