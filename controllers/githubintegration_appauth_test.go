@@ -41,6 +41,7 @@ func TestAppCredentialProblemsAndHookLimitStall(t *testing.T) {
 		name    string
 		data    map[string]string
 		org     bool
+		app     bool
 		repo    string
 		reason  string
 		message []string
@@ -57,8 +58,10 @@ func TestAppCredentialProblemsAndHookLimitStall(t *testing.T) {
 			reason: hookv1.ReasonUnauthorized, message: []string{"acme/api: GitHub refused GitHub App", "403", `"Webhooks: write" permission on the App's installation`}},
 		{name: "no-org-hooks-permission", data: with(map[string]string{"installation_id": fmt.Sprint(narrowInstallation)}), org: true,
 			reason: hookv1.ReasonUnauthorized, message: []string{"acme: GitHub refused GitHub App", "403", `"Organization hooks: write" permission on the App's installation`}},
+		{name: "app-target-with-a-token", data: map[string]string{"token": testToken, "webhook_secret": testWebhookSecret}, app: true,
+			reason: hookv1.ReasonInvalidSecret, message: []string{"app: the GitHub App's webhook needs GitHub App credentials", `"app_id", "installation_id" and "private_key"`}},
 		{name: "hook-limit", data: with(nil), repo: "acme/full",
-			reason: hookv1.ReasonHookLimitReached, message: []string{"acme/full:", "at most 20 hooks per event on a repository",
+			reason: hookv1.ReasonHookLimitReached, message: []string{"acme/full:", "at most 20 hooks per event on one repository",
 				`The "push" event cannot have more than 20 hooks`, "spec.organization", "spec.app"}},
 	}
 	for _, tc := range cases {
@@ -67,6 +70,8 @@ func TestAppCredentialProblemsAndHookLimitStall(t *testing.T) {
 			switch {
 			case tc.org:
 				gi.Spec.Organization = "acme"
+			case tc.app:
+				gi.Spec.App = &hookv1.GitHubAppTarget{}
 			case tc.repo != "":
 				gi.Spec.Repositories = []string{tc.repo}
 			default:

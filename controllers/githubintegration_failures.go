@@ -57,7 +57,7 @@ func (f targetFailure) explain(obj *hookv1.GitHubIntegration, sec *integrationSe
 			f.target, ghclient.TargetKind(f.target), creds, access)}
 	case e.HookLimit:
 		return &stepError{reason: hookv1.ReasonHookLimitReached, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
-			"%s: GitHub allows at most 20 hooks per event on a %s and refused one more (%s): remove a hook there, or cover the repositories with one organization hook (spec.organization) or a GitHub App's webhook (spec.app)",
+			"%s: GitHub allows at most 20 hooks per event on one %s and refused one more (%s): remove a hook there, or cover the repositories with one organization hook (spec.organization) or a GitHub App's webhook (spec.app)",
 			f.target, ghclient.TargetKind(f.target), e.Message)}
 	case e.Kind == ghclient.Invalid:
 		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -101,7 +102,11 @@ func (r *GitHubIntegrationReconciler) syncTargetHook(ctx context.Context, obj *h
 // credentials cannot serve stalls.
 func hookService(gh *ghclient.Client, target string) (ghclient.HookService, error) {
 	svc, err := gh.Hooks(target)
-	if err != nil {
+	switch {
+	case errors.Is(err, ghclient.ErrNeedsAppCredentials):
+		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+			"%s: %v: set the keys %q, %q and %q of the Secret", target, err, appIDKey, installationIDKey, privateKeyKey))
+	case err != nil:
 		return nil, stalledError(hookv1.ReasonInvalid, err.Error())
 	}
 	return svc, nil

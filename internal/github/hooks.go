@@ -16,6 +16,10 @@ import (
 // organization is named so.
 const AppTarget = "app"
 
+// ErrNeedsAppCredentials: the GitHub App's own webhook was asked of a
+// client with a token; only the App's credentials reach it.
+var ErrNeedsAppCredentials = errors.New("the GitHub App's webhook needs " + AppHookAccess.Credentials + ", not a token")
+
 // ErrNotSupported is returned by a HookService for an operation its target
 // does not have (see Abilities), e.g. deleting a GitHub App's webhook.
 var ErrNotSupported = errors.New("not supported for this kind of webhook")
@@ -135,7 +139,7 @@ func (c *Client) Hooks(target string) (HookService, error) {
 	switch {
 	case target == AppTarget:
 		if c.app == nil {
-			return nil, fmt.Errorf("the GitHub App's webhook needs %s, not a token", AppHookAccess)
+			return nil, ErrNeedsAppCredentials
 		}
 		return &appHook{gh: c.app, appID: c.appID}, nil
 	case strings.Contains(target, "/"):
