@@ -83,7 +83,7 @@ func (r *GitHubIntegrationReconciler) deleteAllHooks(ctx context.Context, obj *h
 		known[hs.Target] = true
 		targets = append(targets, hs)
 	}
-	for _, t := range obj.Spec.Repositories {
+	for _, t := range obj.Targets() {
 		if !known[t] {
 			targets = append(targets, hookv1.HookStatus{Target: t})
 		}
@@ -106,9 +106,9 @@ func (r *GitHubIntegrationReconciler) deleteAllHooks(ctx context.Context, obj *h
 }
 
 func (r *GitHubIntegrationReconciler) deleteTargetHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, hs hookv1.HookStatus, payloadURL string) error {
-	svc, err := gh.RepositoryHooks(hs.Target)
+	svc, err := hookService(gh, hs.Target)
 	if err != nil {
-		return stalledError(hookv1.ReasonInvalid, err.Error())
+		return err
 	}
 	id := hs.ID
 	if id == 0 {
@@ -118,7 +118,7 @@ func (r *GitHubIntegrationReconciler) deleteTargetHook(ctx context.Context, obj 
 		h, err := findHookByURL(ctx, svc, payloadURL)
 		switch {
 		case ghclient.IsNotFound(err):
-			return nil // the repository is gone, and its hooks with it
+			return nil // the target is gone, and its hooks with it
 		case err != nil:
 			return err
 		case h == nil:

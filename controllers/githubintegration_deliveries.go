@@ -87,7 +87,7 @@ func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, o
 		if hs.ID == 0 || hs.LastError != "" {
 			continue
 		}
-		svc, err := gh.RepositoryHooks(hs.Target)
+		svc, err := gh.Hooks(hs.Target)
 		if err != nil {
 			continue
 		}
@@ -179,9 +179,12 @@ func (r *GitHubIntegrationReconciler) recoverHookDeliveries(ctx context.Context,
 	if len(due) == 0 {
 		return out, nil
 	}
-	if !healthy {
+	if !healthy && svc.Abilities().Ping {
 		// The receiver failed the newest attempt: redelivering now would
-		// most likely fail again. A ping shows when it is back.
+		// most likely fail again. A ping shows when it is back. (A hook
+		// that cannot be pinged, a GitHub App's, is redelivered to
+		// straight away: nothing else would show that the receiver is
+		// back.)
 		if r.redeliveries.pingDue(key, hs.ID, now, interval) {
 			if err := svc.Ping(ctx, hs.ID); err != nil {
 				return out, err

@@ -72,18 +72,7 @@ func TestDeliveryWithoutAnAnswerIsRedelivered(t *testing.T) {
 	}
 	h.receiverDown.Store(false)
 
-	h.eventually(15*time.Second, func() error {
-		log, err := h.sim.Deliveries("acme/api", hs.ID)
-		if err != nil {
-			return err
-		}
-		for _, d := range log {
-			if d.GUID == lost.GUID && d.Redelivery && d.OK() {
-				return nil
-			}
-		}
-		return fmt.Errorf("delivery %s not redelivered yet; log %s", lost.GUID, summarizeLog(log))
-	})
+	h.waitRedelivered("acme/api", hs.ID, lost.GUID, 15*time.Second)
 	h.eventually(5*time.Second, func() error {
 		if n := h.get("outage").Status.Deliveries.Redelivered; n < 1 {
 			return fmt.Errorf("status.deliveries.redelivered = %d", n)
@@ -93,6 +82,24 @@ func TestDeliveryWithoutAnAnswerIsRedelivered(t *testing.T) {
 	if evs := h.recorder.find("outage", hookv1.EventRedeliveryRequested); len(evs) == 0 {
 		t.Error("no RedeliveryRequested event")
 	}
+}
+
+// waitRedelivered waits until the delivery guid was redelivered to hook id
+// of target (as the simulator names it) with success.
+func (h *harness) waitRedelivered(target string, id int64, guid string, timeout time.Duration) {
+	h.t.Helper()
+	h.eventually(timeout, func() error {
+		log, err := h.sim.Deliveries(target, id)
+		if err != nil {
+			return err
+		}
+		for _, d := range log {
+			if d.GUID == guid && d.Redelivery && d.OK() {
+				return nil
+			}
+		}
+		return fmt.Errorf("delivery %s not redelivered yet; log %s", guid, summarizeLog(log))
+	})
 }
 
 func summarizeLog(log []githubsim.Delivery) string {

@@ -27,36 +27,61 @@ func newTargetFailure(target string, err error) targetFailure {
 }
 
 // explain turns a failure into the reason and message users see. Messages
-// name the Secret key of the token, never the token.
+// name the Secret keys of the credentials, never their values.
 func (f targetFailure) explain(obj *hookv1.GitHubIntegration, sec *integrationSecret) *stepError {
 	if f.step != nil {
 		return f.step
 	}
 	e := f.err
-	secretName := obj.Spec.SecretRef.Name
-	switch e.Kind {
-	case ghclient.Unauthorized:
+	creds := sec.credentials()
+	access := accessHint(ghclient.AccessFor(f.target), sec)
+	switch {
+	case e.Installation && e.Kind == ghclient.Unauthorized:
 		return &stepError{reason: hookv1.ReasonUnauthorized, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
-			"%s: GitHub refused the token in key %q of Secret %q (%s): the token needs %s",
-			f.target, sec.tokenKey, secretName, e.Error(), ghclient.RepositoryHookAccess)}
-	case ghclient.NotFound:
+			"%s: %s (GitHub answered %d) for %s: check that key %q holds the App's ID and key %q a private key of that App",
+			f.target, e.Message, e.StatusCode, creds, appIDKey, privateKeyKey)}
+	case e.Installation && e.Kind == ghclient.NotFound:
+		return &stepError{reason: hookv1.ReasonUnauthorized, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: %s (GitHub answered 404) for %s: check key %q, and that the App is installed on the account",
+			f.target, e.Message, creds, installationIDKey)}
+	case e.Kind == ghclient.Untrusted:
+		return &stepError{reason: hookv1.ReasonUntrustedCertificate, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: %s; for a GitHub Enterprise Server with a private CA, put the CA's certificate (PEM) under key %q of Secret %q",
+			f.target, e.Message, caKey, sec.secretName)}
+	case e.Kind == ghclient.Unauthorized:
+		return &stepError{reason: hookv1.ReasonUnauthorized, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: GitHub refused %s (%s): it needs %s", f.target, creds, e.Error(), access)}
+	case e.Kind == ghclient.NotFound:
 		return &stepError{reason: hookv1.ReasonTargetNotFound, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
-			"%s: repository not found: it does not exist, or the token in key %q of Secret %q cannot see it or lacks %s",
-			f.target, sec.tokenKey, secretName, ghclient.RepositoryHookAccess)}
-	case ghclient.Invalid:
+			"%s: %s not found: it does not exist, or %s cannot see it or lacks %s",
+			f.target, ghclient.TargetKind(f.target), creds, access)}
+	case e.HookLimit:
+		return &stepError{reason: hookv1.ReasonHookLimitReached, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
+			"%s: GitHub allows at most 20 hooks per event on one %s and refused one more (%s): remove a hook there, or cover the repositories with one organization hook (spec.organization) or a GitHub App's webhook (spec.app)",
+			f.target, ghclient.TargetKind(f.target), e.Message)}
+	case e.Kind == ghclient.Invalid:
 		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
 			"%s: GitHub rejected the hook: %s", f.target, e.Message)}
-	case ghclient.RateLimited:
+	case e.Kind == ghclient.RateLimited:
 		kind := "rate limit"
 		if e.Secondary {
 			kind = "secondary rate limit"
 		}
 		return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
-			"GitHub's %s for the token in key %q of Secret %q is spent until %s; hookwarden resumes then",
-			kind, sec.tokenKey, secretName, e.RetryAt.UTC().Format(time.RFC3339))}
+			"GitHub's %s for %s is spent until %s; hookwarden resumes then",
+			kind, creds, e.RetryAt.UTC().Format(time.RFC3339))}
 	}
 	return &stepError{reason: hookv1.ReasonGitHubUnavailable, err: e, message: fmt.Sprintf(
 		"%s: %s; retrying with backoff", f.target, e.Error())}
+}
+
+// accessHint is what the credentials need, in the words of their kind: an
+// App installation needs a permission, a token a scope or permission.
+func accessHint(a ghclient.Access, sec *integrationSecret) string {
+	if sec.creds.IsApp() && a.Permission != "" {
+		return fmt.Sprintf("the %q permission on the App's installation", a.Permission)
+	}
+	return a.String()
 }
 
 // summarizeFailures merges the failures of several targets into the one
@@ -82,7 +107,7 @@ func summarizeFailures(obj *hookv1.GitHubIntegration, sec *integrationSecret, fa
 		}
 	}
 	message := strings.Join(messages, "; ")
-	if total := len(obj.Spec.Repositories); total > 1 {
+	if total := len(obj.Targets()); total > 1 {
 		var names []string
 		for _, f := range failures {
 			names = append(names, f.target)

@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"errors"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -61,7 +64,12 @@ func (r *GitHubIntegrationReconciler) apiURL(obj *hookv1.GitHubIntegration) stri
 // server and credentials, which every step that calls GitHub uses.
 func (r *GitHubIntegrationReconciler) githubClient(obj *hookv1.GitHubIntegration, sec *integrationSecret) (*ghclient.Client, error) {
 	gh, err := r.GitHub.Client(r.apiURL(obj), sec.creds)
-	if err != nil {
+	switch {
+	case errors.Is(err, ghclient.ErrMalformedPrivateKey):
+		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: key %q is %v", sec.secretName, privateKeyKey, err))
+	case errors.Is(err, ghclient.ErrMalformedCA):
+		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: key %q %v: set it to the PEM certificate of the CA that signed the GitHub server's certificate", sec.secretName, caKey, err))
+	case err != nil:
 		return nil, stalledError(hookv1.ReasonInvalid, err.Error())
 	}
 	return gh, nil

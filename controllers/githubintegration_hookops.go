@@ -15,8 +15,9 @@ import (
 	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
-// hookChanges lists the fields of current that differ from desired.
-func hookChanges(current *gogithub.Hook, desired desiredHook, secretChanged bool) []string {
+// hookChanges lists the fields of current that differ from desired; events
+// and active only where the target's API sets them.
+func hookChanges(current *gogithub.Hook, desired desiredHook, secretChanged bool, can ghclient.Abilities) []string {
 	var changes []string
 	cfg := current.GetConfig()
 	if cfg.GetURL() != desired.url {
@@ -30,6 +31,9 @@ func hookChanges(current *gogithub.Hook, desired desiredHook, secretChanged bool
 	}
 	if secretChanged {
 		changes = append(changes, fieldSecret)
+	}
+	if !can.Events {
+		return changes
 	}
 	if !slices.Equal(normalizeEvents(current.Events), desired.events) {
 		changes = append(changes, fieldEvents)
@@ -75,8 +79,17 @@ func recordHook(hs *hookv1.HookStatus, h *gogithub.Hook, fingerprint string) {
 	hs.SecretFingerprint = fingerprint
 }
 
-// deleteHook removes one hook; a hook already gone counts as removed.
+// deleteHook removes one hook; a hook already gone counts as removed. A hook
+// the target's API cannot delete (a GitHub App's webhook) is left as it is,
+// with an Event saying so.
 func (r *GitHubIntegrationReconciler) deleteHook(ctx context.Context, obj *hookv1.GitHubIntegration, svc ghclient.HookService, id int64) error {
+	if !svc.Abilities().Delete {
+		ctrl.LoggerFrom(ctx).Info("Left hook that GitHub's API cannot delete", "target", svc.Target(), "id", id)
+		r.normal(obj, hookv1.EventHookLeft, "Delete", fmt.Sprintf(
+			"Left the webhook of %s %s as it is: GitHub's API cannot delete it; it keeps delivering to %s until you change or deactivate it in the App's settings",
+			ghclient.TargetKind(svc.Target()), svc.Target(), defaulted(obj.Status.PayloadURL, "the payload URL")))
+		return nil
+	}
 	err := svc.Delete(ctx, id)
 	if err != nil && !ghclient.IsNotFound(err) {
 		return err

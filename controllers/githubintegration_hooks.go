@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -22,10 +23,6 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 			"No payload URL: set spec.payloadURL, or run the operator with --public-url")
 	}
 	obj.Status.PayloadURL = payloadURL
-	if len(obj.Spec.Repositories) == 0 {
-		return stalledError(hookv1.ReasonNotSupported,
-			"Only repository targets are supported in this version: organization and App hooks are not managed yet")
-	}
 
 	desired := hookConfigFor(obj, payloadURL, sec)
 	previous := map[string]hookv1.HookStatus{}
@@ -38,14 +35,14 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		failures    []targetFailure
 		rateLimited bool
 	)
-	for _, target := range obj.Spec.Repositories {
+	for _, target := range obj.Targets() {
 		hs, ok := previous[target]
 		if !ok {
 			hs = hookv1.HookStatus{Target: target}
 		}
 		delete(previous, target)
 		if !rateLimited {
-			if err := r.syncRepositoryHook(ctx, obj, gh, target, desired, &hs); err != nil {
+			if err := r.syncTargetHook(ctx, obj, gh, target, desired, &hs); err != nil {
 				f := newTargetFailure(target, err)
 				hs.LastError = f.err.Error()
 				failures = append(failures, f)
@@ -59,7 +56,7 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 			continue
 		}
 		if hs.ID != 0 && !rateLimited {
-			if err := r.deleteRepositoryHook(ctx, obj, gh, hs); err != nil {
+			if err := r.deleteDroppedHook(ctx, obj, gh, hs); err != nil {
 				f := newTargetFailure(hs.Target, err)
 				hs.LastError = f.err.Error()
 				failures = append(failures, f)
@@ -90,15 +87,29 @@ func markHooksReady(obj *hookv1.GitHubIntegration) {
 	markReady(obj, hookv1.ReasonSucceeded, fmt.Sprintf("%d hook(s) registered and matching the spec", obj.Status.HookCount))
 }
 
-// syncRepositoryHook brings one repository's hook in line with desired and
-// records it in hs. The hook ID is never dropped on an error other than 404.
-func (r *GitHubIntegrationReconciler) syncRepositoryHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client,
+// syncTargetHook brings one target's hook in line with desired and records
+// it in hs. The hook ID is never dropped on an error other than 404.
+func (r *GitHubIntegrationReconciler) syncTargetHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client,
 	target string, desired desiredHook, hs *hookv1.HookStatus) error {
-	svc, err := gh.RepositoryHooks(target)
+	svc, err := hookService(gh, target)
 	if err != nil {
-		return stalledError(hookv1.ReasonInvalid, err.Error())
+		return err
 	}
 	return r.syncHook(ctx, obj, svc, desired, hs)
+}
+
+// hookService is the client's hook service of target; a target the
+// credentials cannot serve stalls.
+func hookService(gh *ghclient.Client, target string) (ghclient.HookService, error) {
+	svc, err := gh.Hooks(target)
+	switch {
+	case errors.Is(err, ghclient.ErrNeedsAppCredentials):
+		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+			"%s: %v: set the keys %q, %q and %q of the Secret", target, err, appIDKey, installationIDKey, privateKeyKey))
+	case err != nil:
+		return nil, stalledError(hookv1.ReasonInvalid, err.Error())
+	}
+	return svc, nil
 }
 
 // syncHook reads the hook (a conditional request: free when unchanged),
@@ -152,7 +163,7 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 		hs.SecretFingerprint = ""
 	}
 
-	changes := hookChanges(current, desired, hs.SecretFingerprint != desired.fingerprint)
+	changes := hookChanges(current, desired, hs.SecretFingerprint != desired.fingerprint, svc.Abilities())
 	if len(changes) > 0 {
 		updated, err := editHook(ctx, svc, current, desired, changes)
 		if err != nil {
@@ -175,11 +186,11 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 	return nil
 }
 
-// deleteRepositoryHook removes the hook of a repository dropped from spec.
-func (r *GitHubIntegrationReconciler) deleteRepositoryHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, hs hookv1.HookStatus) error {
-	svc, err := gh.RepositoryHooks(hs.Target)
+// deleteDroppedHook removes the hook of a target dropped from spec.
+func (r *GitHubIntegrationReconciler) deleteDroppedHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, hs hookv1.HookStatus) error {
+	svc, err := hookService(gh, hs.Target)
 	if err != nil {
-		return stalledError(hookv1.ReasonInvalid, err.Error())
+		return err
 	}
 	return r.deleteHook(ctx, obj, svc, hs.ID)
 }

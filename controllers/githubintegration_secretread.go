@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,7 +30,9 @@ import (
 type integrationSecret struct {
 	// tokenKey names the key the token came from, for error messages.
 	tokenKey string
-	creds    ghclient.Credentials
+	// secretName is the referenced Secret's name, for error messages.
+	secretName string
+	creds      ghclient.Credentials
 	// webhookSecret signs deliveries; sent to GitHub only when a hook is
 	// created or its fingerprint changed.
 	webhookSecret string
@@ -43,6 +47,16 @@ type integrationSecret struct {
 	// the hooks get the new secret once every receiver has read it, after
 	// this wait.
 	settle time.Duration
+}
+
+// credentials names the credentials in messages, never their value: the
+// token's key, or the App and installation and their keys.
+func (s *integrationSecret) credentials() string {
+	if s.creds.IsApp() {
+		return fmt.Sprintf("GitHub App %d, installation %d (keys %q, %q and %q of Secret %q)",
+			s.creds.App.AppID, s.creds.App.InstallationID, appIDKey, installationIDKey, privateKeyKey, s.secretName)
+	}
+	return fmt.Sprintf("the token in key %q of Secret %q", s.tokenKey, s.secretName)
 }
 
 // rotating reports whether the hooks carry another secret than the user's.
@@ -67,21 +81,10 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 		return nil, nil, fmt.Errorf("get Secret %q: %w", ref.Name, err)
 	}
 
-	token, ok := secret.Data[tokenKey]
-	if !ok || len(token) == 0 {
-		if _, hasApp := secret.Data[appIDKey]; hasApp {
-			return nil, nil, stalledError(hookv1.ReasonNotSupported,
-				fmt.Sprintf("Secret %q holds GitHub App credentials (%s, %s, %s): App authentication is not supported yet; set key %q to a token",
-					ref.Name, appIDKey, installationIDKey, privateKeyKey, tokenKey))
-		}
-		what := "has no key"
-		if ok {
-			what = "has an empty key"
-		}
-		return nil, nil, stalledError(hookv1.ReasonInvalidSecret,
-			fmt.Sprintf("Secret %q %s %q: set it to a GitHub token with %s", ref.Name, what, tokenKey, ghclient.RepositoryHookAccess))
+	sec, err := readCredentials(&secret, obj, tokenKey)
+	if err != nil {
+		return nil, nil, err
 	}
-	sec := &integrationSecret{tokenKey: tokenKey, creds: ghclient.Credentials{Token: string(token)}}
 
 	webhookSecret, ok := secret.Data[webhookKey]
 	if generate && len(webhookSecret) == 0 {
@@ -303,13 +306,83 @@ func (r *GitHubIntegrationReconciler) generateWebhookSecret(ctx context.Context,
 	return &out, nil
 }
 
-// Secret keys of GitHub App authentication, recognised to give a clear
-// message until App authentication is supported.
+// Secret keys of GitHub App authentication and of GitHub Enterprise
+// Server's private CA.
 const (
 	appIDKey          = "app_id"
 	installationIDKey = "installation_id"
 	privateKeyKey     = "private_key"
+	caKey             = "ca.crt"
 )
+
+// readCredentials reads the GitHub credentials of the Secret: the token
+// key, or, without it, a GitHub App's keys; and the optional CA. Only the
+// keys' names ever reach a message.
+func readCredentials(secret *corev1.Secret, obj *hookv1.GitHubIntegration, tokenKey string) (*integrationSecret, error) {
+	sec := &integrationSecret{tokenKey: tokenKey, secretName: secret.Name}
+	sec.creds.CA = string(secret.Data[caKey])
+	if token := secret.Data[tokenKey]; len(token) > 0 {
+		sec.creds.Token = string(token)
+		return sec, nil
+	}
+	if _, hasApp := secret.Data[appIDKey]; hasApp {
+		app, err := readAppCredentials(secret)
+		if err != nil {
+			return nil, err
+		}
+		sec.creds.App = app
+		return sec, nil
+	}
+	what := "has no key"
+	if _, ok := secret.Data[tokenKey]; ok {
+		what = "has an empty key"
+	}
+	return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+		"Secret %q %s %q: set it to a GitHub token with %s; or, for a GitHub App, set the keys %q, %q and %q instead",
+		secret.Name, what, tokenKey, targetsAccess(obj), appIDKey, installationIDKey, privateKeyKey))
+}
+
+// readAppCredentials reads app_id, installation_id and private_key; whether
+// the key is one GitHub accepts is checked when the client is made.
+func readAppCredentials(secret *corev1.Secret) (ghclient.AppCredentials, error) {
+	id := func(key, what string) (int64, error) {
+		raw := strings.TrimSpace(string(secret.Data[key]))
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			problem := "is missing"
+			if _, ok := secret.Data[key]; ok {
+				problem = "is not a positive number"
+			}
+			return 0, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+				"Secret %q: key %q %s: set it to %s", secret.Name, key, problem, what))
+		}
+		return n, nil
+	}
+	appID, err := id(appIDKey, "the App's ID (the App's settings page shows it as \"App ID\")")
+	if err != nil {
+		return ghclient.AppCredentials{}, err
+	}
+	installationID, err := id(installationIDKey, "the ID of the App's installation on the account (the number at the end of the installation's settings URL)")
+	if err != nil {
+		return ghclient.AppCredentials{}, err
+	}
+	key := secret.Data[privateKeyKey]
+	if len(key) == 0 {
+		return ghclient.AppCredentials{}, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+			"Secret %q: key %q is missing or empty: set it to the App's private key (the .pem file generated in the App's settings)", secret.Name, privateKeyKey))
+	}
+	return ghclient.AppCredentials{AppID: appID, InstallationID: installationID, PrivateKey: string(key)}, nil
+}
+
+// targetsAccess is what the credentials need for the integration's
+// targets (the first target's kind: they are all of one kind).
+func targetsAccess(obj *hookv1.GitHubIntegration) ghclient.Access {
+	targets := obj.Targets()
+	if len(targets) == 0 {
+		return ghclient.RepositoryHookAccess
+	}
+	return ghclient.AccessFor(targets[0])
+}
 
 // generatedSecretBytes is the entropy of a webhook secret hookwarden
 // generates (hex-encoded, so twice as many characters).

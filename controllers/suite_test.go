@@ -393,6 +393,27 @@ func (h *harness) waitCondition(name, condType string, want metav1.ConditionStat
 	return gi
 }
 
+// waitStalledSaying waits until the object is Stalled with reason, and
+// checks that Ready is False with that reason, says every one of message,
+// and reveals none of secrets.
+func (h *harness) waitStalledSaying(t *testing.T, name, reason string, timeout time.Duration, message []string, secrets ...string) *hookv1.GitHubIntegration {
+	t.Helper()
+	gi := h.waitCondition(name, hookv1.ConditionStalled, metav1.ConditionTrue, reason, timeout)
+	ready := condition(gi, hookv1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != reason {
+		t.Fatalf("Ready = %+v, want False %s", ready, reason)
+	}
+	if err := contains(ready.Message, message...); err != nil {
+		t.Error(err)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(ready.Message, secret) {
+			t.Errorf("the message reveals a secret value (%q): %s", secret, ready.Message)
+		}
+	}
+	return gi
+}
+
 // update changes an integration's spec with retries on conflicts.
 func (h *harness) update(name string, mutate func(*hookv1.GitHubIntegration)) {
 	h.t.Helper()

@@ -49,9 +49,14 @@ const (
 	// ReasonPayloadURLUnset: spec.payloadURL is empty and the operator runs
 	// without --public-url, so there is no URL to register.
 	ReasonPayloadURLUnset = "PayloadURLUnset"
-	// ReasonNotSupported: the spec asks for something this version of
-	// hookwarden does not do yet (e.g. a target kind or an auth method).
-	ReasonNotSupported = "NotSupported"
+	// ReasonHookLimitReached: GitHub refused the hook because the target
+	// already has 20 hooks for one of its events; an organization or App
+	// target covers many repositories with one hook.
+	ReasonHookLimitReached = "HookLimitReached"
+	// ReasonUntrustedCertificate: the GitHub server's TLS certificate could
+	// not be verified (GitHub Enterprise Server behind a private CA: put the
+	// CA's certificate under the Secret key ca.crt).
+	ReasonUntrustedCertificate = "UntrustedCertificate"
 )
 
 // Event reasons of the GitHubIntegration reconciler (Normal events; warnings
@@ -68,6 +73,9 @@ const (
 	EventHookRecreated = "HookRecreated"
 	// EventHookDeleted: a hook was removed from GitHub.
 	EventHookDeleted = "HookDeleted"
+	// EventHookLeft: the object went and its GitHub App's webhook was
+	// left as it is: GitHub's API cannot delete an App's webhook.
+	EventHookLeft = "HookLeft"
 	// EventHooksOrphaned: the object went with deletionPolicy Orphan and its
 	// hooks were left on GitHub.
 	EventHooksOrphaned = "HooksOrphaned"

@@ -60,14 +60,25 @@ type GitHubIntegrationSpec struct {
 	Repositories []string `json:"repositories,omitempty"`
 
 	// Organization gets one organization hook that receives the events of
-	// all its repositories. Needs a token with admin:org_hook.
+	// all its repositories: one hook instead of one per repository, well
+	// under GitHub's limit of 20 hooks per event. Needs a classic token with
+	// admin:org_hook, or a fine-grained token or GitHub App installation
+	// with the "Organization hooks: write" permission. Its deliveries are
+	// recorded with the repository they come from. The name "app" is
+	// refused: status.hooks[].target calls the App's webhook so.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`
 	// +kubebuilder:validation:MaxLength=39
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii() != 'app'",message="spec.organization cannot be \"app\": status names the GitHub App's webhook so"
 	Organization string `json:"organization,omitempty"`
 
 	// App manages the webhook configuration of the GitHub App whose
-	// credentials (app_id, private_key) are in the Secret.
+	// credentials (app_id, installation_id, private_key) are in the Secret:
+	// its url, content_type, secret and insecure_ssl, with drift correction,
+	// rotation and the redelivery of failed deliveries. Its events and
+	// active flag are set in the App's settings. GitHub's API cannot delete
+	// an App's webhook: when the integration goes, the webhook is left as it
+	// is, and an Event (HookLeft) says so.
 	// +optional
 	App *GitHubAppTarget `json:"app,omitempty"`
 
@@ -182,7 +193,9 @@ type SecretReference struct {
 // GitHubServer selects the GitHub API server.
 type GitHubServer struct {
 	// URL of the GitHub REST API: https://api.github.com/ or, for GitHub
-	// Enterprise Server, https://HOST/api/v3/.
+	// Enterprise Server, https://HOST/api/v3 (with or without the trailing
+	// slash). A server behind a private CA is trusted through the Secret key
+	// ca.crt (the CA's PEM certificate), in addition to the system roots.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="github.url must be an absolute http(s) URL"

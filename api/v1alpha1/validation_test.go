@@ -114,6 +114,8 @@ func TestInvalidSpecsAreRejected(t *testing.T) {
 	}{
 		{"two targets", func(s map[string]any) { s["organization"] = "acme" },
 			[]string{"spec", "set exactly one of spec.repositories, spec.organization or spec.app"}},
+		{"organization named like the App target", func(s map[string]any) { delete(s, "repositories"); s["organization"] = "App" },
+			[]string{"spec.organization", `cannot be "app"`}},
 		{"no target", func(s map[string]any) { delete(s, "repositories") },
 			[]string{"spec", "set exactly one of"}},
 		{"owner without repository name", func(s map[string]any) { s["repositories"] = []any{"acme"} },

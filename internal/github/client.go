@@ -6,7 +6,7 @@
 // reports (Classify).
 //
 // Hooks are reached through HookService, one implementation per target kind
-// (repository today; organization and GitHub App hooks slot in beside it).
+// (repository, organization, GitHub App), chosen by Client.Hooks.
 package github
 
 import (
@@ -33,18 +33,38 @@ const DefaultURL = "https://api.github.com/"
 // the secondary rate limit.
 const DefaultMutationInterval = time.Second
 
-// Credentials authenticate requests to GitHub. Only tokens (personal access
-// tokens and installation tokens) are supported today; GitHub App
-// credentials will be another field, resolved to installation tokens by the
-// factory.
+// Credentials authenticate requests to GitHub: a token (a personal access
+// token or an installation token), or a GitHub App's installation, whose
+// tokens the client mints and renews itself. The struct is comparable: it
+// keys the factory's clients.
 type Credentials struct {
 	// Token is sent as a bearer token.
 	Token string
+	// App, when its AppID is set, authenticates as a GitHub App
+	// installation instead of Token.
+	App AppCredentials
+	// CA is a PEM bundle trusted for the server in addition to the system
+	// roots (GitHub Enterprise Server behind a private CA).
+	CA string
 }
 
+// AppCredentials are a GitHub App's ID, the installation to act as, and the
+// App's private key (PEM).
+type AppCredentials struct {
+	AppID          int64
+	InstallationID int64
+	PrivateKey     string
+}
+
+// IsApp reports whether the credentials are a GitHub App's.
+func (c Credentials) IsApp() bool { return c.App.AppID != 0 }
+
 // Fingerprint identifies the credentials in metrics and cache keys without
-// revealing them.
+// revealing them: the token's fingerprint, or the App and installation IDs.
 func (c Credentials) Fingerprint() string {
+	if c.IsApp() {
+		return fmt.Sprintf("app:%d/installation:%d", c.App.AppID, c.App.InstallationID)
+	}
 	return TokenFingerprint(c.Token)
 }
 
@@ -96,7 +116,7 @@ type Factory struct {
 
 type clientKey struct {
 	apiURL string
-	token  string
+	creds  Credentials
 }
 
 // NewFactory returns a Factory.
@@ -116,23 +136,28 @@ func NewFactory(opts ...FactoryOption) *Factory {
 }
 
 // Client returns the shared client for apiURL (e.g. "https://api.github.com/"
-// or "https://HOST/api/v3/") and creds.
+// or "https://HOST/api/v3", with or without the trailing slash) and creds:
+// one per token, or per App installation, so every integration using it
+// shares its rate-limit state and, for an App, its installation token.
 func (f *Factory) Client(apiURL string, creds Credentials) (*Client, error) {
-	if creds.Token == "" {
+	if creds.Token == "" && !creds.IsApp() {
 		return nil, errors.New("no GitHub token")
 	}
 	base, err := normalizeAPIURL(apiURL)
 	if err != nil {
 		return nil, err
 	}
-	key := clientKey{apiURL: base.String(), token: creds.Token}
+	key := clientKey{apiURL: base.String(), creds: creds}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.clients[key]; ok {
 		return c, nil
 	}
-	c := f.newClient(base, creds)
+	c, err := f.newClient(base, creds)
+	if err != nil {
+		return nil, err
+	}
 	f.clients[key] = c
 	return c, nil
 }
@@ -146,26 +171,58 @@ func (f *Factory) Forget(apiURL string, creds Credentials) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.clients, clientKey{apiURL: base.String(), token: creds.Token})
+	delete(f.clients, clientKey{apiURL: base.String(), creds: creds})
+	fingerprint := creds.Fingerprint()
 	for key := range f.clients {
-		if key.token == creds.Token {
+		if key.creds.Fingerprint() == fingerprint {
 			return
 		}
 	}
-	// No client uses the token any more: its rate limit is nobody's.
-	forgetRateLimits(creds.Fingerprint())
+	// No client uses the credentials any more: their rate limit is nobody's.
+	forgetRateLimits(fingerprint)
 }
 
-func (f *Factory) newClient(base *url.URL, creds Credentials) *Client {
+// newClient builds the transport stack: the rate-limit transport on top,
+// then the ETag cache, then (for an App) the authentication, metrics and
+// the base transport. App authentication sits under the cache, whose key is
+// scoped to the credentials' fingerprint: the App's JSON web tokens change
+// on every request and its installation tokens every hour, and neither
+// changes what a read returns.
+func (f *Factory) newClient(base *url.URL, creds Credentials) (*Client, error) {
 	fingerprint := creds.Fingerprint()
-	limiter := NewRateLimitTransport(
-		NewETagTransport(f.cache, &metricsTransport{next: f.base, token: fingerprint}),
-		f.mutationInterval,
-	)
-	gh := gogithub.NewClient(&http.Client{Transport: limiter, Timeout: 30 * time.Second}).WithAuthToken(creds.Token)
+	transport, err := f.baseTransport(creds.CA)
+	if err != nil {
+		return nil, err
+	}
+	inner := http.RoundTripper(&metricsTransport{next: transport, token: fingerprint})
+	c := &Client{fingerprint: fingerprint}
+	if !creds.IsApp() {
+		c.limits = NewRateLimitTransport(NewETagTransport(f.cache, inner), f.mutationInterval)
+		c.gh = f.goGitHub(base, c.limits).WithAuthToken(creds.Token)
+		return c, nil
+	}
+	apps, installation, err := appTransports(base, inner, creds.App)
+	if err != nil {
+		return nil, err
+	}
+	// One rate-limit state for the installation and the App's own calls:
+	// both are this integration's budget on GitHub.
+	c.limits = NewRateLimitTransport(&authSwitch{
+		installation: &ETagTransport{cache: f.cache, next: installation, scope: fingerprint + " "},
+		app:          &ETagTransport{cache: f.cache, next: apps, scope: fingerprint + "/jwt "},
+	}, f.mutationInterval)
+	c.gh = f.goGitHub(base, c.limits)
+	c.app = f.goGitHub(base, withAppAuth{c.limits})
+	c.appID = creds.App.AppID
+	c.installation = creds.App.InstallationID
+	return c, nil
+}
+
+func (f *Factory) goGitHub(base *url.URL, rt http.RoundTripper) *gogithub.Client {
+	gh := gogithub.NewClient(&http.Client{Transport: rt, Timeout: 30 * time.Second})
 	gh.BaseURL = base
 	gh.UserAgent = f.userAgent
-	return &Client{gh: gh, limits: limiter, fingerprint: fingerprint}
+	return gh
 }
 
 func normalizeAPIURL(apiURL string) (*url.URL, error) {
@@ -184,9 +241,13 @@ func normalizeAPIURL(apiURL string) (*url.URL, error) {
 
 // Client talks to one GitHub API server with one set of credentials.
 type Client struct {
-	gh          *gogithub.Client
-	limits      *RateLimitTransport
-	fingerprint string
+	gh *gogithub.Client
+	// app calls with the App's JSON web token; nil for a token.
+	app          *gogithub.Client
+	appID        int64
+	installation int64
+	limits       *RateLimitTransport
+	fingerprint  string
 }
 
 // Fingerprint identifies the client's token without revealing it.
@@ -195,135 +256,6 @@ func (c *Client) Fingerprint() string { return c.fingerprint }
 // RateLimitedUntil reports when requests may be sent again, or the zero time
 // when they may be sent now.
 func (c *Client) RateLimitedUntil() time.Time { return c.limits.BlockedUntil() }
-
-// RepositoryHooks returns the hooks of the repository "owner/name".
-func (c *Client) RepositoryHooks(fullName string) (HookService, error) {
-	owner, repo, ok := strings.Cut(fullName, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return nil, fmt.Errorf("repository %q is not of the form owner/name", fullName)
-	}
-	return &repositoryHooks{gh: c.gh, owner: owner, repo: repo}, nil
-}
-
-// HookService manages the webhooks of one target: a repository, an
-// organization or a GitHub App. Errors are go-github's (or the transport's),
-// to be read with Classify.
-type HookService interface {
-	// Target is the target's name as status shows it.
-	Target() string
-	// RequiredAccess says, for error messages, what a token needs to manage
-	// the target's hooks.
-	RequiredAccess() Access
-	// List returns every hook of the target (all pages).
-	List(ctx context.Context) ([]*gogithub.Hook, error)
-	// Get returns one hook; a conditional request when it was read before.
-	Get(ctx context.Context, id int64) (*gogithub.Hook, error)
-	// Create registers a hook.
-	Create(ctx context.Context, hook *gogithub.Hook) (*gogithub.Hook, error)
-	// Edit changes a hook. GitHub replaces the whole config when one is
-	// sent, so a config must carry the secret.
-	Edit(ctx context.Context, id int64, hook *gogithub.Hook) (*gogithub.Hook, error)
-	// EditConfig changes fields of a hook's config, e.g. only the secret.
-	EditConfig(ctx context.Context, id int64, config *gogithub.HookConfig) error
-	// Delete removes a hook.
-	Delete(ctx context.Context, id int64) error
-	// Ping asks GitHub to deliver a ping to the hook (asynchronously).
-	Ping(ctx context.Context, id int64) error
-	// ListDeliveries returns every delivery attempt of the hook, newest
-	// first, following cursor pages back to since: the last page may hold
-	// older attempts too. It never uses GitHub's status filter, whose
-	// "failure" covers status codes 400-599 only and so misses the
-	// attempts GitHub got no answer for (status_code 0); callers classify
-	// the attempts themselves.
-	ListDeliveries(ctx context.Context, id int64, since time.Time) ([]*gogithub.HookDelivery, error)
-	// Redeliver asks GitHub to send a logged delivery again (same GUID and
-	// payload, signed with the hook's current secret). GitHub's 202 is
-	// success.
-	Redeliver(ctx context.Context, hookID, deliveryID int64) error
-}
-
-// Access is what a token needs for an operation, in the words of GitHub's
-// token settings.
-type Access struct {
-	// ClassicScope is the scope of a classic personal access token.
-	ClassicScope string
-	// Permission is the fine-grained token or GitHub App permission.
-	Permission string
-}
-
-// String reads as a hint in an error message.
-func (a Access) String() string {
-	return fmt.Sprintf("the %q scope for a classic token, or the %q permission for a fine-grained token or GitHub App", a.ClassicScope, a.Permission)
-}
-
-// RepositoryHookAccess is what managing repository hooks needs.
-var RepositoryHookAccess = Access{ClassicScope: "admin:repo_hook", Permission: "Webhooks: write"}
-
-// listPageSize is the largest page GitHub serves.
-const listPageSize = 100
-
-type repositoryHooks struct {
-	gh          *gogithub.Client
-	owner, repo string
-}
-
-func (r *repositoryHooks) Target() string         { return r.owner + "/" + r.repo }
-func (r *repositoryHooks) RequiredAccess() Access { return RepositoryHookAccess }
-
-func (r *repositoryHooks) List(ctx context.Context) ([]*gogithub.Hook, error) {
-	var all []*gogithub.Hook
-	opts := &gogithub.ListOptions{PerPage: listPageSize}
-	for {
-		page, resp, err := r.gh.Repositories.ListHooks(ctx, r.owner, r.repo, opts)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if resp.NextPage == 0 {
-			return all, nil
-		}
-		opts.Page = resp.NextPage
-	}
-}
-
-func (r *repositoryHooks) Get(ctx context.Context, id int64) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.GetHook(ctx, r.owner, r.repo, id)
-	return h, err
-}
-
-func (r *repositoryHooks) Create(ctx context.Context, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.CreateHook(ctx, r.owner, r.repo, hook)
-	return h, err
-}
-
-func (r *repositoryHooks) Edit(ctx context.Context, id int64, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.EditHook(ctx, r.owner, r.repo, id, hook)
-	return h, err
-}
-
-func (r *repositoryHooks) EditConfig(ctx context.Context, id int64, config *gogithub.HookConfig) error {
-	_, _, err := r.gh.Repositories.EditHookConfiguration(ctx, r.owner, r.repo, id, config)
-	return err
-}
-
-func (r *repositoryHooks) Delete(ctx context.Context, id int64) error {
-	_, err := r.gh.Repositories.DeleteHook(ctx, r.owner, r.repo, id)
-	return err
-}
-
-func (r *repositoryHooks) Ping(ctx context.Context, id int64) error {
-	_, err := r.gh.Repositories.PingHook(ctx, r.owner, r.repo, id)
-	return err
-}
-
-func (r *repositoryHooks) ListDeliveries(ctx context.Context, id int64, since time.Time) ([]*gogithub.HookDelivery, error) {
-	return listDeliveries(ctx, r.gh, fmt.Sprintf("repos/%s/%s/hooks/%d/deliveries", url.PathEscape(r.owner), url.PathEscape(r.repo), id), since)
-}
-
-func (r *repositoryHooks) Redeliver(ctx context.Context, hookID, deliveryID int64) error {
-	_, _, err := r.gh.Repositories.RedeliverHookDelivery(ctx, r.owner, r.repo, hookID, deliveryID)
-	return acceptedIsSuccess(err)
-}
 
 // listDeliveries follows the cursor pages of a deliveries list, newest
 // first, until a page reaches back to since (or there is no next page).

@@ -34,7 +34,7 @@ func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) Ho
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := c.RepositoryHooks("acme/api")
+	hooks, err := c.Hooks("acme/api")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,12 +130,22 @@ func TestRepositoryHooksCRUDAgainstSimulator(t *testing.T) {
 	}
 }
 
-func TestRepositoryHooksRejectsMalformedRepository(t *testing.T) {
+func TestHooksChoosesTheTargetKind(t *testing.T) {
 	c, _ := NewFactory().Client(DefaultURL, Credentials{Token: "t"})
-	for _, name := range []string{"acme", "acme/", "/api", "acme/api/x"} {
-		if _, err := c.RepositoryHooks(name); err == nil {
-			t.Errorf("RepositoryHooks(%q) accepted", name)
+	for _, name := range []string{"", "acme/", "/api", "acme/api/x"} {
+		if _, err := c.Hooks(name); err == nil {
+			t.Errorf("Hooks(%q) accepted", name)
 		}
+	}
+	for target, want := range map[string]Access{"acme/api": RepositoryHookAccess, "acme": OrganizationHookAccess} {
+		svc, err := c.Hooks(target)
+		if err != nil || svc.Target() != target || svc.RequiredAccess() != want {
+			t.Errorf("Hooks(%q) = %v, %v", target, svc, err)
+		}
+	}
+	// The App's own webhook needs the App's JWT: a token cannot reach it.
+	if _, err := c.Hooks(AppTarget); err == nil || !strings.Contains(err.Error(), "app_id") {
+		t.Errorf("Hooks(app) with a token: %v, want an error naming the App's keys", err)
 	}
 }
 

@@ -2,6 +2,8 @@ package github
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gogithub "github.com/google/go-github/v60/github"
 )
 
@@ -31,6 +34,9 @@ const (
 	// RateLimited: a primary or secondary rate limit is spent until
 	// RetryAt.
 	RateLimited
+	// Untrusted: the server's TLS certificate could not be verified, e.g.
+	// GitHub Enterprise Server behind a private CA not given in ca.crt.
+	Untrusted
 )
 
 func (k Kind) String() string {
@@ -43,6 +49,8 @@ func (k Kind) String() string {
 		return "Invalid"
 	case RateLimited:
 		return "RateLimited"
+	case Untrusted:
+		return "Untrusted"
 	}
 	return "Transient"
 }
@@ -59,6 +67,14 @@ type Error struct {
 	RetryAt time.Time
 	// Secondary is true for a secondary rate limit.
 	Secondary bool
+	// Installation is true when GitHub refused to mint a GitHub App
+	// installation token: the App's credentials, not the target, are at
+	// fault (401: the app ID does not match the key; 404: no such
+	// installation of the App).
+	Installation bool
+	// HookLimit is true for GitHub's 422 for a target that already has
+	// the most hooks allowed for an event.
+	HookLimit bool
 
 	err error
 }
@@ -80,15 +96,22 @@ func Classify(err error) *Error {
 		return nil
 	}
 	var (
-		classified *Error
-		local      *RateLimitedError
-		primary    *gogithub.RateLimitError
-		secondary  *gogithub.AbuseRateLimitError
-		answer     *gogithub.ErrorResponse
+		classified   *Error
+		installation *ghinstallation.HTTPError
+		untrusted    *tls.CertificateVerificationError
+		unknownCA    x509.UnknownAuthorityError
+		local        *RateLimitedError
+		primary      *gogithub.RateLimitError
+		secondary    *gogithub.AbuseRateLimitError
+		answer       *gogithub.ErrorResponse
 	)
 	switch {
 	case errors.As(err, &classified):
 		return classified
+	case errors.As(err, &untrusted), errors.As(err, &unknownCA):
+		return &Error{Kind: Untrusted, Message: "the GitHub server's TLS certificate is not trusted: " + unwrapURLError(err), err: err}
+	case errors.As(err, &installation):
+		return classifyInstallation(installation, err)
 	case errors.As(err, &local):
 		return &Error{Kind: RateLimited, RetryAt: local.Until, Secondary: local.Secondary, Message: local.Error(), err: err}
 	case errors.As(err, &primary):
@@ -109,6 +132,33 @@ func Classify(err error) *Error {
 	return &Error{Kind: Transient, Message: "GitHub could not be reached: " + unwrapURLError(err), err: err}
 }
 
+// classifyInstallation reads ghinstallation's error for a refused or failed
+// request for an installation token. Its own message names the request URL
+// and nothing secret, but says little: the message here says what GitHub
+// answered.
+func classifyInstallation(e *ghinstallation.HTTPError, err error) *Error {
+	status := statusOf(e.Response)
+	out := &Error{StatusCode: status, Installation: true, err: err}
+	switch {
+	case status == 0:
+		if e.RootCause != nil {
+			out = Classify(e.RootCause)
+			out.Installation = true
+			return out
+		}
+		out.Kind, out.Message = Transient, "GitHub could not be asked for an installation token"
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		out.Kind, out.Message = Unauthorized, "GitHub refused the App's JSON web token when asked for an installation token"
+	case status == http.StatusNotFound:
+		out.Kind, out.Message = NotFound, "GitHub found no such installation of the App"
+	case status >= 500:
+		out.Kind, out.Message = Transient, "GitHub failed to mint an installation token"
+	default:
+		out.Kind, out.Message = Invalid, "GitHub refused to mint an installation token"
+	}
+	return out
+}
+
 func classifyAnswer(answer *gogithub.ErrorResponse, err error) *Error {
 	status := statusOf(answer.Response)
 	out := &Error{StatusCode: status, Message: answerMessage(answer), err: err}
@@ -125,8 +175,22 @@ func classifyAnswer(answer *gogithub.ErrorResponse, err error) *Error {
 		out.Kind = Transient
 	default:
 		out.Kind = Invalid
+		out.HookLimit = status == http.StatusUnprocessableEntity && isHookLimit(answer)
 	}
 	return out
+}
+
+// isHookLimit recognises GitHub's answer to a hook that would be the 21st
+// of the target for an event. GitHub documents the limit but not the
+// message; it is matched on the wording GitHub sends, e.g.
+// `The "push" event cannot have more than 20 hooks`.
+func isHookLimit(answer *gogithub.ErrorResponse) bool {
+	for _, fe := range answer.Errors {
+		if strings.Contains(fe.Message, "cannot have more than") && strings.Contains(fe.Message, "hooks") {
+			return true
+		}
+	}
+	return false
 }
 
 // answerMessage is GitHub's message followed by its field errors, e.g.

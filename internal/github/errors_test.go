@@ -23,7 +23,7 @@ func TestClassifyGitHubAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hooks, err := c.RepositoryHooks(repo)
+		hooks, err := c.Hooks(repo)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,6 +65,10 @@ func (c *ETagCache) remove(key string) { c.entries.Remove(key) }
 type ETagTransport struct {
 	cache *ETagCache
 	next  http.RoundTripper
+	// scope keys the cache when the credentials are added below this
+	// transport (GitHub App authentication), where the Authorization
+	// header is not seen.
+	scope string
 }
 
 // NewETagTransport returns an ETagTransport over next using cache.
@@ -74,7 +78,7 @@ func NewETagTransport(cache *ETagCache, next http.RoundTripper) *ETagTransport {
 
 // RoundTrip implements http.RoundTripper.
 func (t *ETagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	key := cacheKey(req)
+	key := t.scope + cacheKey(req)
 	if req.Method != http.MethodGet {
 		// A change through the API makes the cached read stale; its ETag
 		// would not match anyway, but there is no point keeping it.

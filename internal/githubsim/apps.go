@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// installationTokenTTL is how long GitHub's installation tokens live.
+// installationTokenTTL is how long GitHub's installation tokens live
+// (WithInstallationTokenTTL changes it).
 const installationTokenTTL = time.Hour
 
 type installationTokenRequest struct {
@@ -76,7 +77,7 @@ func (s *Server) createInstallationToken(c *call) *response {
 	t := &Token{
 		Value: "ghs_" + randomToken(36), Kind: InstallationToken, Login: app.slug + "[bot]",
 		UserID: app.id, Permissions: perms, Access: access,
-		ExpiresAt: s.now().Add(installationTokenTTL).Truncate(time.Second), InstallationID: inst.id,
+		ExpiresAt: s.now().Add(s.opts.installationTokenTTL).Truncate(time.Second), InstallationID: inst.id,
 	}
 	s.tokens[t.Value] = t
 	return jsonResponse(http.StatusCreated, installationTokenJSON{

@@ -78,9 +78,9 @@ type conformanceEnv struct {
 	jwt          string
 }
 
-func newConformanceEnv(t *testing.T) *conformanceEnv {
+func newConformanceEnv(t *testing.T, opts ...Option) *conformanceEnv {
 	t.Helper()
-	sim := newTestServer(t, WithSecondaryLimit(SecondaryLimit{MutationsPerMinute: -1}))
+	sim := newTestServer(t, append(opts, WithSecondaryLimit(SecondaryLimit{MutationsPerMinute: -1}))...)
 	sim.AddToken("ghp_noscope", []string{"read:user"}, testOrg)
 	sim.AddToken("ghp_limited", []string{"repo"}, testOrg)
 	sim.SetRemaining("ghp_limited", 0)
@@ -109,6 +109,14 @@ func newConformanceEnv(t *testing.T) *conformanceEnv {
 	}
 	env.repoDelivery, env.orgDelivery, env.appDelivery = ds[0].ID, ds[1].ID, ds[2].ID
 	return env
+}
+
+// prefix is the path before the API's paths: none, or /api/v3.
+func (e *conformanceEnv) prefix() string {
+	if e.sim.CACertificatePEM() != nil {
+		return EnterprisePrefix
+	}
+	return ""
 }
 
 func (e *conformanceEnv) req(t *testing.T, method, path, token string, body any, header ...string) func(*testing.T) *http.Request {
@@ -145,6 +153,18 @@ func (e *conformanceEnv) cases(t *testing.T) []conformanceCase {
 		{name: "list rate limited", route: byOp("repos/list-webhooks"), status: 403, undocumented: "forbidden", request: e.req(t, "GET", repo+"/hooks", "ghp_limited", nil)},
 		{name: "create", route: byOp("repos/create-webhook"), status: 201, request: e.req(t, "POST", repo+"/hooks", adminToken, hookBody(e.rcv.URL+"/new"))},
 		{name: "create duplicate", route: byOp("repos/create-webhook"), status: 422, request: e.req(t, "POST", repo+"/hooks", adminToken, hookBody(e.rcv.URL+"/repo"))},
+		{name: "create beyond the hook limit", route: byOp("repos/create-webhook"), status: 422, request: func(t *testing.T) *http.Request {
+			full := "acme/full"
+			if err := e.sim.AddRepo(full); err != nil {
+				t.Fatal(err)
+			}
+			for i := range MaxHooksPerEvent {
+				if _, err := e.sim.SetHook(full, Hook{Active: true, Events: []string{"push"}, Config: HookConfig{URL: fmt.Sprintf("%s/full-%d", e.rcv.URL, i)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return newAPIRequest(t, e.sim, "POST", "/repos/"+full+"/hooks", adminToken, hookBody(e.rcv.URL+"/one-too-many"))
+		}},
 		{name: "create unknown repo", route: byOp("repos/create-webhook"), status: 404, request: e.req(t, "POST", "/repos/acme/missing/hooks", adminToken, hookBody(e.rcv.URL+"/x"))},
 		{name: "get", route: byOp("repos/get-webhook"), status: 200, request: e.req(t, "GET", rh, adminToken, nil)},
 		{name: "get not modified", route: byOp("repos/get-webhook"), status: 304, request: func(t *testing.T) *http.Request {
@@ -229,7 +249,12 @@ func (e *conformanceEnv) cases(t *testing.T) []conformanceCase {
 // with a success answer.
 func TestOpenAPIConformance(t *testing.T) {
 	doc := githubSpec(t)
-	env := newConformanceEnv(t)
+	t.Run("github.com", func(t *testing.T) { checkConformance(t, doc, newConformanceEnv(t)) })
+	// GitHub Enterprise Server answers alike, under /api/v3, over TLS.
+	t.Run("enterprise", func(t *testing.T) { checkConformance(t, doc, newConformanceEnv(t, WithEnterprise())) })
+}
+
+func checkConformance(t *testing.T, doc *openapi3.T, env *conformanceEnv) {
 	covered := map[string]bool{}
 	for _, tc := range env.cases(t) {
 		t.Run(tc.route.OperationID+"/"+tc.name, func(t *testing.T) {
@@ -238,7 +263,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			route := &routers.Route{Spec: doc, Path: tc.route.Path, PathItem: doc.Paths.Value(tc.route.Path), Method: tc.route.Method, Operation: op}
 			input := &openapi3filter.RequestValidationInput{
 				Request:    cloneRequest(t, req),
-				PathParams: pathParams(t, tc.route.Path, req.URL.Path),
+				PathParams: pathParams(t, tc.route.Path, strings.TrimPrefix(req.URL.Path, env.prefix())),
 				Route:      route,
 				Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 			}
@@ -249,7 +274,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			if err == nil && tc.invalidRequest {
 				t.Fatal("the request meant to break the description passes its validation")
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := env.sim.HTTPClient().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

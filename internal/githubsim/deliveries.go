@@ -173,6 +173,10 @@ func (s *Server) attempt(t hookTarget, ev event) Delivery {
 		"X-GitHub-Hook-Installation-Target-ID":   {strconv.FormatInt(t.owner.id, 10)},
 		"X-GitHub-Hook-Installation-Target-Type": {t.targetType},
 	}
+	if s.opts.enterprise {
+		headers["X-GitHub-Enterprise-Host"] = []string{s.enterpriseHost()}
+		headers["X-GitHub-Enterprise-Version"] = []string{enterpriseVersion}
+	}
 	if t.config.Secret != "" {
 		// GitHub signs only when the hook has a secret.
 		headers["X-Hub-Signature"] = []string{"sha1=" + hexHMAC(sha1.New, t.config.Secret, body)}

@@ -4,7 +4,10 @@
 // It implements the parts of the API that hookwarden uses: repository and
 // organization webhooks (CRUD, /config, /pings, /deliveries, redelivery),
 // the GitHub App webhook (JWT authentication) and installation access tokens,
-// issues, /meta and /rate_limit. It follows GitHub's rules where a client can
+// issues, /meta and /rate_limit, and GitHub's limit of 20 hooks per event on
+// a target. With WithEnterprise it is a GitHub Enterprise Server: the API
+// under /api/v3, over TLS with a certificate of a CA of its own
+// (CACertificatePEM). It follows GitHub's rules where a client can
 // notice them: token scopes and fine-grained permissions, 401 "Bad
 // credentials", 404 instead of 403 when a token cannot see a resource, 422
 // validation errors, Link pagination, ETags with 304 answers that spend no

@@ -98,7 +98,7 @@ func githubClient(t *testing.T, sim *Server, token string) *github.Client {
 func apiRequest(t *testing.T, sim *Server, method, path, token string, body any, header ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req := newAPIRequest(t, sim, method, path, token, body, header...)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sim.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

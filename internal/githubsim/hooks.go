@@ -168,6 +168,11 @@ func errHookEvent(name string) fieldError {
 	return fieldError{Resource: "Hook", Field: "events", Code: "invalid", Message: fmt.Sprintf("Invalid event: %q", name)}
 }
 
+// errTooManyHooks is GitHub's answer to a 21st hook for an event on one
+// target. GitHub documents the limit ("You can create up to 20 webhooks for
+// each event on each installation target") but not the answer; the wording
+// is the one users report from GitHub (a guess as to every detail of the
+// error object beyond its message).
 func errTooManyHooks(event string) fieldError {
 	return fieldError{Resource: "Hook", Code: "custom",
 		Message: fmt.Sprintf("The %q event cannot have more than %d hooks", event, MaxHooksPerEvent)}

@@ -54,6 +54,9 @@ type options struct {
 	deliveryTLS      *tls.Config
 	syncPings        bool
 	now              func() time.Time
+	// enterprise: GitHub Enterprise Server (WithEnterprise).
+	enterprise           bool
+	installationTokenTTL time.Duration
 }
 
 // PrimaryLimit is the request budget of each token (or App, or anonymous
@@ -150,6 +153,8 @@ type Server struct {
 	limits        *rateLimiter
 	stats         statsRecorder
 	hookCIDRs     []string
+	// caPEM is the Enterprise simulator's CA certificate.
+	caPEM []byte
 }
 
 type idSequences struct {
@@ -164,6 +169,8 @@ func New(opts ...Option) *Server {
 		deliveryTimeout:  DefaultDeliveryTimeout,
 		redeliveryWindow: DefaultRedeliveryWindow,
 		now:              time.Now,
+
+		installationTokenTTL: installationTokenTTL,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -203,12 +210,19 @@ func New(opts ...Option) *Server {
 	}
 	mux.HandleFunc("/", s.notFound)
 	s.http = httptest.NewUnstartedServer(mux)
+	if o.enterprise {
+		if err := s.startEnterprise(mux); err != nil {
+			panic("githubsim: make the Enterprise CA: " + err.Error())
+		}
+		return s
+	}
 	s.http.Start()
 	s.baseURL = s.http.URL
 	return s
 }
 
-// URL returns the API base URL, e.g. "http://127.0.0.1:41234" (no trailing
+// URL returns the API base URL, e.g. "http://127.0.0.1:41234", or
+// "https://127.0.0.1:41234/api/v3" for an Enterprise simulator (no trailing
 // slash; go-github wants URL()+"/").
 func (s *Server) URL() string { return s.baseURL }
 
