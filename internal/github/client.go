@@ -86,6 +86,7 @@ func WithCacheSize(n int) FactoryOption {
 type Factory struct {
 	base             http.RoundTripper
 	mutationInterval time.Duration
+	contentLimits    []ContentLimit
 	userAgent        string
 	cacheSize        int
 
@@ -104,6 +105,7 @@ func NewFactory(opts ...FactoryOption) *Factory {
 	f := &Factory{
 		base:             http.DefaultTransport,
 		mutationInterval: DefaultMutationInterval,
+		contentLimits:    DefaultContentLimits(),
 		userAgent:        "hookwarden",
 		cacheSize:        DefaultETagCacheSize,
 		clients:          map[clientKey]*Client{},
@@ -154,6 +156,7 @@ func (f *Factory) newClient(base *url.URL, creds Credentials) *Client {
 	limiter := NewRateLimitTransport(
 		NewETagTransport(f.cache, &metricsTransport{next: f.base, token: fingerprint}),
 		f.mutationInterval,
+		f.contentLimits...,
 	)
 	gh := gogithub.NewClient(&http.Client{Transport: limiter, Timeout: 30 * time.Second}).WithAuthToken(creds.Token)
 	gh.BaseURL = base
