@@ -59,6 +59,16 @@ type harnessOptions struct {
 	// reconciler; an error fails the patch without sending it.
 	failStatusPatch func(obj *hookv1.GitHubIntegration) error
 	concurrency     int
+	// issues runs the GitHubIssue reconciler beside the integrations'.
+	issues bool
+	// failIssueStatusPatch, when set, is asked before every status patch
+	// of a GitHubIssue; an error fails the patch without sending it.
+	failIssueStatusPatch func(obj *hookv1.GitHubIssue) error
+	// factoryOptions configure the shared GitHub client factory.
+	factoryOptions []ghclient.FactoryOption
+	// linksInterval shortens the GitHubIssue reconciler's
+	// LinkedPullRequestsInterval.
+	linksInterval time.Duration
 }
 
 // harness is one test's namespace, GitHub simulator, receiver stand-in and
@@ -113,7 +123,11 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 			t.Fatal(err)
 		}
 	}
-	h.sim.AddToken(testToken, []string{"admin:repo_hook"}, repos...)
+	scopes := []string{"admin:repo_hook"}
+	if opts.issues {
+		scopes = append(scopes, "repo")
+	}
+	h.sim.AddToken(testToken, scopes, repos...)
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
@@ -142,12 +156,13 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		t.Fatal(err)
 	}
+	factory := ghclient.NewFactory(append([]ghclient.FactoryOption{ghclient.WithMutationInterval(5 * time.Millisecond)}, opts.factoryOptions...)...)
 	r := &GitHubIntegrationReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  h.recorder,
-		GitHub:    ghclient.NewFactory(ghclient.WithMutationInterval(5 * time.Millisecond)),
+		GitHub:    factory,
 		PublicURL: h.receiver.URL,
 	}
 	concurrency := max(opts.concurrency, 1)
@@ -156,6 +171,19 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	if err := r.setupSecretProtection(mgr); err != nil {
 		t.Fatal(err)
+	}
+	if opts.issues {
+		ir := &GitHubIssueReconciler{
+			Client:                     mgr.GetClient(),
+			APIReader:                  mgr.GetAPIReader(),
+			Scheme:                     mgr.GetScheme(),
+			Recorder:                   h.recorder,
+			GitHub:                     factory,
+			LinkedPullRequestsInterval: opts.linksInterval,
+		}
+		if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: concurrency}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -181,6 +209,11 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, o ...client.SubResourcePatchOption) error {
 			if gi, ok := obj.(*hookv1.GitHubIntegration); ok && sub == "status" {
 				if err := h.statusWrite(ctx, opts, gi); err != nil {
+					return err
+				}
+			}
+			if is, ok := obj.(*hookv1.GitHubIssue); ok && sub == "status" && opts.failIssueStatusPatch != nil {
+				if err := opts.failIssueStatusPatch(is); err != nil {
 					return err
 				}
 			}

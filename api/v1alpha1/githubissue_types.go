@@ -26,7 +26,7 @@ type IntegrationReference struct {
 }
 
 // GitHubIssueSpec declares an issue kept on GitHub.
-// +kubebuilder:validation:XValidation:rule="!has(self.listLinkedPullRequests) || !self.listLinkedPullRequests || (has(self.experimentKey) && self.experimentKey != ”)",message="spec.listLinkedPullRequests needs spec.experimentKey"
+// +kubebuilder:validation:XValidation:rule="!has(self.listLinkedPullRequests) || !self.listLinkedPullRequests || (has(self.experimentKey) && size(self.experimentKey) > 0)",message="spec.listLinkedPullRequests needs spec.experimentKey"
 type GitHubIssueSpec struct {
 	// IntegrationRef names the GitHubIntegration, in the same namespace,
 	// whose token is used.

@@ -50,28 +50,36 @@ type PullRequest struct {
 }
 
 // Build returns the body hookwarden keeps on GitHub: the declared text, the
-// section of linked pull requests when links is not nil, and the marker.
-func Build(declared, uid string, links []PullRequest) string {
+// section of linked pull requests (from ListSection, or "" for none), and
+// the marker.
+func Build(declared, uid, section string) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(declared, "\n"))
-	if links != nil {
+	if section != "" {
 		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		b.WriteString(linksBegin + "\n")
-		b.WriteString("### Linked pull requests\n\n")
-		if len(links) == 0 {
-			b.WriteString("_None yet._\n")
-		}
-		for _, pr := range links {
-			fmt.Fprintf(&b, "- [%s#%d](%s) %s (%s)\n", pr.Repository, pr.Number, pr.URL, oneLine(pr.Title), pr.State)
-		}
-		b.WriteString(linksEnd)
+		b.WriteString(section)
 	}
 	if b.Len() > 0 {
 		b.WriteString("\n\n")
 	}
 	b.WriteString(Marker(uid))
+	return b.String()
+}
+
+// ListSection returns the section, markers included, that lists links.
+func ListSection(links []PullRequest) string {
+	var b strings.Builder
+	b.WriteString(linksBegin + "\n")
+	b.WriteString("### Linked pull requests\n\n")
+	if len(links) == 0 {
+		b.WriteString("_None yet._\n")
+	}
+	for _, pr := range links {
+		fmt.Fprintf(&b, "- [%s#%d](%s) %s (%s)\n", pr.Repository, pr.Number, pr.URL, oneLine(pr.Title), pr.State)
+	}
+	b.WriteString(linksEnd)
 	return b.String()
 }
 

@@ -8,7 +8,7 @@ import (
 const uid = "0b7c2f3e-6a51-4c55-9a8e-1f2d3c4b5a69"
 
 func TestBuildCarriesTheMarkerThatUIDFinds(t *testing.T) {
-	body := Build("Review the results.\n", uid, nil)
+	body := Build("Review the results.\n", uid, "")
 	if !strings.HasPrefix(body, "Review the results.\n\n") {
 		t.Errorf("body %q does not start with the declared text", body)
 	}
@@ -18,7 +18,7 @@ func TestBuildCarriesTheMarkerThatUIDFinds(t *testing.T) {
 	if Section(body) != "" {
 		t.Errorf("body without links has a section: %q", body)
 	}
-	if got := UID(Build("", uid, nil)); got != uid {
+	if got := UID(Build("", uid, "")); got != uid {
 		t.Errorf("UID of an empty declared body = %q", got)
 	}
 }
@@ -35,16 +35,16 @@ func TestUIDOfBodiesWithoutAValidMarker(t *testing.T) {
 		}
 	}
 	// The last marker wins: text copied above does not change the owner.
-	copied := Marker("1111") + "\n" + Build("x", uid, nil)
+	copied := Marker("1111") + "\n" + Build("x", uid, "")
 	if got := UID(copied); got != uid {
 		t.Errorf("UID with a copied marker above = %q, want %q", got, uid)
 	}
 }
 
 func TestBuildListsLinkedPullRequestsInTheSection(t *testing.T) {
-	body := Build("Follow-ups", uid, []PullRequest{
+	body := Build("Follow-ups", uid, ListSection([]PullRequest{
 		{Repository: "acme/api", Number: 7, Title: "Checkout\nflow", URL: "https://github.com/acme/api/pull/7", State: "open"},
-	})
+	}))
 	section := Section(body)
 	want := "- [acme/api#7](https://github.com/acme/api/pull/7) Checkout flow (open)"
 	if !strings.Contains(section, want) {
@@ -53,7 +53,7 @@ func TestBuildListsLinkedPullRequestsInTheSection(t *testing.T) {
 	if UID(body) != uid {
 		t.Errorf("marker lost in %q", body)
 	}
-	if empty := Section(Build("x", uid, []PullRequest{})); !strings.Contains(empty, "None yet") {
+	if empty := Section(Build("x", uid, ListSection(nil))); !strings.Contains(empty, "None yet") {
 		t.Errorf("empty section %q does not say there is none", empty)
 	}
 }
