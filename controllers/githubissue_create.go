@@ -50,9 +50,6 @@ func (r *GitHubIssueReconciler) ensureIssue(ctx context.Context, obj, written *h
 	if err != nil {
 		return nil, err
 	}
-	if obj.Spec.ListLinkedPullRequests {
-		obj.Status.LinkedPullRequestsTime = nowTime(r.now())
-	}
 	if err := r.recordIssue(ctx, obj, written, created); err != nil {
 		return nil, err
 	}

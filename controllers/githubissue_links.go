@@ -46,7 +46,8 @@ func linksSection(obj *hookv1.GitHubIssue) string {
 func linksSectionOf(body string) string { return issuebody.Section(body) }
 
 // desiredBody is the body the issue should have: the declared text, the
-// linked pull requests section and the marker. A changed section is
+// linked pull requests section and the marker. The section a new issue is
+// created with lists what is known then; afterwards a changed section is
 // written at most once per LinkedPullRequestsInterval: until then the
 // section on GitHub (is) is kept, and wait says when the new one is due.
 func (r *GitHubIssueReconciler) desiredBody(obj *hookv1.GitHubIssue, is *gogithub.Issue) (body string, wait time.Duration) {

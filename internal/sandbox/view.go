@@ -49,3 +49,19 @@ func View(gi *hookv1.GitHubIntegration) string {
 	}
 	return b.String()
 }
+
+// IssueView renders a GitHubIssue's status: conditions, the issue on
+// GitHub and the linked pull requests.
+func IssueView(is *hookv1.GitHubIssue) string {
+	var b strings.Builder
+	st := is.Status
+	fmt.Fprintf(&b, "\n--- GitHubIssue %s/%s\n", is.Namespace, is.Name)
+	for _, c := range st.Conditions {
+		fmt.Fprintf(&b, "  %-12s %-6s %-18s %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
+	fmt.Fprintf(&b, "  issue        %s#%d %-7s %q %s\n", is.Spec.Repository, st.Number, st.State, st.Title, st.URL)
+	for _, pr := range st.PullRequests {
+		fmt.Fprintf(&b, "  linked PR    %s#%d %-7s %q\n", pr.Repository, pr.Number, pr.State, pr.Title)
+	}
+	return b.String()
+}
