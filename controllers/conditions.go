@@ -74,11 +74,6 @@ func markReconciling(obj *hookv1.GitHubIntegration, reason, message string) {
 	integrationConditions(obj).reconciling(reason, message)
 }
 
-// markStalled: the spec, the Secret or GitHub's answer needs the user.
-func markStalled(obj *hookv1.GitHubIntegration, reason, message string) {
-	integrationConditions(obj).stalled(reason, message)
-}
-
 // markSuspended keeps Ready's status (the hooks stay as they were last
 // seen) and says why nothing is checked.
 func markSuspended(obj *hookv1.GitHubIntegration) {

@@ -47,16 +47,22 @@ func (f targetFailure) explain(obj *hookv1.GitHubIntegration, sec *integrationSe
 		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
 			"%s: GitHub rejected the hook: %s", f.target, e.Message)}
 	case ghclient.RateLimited:
-		kind := "rate limit"
-		if e.Secondary {
-			kind = "secondary rate limit"
-		}
-		return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
-			"GitHub's %s for the token in key %q of Secret %q is spent until %s; hookwarden resumes then",
-			kind, sec.tokenKey, secretName, e.RetryAt.UTC().Format(time.RFC3339))}
+		return rateLimitedStep(e, sec, secretName, "")
 	}
 	return &stepError{reason: hookv1.ReasonGitHubUnavailable, err: e, message: fmt.Sprintf(
 		"%s: %s; retrying with backoff", f.target, e.Error())}
+}
+
+// rateLimitedStep is the wait for a spent rate limit of the token in the
+// Secret, with what hookwarden does then (note, after "resumes then").
+func rateLimitedStep(e *ghclient.Error, sec *integrationSecret, secretName, note string) *stepError {
+	kind := "rate limit"
+	if e.Secondary {
+		kind = "secondary rate limit"
+	}
+	return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
+		"GitHub's %s for the token in key %q of Secret %q is spent until %s; hookwarden resumes then%s",
+		kind, sec.tokenKey, secretName, e.RetryAt.UTC().Format(time.RFC3339), note)}
 }
 
 // summarizeFailures merges the failures of several targets into the one

@@ -135,7 +135,7 @@ func TestGitHubIssueClosedOrOrphanedOnDelete(t *testing.T) {
 		for _, name := range []string{"close-me", "leave-me"} {
 			err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, &hookv1.GitHubIssue{})
 			if !apierrors.IsNotFound(err) {
-				return fmt.Errorf("%s still exists (%v)", name, err)
+				return fmt.Errorf("%s still exists (%w)", name, err)
 			}
 		}
 		return nil
@@ -196,7 +196,7 @@ func TestGitHubIssueWithoutItsIntegrationIsReleasedByOrphan(t *testing.T) {
 	h.updateIssue("stuck", func(is *hookv1.GitHubIssue) { is.Spec.DeletionPolicy = hookv1.IssueDeletionPolicyOrphan })
 	h.eventually(10*time.Second, func() error {
 		if err := env.Client.Get(h.ctx, client.ObjectKeyFromObject(obj), &hookv1.GitHubIssue{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%v)", err)
+			return fmt.Errorf("still there (%w)", err)
 		}
 		return nil
 	})

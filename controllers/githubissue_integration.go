@@ -123,13 +123,7 @@ func explainIssueFailure(obj *hookv1.GitHubIssue, gi *hookv1.GitHubIntegration, 
 		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
 			"%s: GitHub rejected the issue: %s", repo, e.Message)}
 	case ghclient.RateLimited:
-		kind := "rate limit"
-		if e.Secondary {
-			kind = "secondary rate limit"
-		}
-		return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
-			"GitHub's %s for the token in key %q of Secret %q is spent until %s; hookwarden resumes then, without creating the issue twice",
-			kind, sec.tokenKey, secretName, e.RetryAt.UTC().Format(time.RFC3339))}
+		return rateLimitedStep(e, sec, secretName, ", without creating the issue twice")
 	}
 	return &stepError{reason: hookv1.ReasonGitHubUnavailable, err: e, message: fmt.Sprintf(
 		"%s: %s; retrying with backoff", repo, e.Error())}
