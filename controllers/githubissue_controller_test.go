@@ -3,11 +3,13 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +50,18 @@ func TestGitHubIssueCreatedOnceAndKeptAsDeclared(t *testing.T) {
 	if n := len(h.recorder.find("review", hookv1.EventIssueCreated)); n != 1 {
 		t.Errorf("%d IssueCreated Events, want 1", n)
 	}
+	if st := kstatusOf(t, got, "GitHubIssue"); st != status.CurrentStatus {
+		t.Errorf("kstatus = %s once Ready, want Current", st)
+	}
+	// A resync of an unchanged issue is a conditional read answered 304.
+	h.eventually(10*time.Second, func() error {
+		for _, rec := range h.sim.Requests() {
+			if rec.Route == "GET /repos/{owner}/{repo}/issues/{issue_number}" && rec.Status == http.StatusNotModified {
+				return nil
+			}
+		}
+		return errors.New("no resync of the issue answered 304 yet")
+	})
 
 	// Drift made on GitHub is corrected on the next resync.
 	title, closed := "Renamed on GitHub", "closed"
@@ -154,6 +168,9 @@ func TestGitHubIssueOutsideTheIntegrationIsRefused(t *testing.T) {
 	msg := condition2(got.Status.Conditions, hookv1.ConditionReady).Message
 	if err := contains(msg, `"acme/other"`, `GitHubIntegration "exp"`, "acme/api, acme/web", "spec.repositories"); err != nil {
 		t.Error(err)
+	}
+	if st := kstatusOf(t, got, "GitHubIssue"); st != status.FailedStatus {
+		t.Errorf("kstatus = %s while Stalled, want Failed", st)
 	}
 	if all, _ := h.sim.Issues("acme/other"); len(all) != 0 {
 		t.Errorf("%d issues created outside the integration", len(all))

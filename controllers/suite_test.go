@@ -464,13 +464,19 @@ func (h *harness) payloadURL(name string) string {
 // kstatus computes the object's kstatus as Argo CD or Flux would.
 func kstatus(t *testing.T, gi *hookv1.GitHubIntegration) status.Status {
 	t.Helper()
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(gi)
+	return kstatusOf(t, gi, "GitHubIntegration")
+}
+
+// kstatusOf computes the kstatus of any hookwarden object of kind.
+func kstatusOf(t *testing.T, obj runtime.Object, kind string) status.Status {
+	t.Helper()
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &unstructured.Unstructured{Object: raw}
 	u.SetAPIVersion(hookv1.GroupVersion.String())
-	u.SetKind("GitHubIntegration")
+	u.SetKind(kind)
 	res, err := status.Compute(u)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -89,5 +92,31 @@ func TestLostAnswerFaultCarriesOutTheRequest(t *testing.T) {
 	}
 	if st := sim.Stats(); st.Faults != 1 {
 		t.Errorf("Stats().Faults = %d, want 1", st.Faults)
+	}
+}
+
+// GitHub's hourly content-creation limit: once a token has made its
+// mutations of the rolling hour, the next is refused with a secondary
+// limit answer and a retry-after reaching to when the oldest leaves the
+// hour, even though the per-minute window has room.
+func TestHourlySecondaryLimitOnContentCreation(t *testing.T) {
+	sim := newTestServer(t, WithSecondaryLimit(SecondaryLimit{MutationsPerMinute: 100, MutationsPerHour: 3}))
+	create := func() (int, http.Header, []byte) {
+		return apiRequest(t, sim, "POST", "/repos/acme/demo/issues", adminToken, map[string]any{"title": "x"})
+	}
+	for i := range 3 {
+		if status, _, body := create(); status != 201 {
+			t.Fatalf("create %d: %d %s", i, status, body)
+		}
+	}
+	status, h, body := create()
+	if status != 403 || !strings.Contains(string(body), "secondary rate limit") {
+		t.Fatalf("4th creation in the hour: %d %s", status, body)
+	}
+	if secs, _ := strconv.Atoi(h.Get("Retry-After")); secs < 3500 {
+		t.Errorf("Retry-After %q, want about an hour", h.Get("Retry-After"))
+	}
+	if got, _ := sim.Issues(testRepo); len(got) != 3 {
+		t.Errorf("%d issues, want the 3 allowed", len(got))
 	}
 }
