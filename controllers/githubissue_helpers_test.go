@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -61,21 +60,10 @@ func (h *harness) updateIssue(name string, mutate func(*hookv1.GitHubIssue)) {
 func (h *harness) waitIssueCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIssue {
 	h.t.Helper()
 	var is *hookv1.GitHubIssue
-	h.eventually(timeout, func() error {
+	h.waitObjectCondition(name, func() client.Object {
 		is = &hookv1.GitHubIssue{}
-		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, is); err != nil {
-			return err
-		}
-		c := apimeta.FindStatusCondition(is.Status.Conditions, condType)
-		switch {
-		case c == nil:
-			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, is.Status.Conditions)
-		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != is.Generation:
-			return fmt.Errorf("%s: %s=%s reason %s (generation %d of %d): %s; want %s %s",
-				name, condType, c.Status, c.Reason, c.ObservedGeneration, is.Generation, c.Message, want, reason)
-		}
-		return nil
-	})
+		return is
+	}, func() []metav1.Condition { return is.Status.Conditions }, condType, want, reason, timeout)
 	return is
 }
 

@@ -408,22 +408,34 @@ func (h *harness) waitReady(name string) *hookv1.GitHubIntegration {
 func (h *harness) waitCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIntegration {
 	h.t.Helper()
 	var gi *hookv1.GitHubIntegration
-	h.eventually(timeout, func() error {
+	h.waitObjectCondition(name, func() client.Object {
 		gi = &hookv1.GitHubIntegration{}
-		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
+		return gi
+	}, func() []metav1.Condition { return gi.Status.Conditions }, condType, want, reason, timeout)
+	return gi
+}
+
+// waitObjectCondition is waitCondition for any object: fresh returns a new
+// object to read into, conditions its conditions once read.
+func (h *harness) waitObjectCondition(name string, fresh func() client.Object, conditions func() []metav1.Condition,
+	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) {
+	h.t.Helper()
+	h.eventually(timeout, func() error {
+		obj := fresh()
+		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj); err != nil {
 			return err
 		}
-		c := apimeta.FindStatusCondition(gi.Status.Conditions, condType)
+		conds := conditions()
+		c := apimeta.FindStatusCondition(conds, condType)
 		switch {
 		case c == nil:
-			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, gi.Status.Conditions)
-		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != gi.Generation:
+			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, conds)
+		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != obj.GetGeneration():
 			return fmt.Errorf("%s: %s=%s reason %s (generation %d of %d): %s; want %s %s",
-				name, condType, c.Status, c.Reason, c.ObservedGeneration, gi.Generation, c.Message, want, reason)
+				name, condType, c.Status, c.Reason, c.ObservedGeneration, obj.GetGeneration(), c.Message, want, reason)
 		}
 		return nil
 	})
-	return gi
 }
 
 // update changes an integration's spec with retries on conflicts.
