@@ -77,15 +77,20 @@ func markReconciling(obj *hookv1.GitHubIntegration, reason, message string) {
 // markSuspended keeps Ready's status (the hooks stay as they were last
 // seen) and says why nothing is checked.
 func markSuspended(obj *hookv1.GitHubIntegration) {
+	integrationConditions(obj).suspended("Reconciliation is suspended (spec.suspend): no GitHub call is made; the receiver keeps receiving")
+}
+
+// suspended keeps Ready's status (what is on GitHub stays as last seen)
+// and says why nothing is checked.
+func (k kstatusConditions) suspended(message string) {
 	status := metav1.ConditionFalse
-	if c := apimeta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+	if c := apimeta.FindStatusCondition(*k.conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
 		status = metav1.ConditionTrue
 	}
-	setCondition(obj, hookv1.ConditionReady, status, hookv1.ReasonSuspended,
-		"Reconciliation is suspended (spec.suspend): no GitHub call is made; the receiver keeps receiving")
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
-	obj.Status.ObservedGeneration = obj.Generation
+	k.set(hookv1.ConditionReady, status, hookv1.ReasonSuspended, message)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
+	*k.observedGeneration = k.generation
 }
 
 // maxConditionMessage is the API's limit on a condition message.

@@ -144,6 +144,13 @@ func (r *GitHubIssueReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.handleIssueFailure(ctx, obj, gi, nil, err)
 	}
 	linkPullRequests(obj, gi)
+	if gi.Spec.Suspend {
+		// The integration's spec.suspend pauses every GitHub call of its
+		// token, this issue's too; deletion still closes the issue.
+		issueConditions(obj).suspended(fmt.Sprintf(
+			"GitHubIntegration %q is suspended (spec.suspend): no GitHub call is made for this issue", gi.Name))
+		return ctrl.Result{}, nil
+	}
 	mark, due := r.syncDue(obj)
 	if !due {
 		copyLiveState(obj, gi, mark.at)

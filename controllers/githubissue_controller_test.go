@@ -84,6 +84,22 @@ func TestGitHubIssueCreatedOnceAndKeptAsDeclared(t *testing.T) {
 	}
 }
 
+func TestGitHubIssueWaitsWhileItsIntegrationIsSuspended(t *testing.T) {
+	h := issueHarness(t, time.Hour, harnessOptions{})
+	h.update("exp", func(gi *hookv1.GitHubIntegration) { gi.Spec.Suspend = true })
+	obj := h.ghIssue("paused", "exp", issueRepo)
+	got := h.waitIssueCondition("paused", hookv1.ConditionReady, metav1.ConditionFalse, hookv1.ReasonSuspended, 10*time.Second)
+	if err := contains(condition2(got.Status.Conditions, hookv1.ConditionReady).Message, `GitHubIntegration "exp" is suspended`); err != nil {
+		t.Error(err)
+	}
+	if all := h.simIssuesOf(issueRepo, obj); len(all) != 0 {
+		t.Errorf("%d issues created while the integration is suspended", len(all))
+	}
+	h.update("exp", func(gi *hookv1.GitHubIntegration) { gi.Spec.Suspend = false })
+	h.waitIssueReady("paused")
+	h.oneSimIssue(issueRepo, obj, 5*time.Second, nil)
+}
+
 func TestGitHubIssueAdoptedAfterALostCreateAnswer(t *testing.T) {
 	h := issueHarness(t, time.Hour, harnessOptions{})
 	h.sim.SetFault("POST /repos/{owner}/{repo}/issues", githubsim.Fault{LostAnswerRate: 1})
