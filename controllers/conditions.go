@@ -15,52 +15,83 @@ import (
 // can unblock it. Reconciling and Stalled are removed when they no longer
 // apply, so tools that read kstatus see Current once Ready is True.
 
-func setCondition(obj *hookv1.GitHubIntegration, condType string, status metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{
+// kstatusConditions is the part of an object's status the three conditions
+// live in, shared by GitHubIntegrations and GitHubIssues.
+type kstatusConditions struct {
+	conditions         *[]metav1.Condition
+	generation         int64
+	observedGeneration *int64
+}
+
+func integrationConditions(obj *hookv1.GitHubIntegration) kstatusConditions {
+	return kstatusConditions{&obj.Status.Conditions, obj.Generation, &obj.Status.ObservedGeneration}
+}
+
+func (k kstatusConditions) set(condType string, status metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(k.conditions, metav1.Condition{
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
 		Message:            truncateMessage(message),
-		ObservedGeneration: obj.Generation,
+		ObservedGeneration: k.generation,
 	})
+}
+
+// ready: the object matches the spec; the generation is handled.
+func (k kstatusConditions) ready(reason, message string) {
+	k.set(hookv1.ConditionReady, metav1.ConditionTrue, reason, message)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
+	*k.observedGeneration = k.generation
+}
+
+// reconciling: not there yet, and retrying (or waiting) will get there.
+func (k kstatusConditions) reconciling(reason, message string) {
+	k.set(hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	k.set(hookv1.ConditionReconciling, metav1.ConditionTrue, hookv1.ReasonProgressing, message)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
+}
+
+// stalled: the spec, the Secret or GitHub's answer needs the user; the
+// generation is handled as far as it can be.
+func (k kstatusConditions) stalled(reason, message string) {
+	k.set(hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	k.set(hookv1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
+	*k.observedGeneration = k.generation
+}
+
+func setCondition(obj *hookv1.GitHubIntegration, condType string, status metav1.ConditionStatus, reason, message string) {
+	integrationConditions(obj).set(condType, status, reason, message)
 }
 
 // markReady: every hook matches the spec; the generation is handled.
 func markReady(obj *hookv1.GitHubIntegration, reason, message string) {
-	setCondition(obj, hookv1.ConditionReady, metav1.ConditionTrue, reason, message)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
-	obj.Status.ObservedGeneration = obj.Generation
+	integrationConditions(obj).ready(reason, message)
 }
 
 // markReconciling: not there yet, and retrying (or waiting) will get there.
 func markReconciling(obj *hookv1.GitHubIntegration, reason, message string) {
-	setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
-	setCondition(obj, hookv1.ConditionReconciling, metav1.ConditionTrue, hookv1.ReasonProgressing, message)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
-}
-
-// markStalled: the spec, the Secret or GitHub's answer needs the user; the
-// generation is handled as far as it can be.
-func markStalled(obj *hookv1.GitHubIntegration, reason, message string) {
-	setCondition(obj, hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
-	setCondition(obj, hookv1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
-	obj.Status.ObservedGeneration = obj.Generation
+	integrationConditions(obj).reconciling(reason, message)
 }
 
 // markSuspended keeps Ready's status (the hooks stay as they were last
 // seen) and says why nothing is checked.
 func markSuspended(obj *hookv1.GitHubIntegration) {
+	integrationConditions(obj).suspended("Reconciliation is suspended (spec.suspend): no GitHub call is made; the receiver keeps receiving")
+}
+
+// suspended keeps Ready's status (what is on GitHub stays as last seen)
+// and says why nothing is checked.
+func (k kstatusConditions) suspended(message string) {
 	status := metav1.ConditionFalse
-	if c := apimeta.FindStatusCondition(obj.Status.Conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+	if c := apimeta.FindStatusCondition(*k.conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
 		status = metav1.ConditionTrue
 	}
-	setCondition(obj, hookv1.ConditionReady, status, hookv1.ReasonSuspended,
-		"Reconciliation is suspended (spec.suspend): no GitHub call is made; the receiver keeps receiving")
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionReconciling)
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionStalled)
-	obj.Status.ObservedGeneration = obj.Generation
+	k.set(hookv1.ConditionReady, status, hookv1.ReasonSuspended, message)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
+	*k.observedGeneration = k.generation
 }
 
 // maxConditionMessage is the API's limit on a condition message.

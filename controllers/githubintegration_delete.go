@@ -138,12 +138,15 @@ func (r *GitHubIntegrationReconciler) release(ctx context.Context, obj *hookv1.G
 	return ctrl.Result{}, true, nil
 }
 
-func withOrphanHint(err error) error {
+func withOrphanHint(err error) error { return withHint(err, orphanHint) }
+
+// withHint adds hint to the message of a failed step.
+func withHint(err error, hint string) error {
 	var step *stepError
 	if !errors.As(err, &step) {
-		return fmt.Errorf("%w%s", err, orphanHint)
+		return fmt.Errorf("%w%s", err, hint)
 	}
 	out := *step
-	out.message += orphanHint
+	out.message += hint
 	return &out
 }

@@ -63,13 +63,7 @@ func (f targetFailure) explain(obj *hookv1.GitHubIntegration, sec *integrationSe
 		return &stepError{reason: hookv1.ReasonInvalid, stalled: true, retryOnInterval: true, err: e, message: fmt.Sprintf(
 			"%s: GitHub rejected the hook: %s", f.target, e.Message)}
 	case e.Kind == ghclient.RateLimited:
-		kind := "rate limit"
-		if e.Secondary {
-			kind = "secondary rate limit"
-		}
-		return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
-			"GitHub's %s for %s is spent until %s; hookwarden resumes then",
-			kind, creds, e.RetryAt.UTC().Format(time.RFC3339))}
+		return rateLimitedStep(e, sec, "")
 	}
 	return &stepError{reason: hookv1.ReasonGitHubUnavailable, err: e, message: fmt.Sprintf(
 		"%s: %s; retrying with backoff", f.target, e.Error())}
@@ -82,6 +76,18 @@ func accessHint(a ghclient.Access, sec *integrationSecret) string {
 		return fmt.Sprintf("the %q permission on the App's installation", a.Permission)
 	}
 	return a.String()
+}
+
+// rateLimitedStep is the wait for a spent rate limit of the credentials in
+// the Secret, with what hookwarden does then (note, after "resumes then").
+func rateLimitedStep(e *ghclient.Error, sec *integrationSecret, note string) *stepError {
+	kind := "rate limit"
+	if e.Secondary {
+		kind = "secondary rate limit"
+	}
+	return &stepError{reason: hookv1.ReasonRateLimited, retryAt: e.RetryAt, err: e, message: fmt.Sprintf(
+		"GitHub's %s for %s is spent until %s; hookwarden resumes then%s",
+		kind, sec.credentials(), e.RetryAt.UTC().Format(time.RFC3339), note)}
 }
 
 // summarizeFailures merges the failures of several targets into the one

@@ -13,12 +13,17 @@ import (
 // ensureFinalizer adds the finalizer, with a metadata patch, before the
 // first GitHub call: no hook may be created that deletion would forget.
 func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	return addFinalizer(ctx, r.Client, obj)
+}
+
+// addFinalizer adds hookwarden's finalizer to obj with a metadata patch.
+func addFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
 	if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
 		return nil
 	}
-	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 	controllerutil.AddFinalizer(obj, hookv1.Finalizer)
-	if err := r.Patch(ctx, obj, patch); err != nil {
+	if err := c.Patch(ctx, obj, patch); err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
 	}
 	return nil
@@ -26,9 +31,14 @@ func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *
 
 // removeFinalizer releases the object once its hooks are dealt with.
 func (r *GitHubIntegrationReconciler) removeFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
-	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	return dropFinalizer(ctx, r.Client, obj)
+}
+
+// dropFinalizer removes hookwarden's finalizer from obj.
+func dropFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
+	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(obj, hookv1.Finalizer)
-	if err := r.Patch(ctx, obj, patch); err != nil {
+	if err := c.Patch(ctx, obj, patch); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("remove finalizer: %w", err))
 	}
 	return nil

@@ -54,10 +54,16 @@ func (r *GitHubIntegrationReconciler) swapToken(key types.NamespacedName, use *t
 
 // apiURL is spec.github.url or the operator's default.
 func (r *GitHubIntegrationReconciler) apiURL(obj *hookv1.GitHubIntegration) string {
+	return githubAPIURL(obj, r.DefaultGitHubURL)
+}
+
+// githubAPIURL is the integration's spec.github.url, or defaultURL (the
+// operator's --github-url), or GitHub's.
+func githubAPIURL(obj *hookv1.GitHubIntegration, defaultURL string) string {
 	if obj.Spec.GitHub != nil && obj.Spec.GitHub.URL != "" {
 		return obj.Spec.GitHub.URL
 	}
-	return defaulted(r.DefaultGitHubURL, ghclient.DefaultURL)
+	return defaulted(defaultURL, ghclient.DefaultURL)
 }
 
 // githubClient is the shared GitHub client of the integration's GitHub

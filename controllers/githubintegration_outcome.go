@@ -24,27 +24,35 @@ func (r *GitHubIntegrationReconciler) now() time.Time {
 // user-fixable errors stall, rate limits wait for the reset, the rest is
 // returned for the workqueue's backoff.
 func (r *GitHubIntegrationReconciler) handleFailure(ctx context.Context, obj *hookv1.GitHubIntegration, err error) (ctrl.Result, error) {
+	return handleStepFailure(ctx, integrationConditions(obj), func(reason, message string) { r.warn(obj, reason, message) },
+		obj.GetInterval(), err)
+}
+
+// handleStepFailure is handleFailure for any object with kstatus
+// conditions: warn emits the Warning Event, interval is how often a
+// stalled object is checked again when the fix may happen on GitHub.
+func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reason, message string), interval time.Duration, err error) (ctrl.Result, error) {
 	var failure *stepError
 	if !errors.As(err, &failure) {
 		// A Kubernetes API error or similar: retried with backoff.
-		markReconciling(obj, hookv1.ReasonProgressing, err.Error())
+		k.reconciling(hookv1.ReasonProgressing, err.Error())
 		return ctrl.Result{}, err
 	}
-	r.warn(obj, failure.reason, failure.message)
+	warn(failure.reason, failure.message)
 	switch {
 	case failure.stalled:
-		markStalled(obj, failure.reason, failure.message)
+		k.stalled(failure.reason, failure.message)
 		if failure.retryOnInterval {
 			// The fix may happen on GitHub, where no watch sees it.
-			return ctrl.Result{RequeueAfter: jittered(obj.GetInterval())}, nil
+			return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 		}
 		return ctrl.Result{}, nil
 	case !failure.retryAt.IsZero():
-		markReconciling(obj, failure.reason, failure.message)
+		k.reconciling(failure.reason, failure.message)
 		ctrl.LoggerFrom(ctx).Info("Waiting for GitHub's rate limit to reset", "until", failure.retryAt)
 		return ctrl.Result{RequeueAfter: max(time.Until(failure.retryAt), 0) + time.Second}, nil
 	default:
-		markReconciling(obj, failure.reason, failure.message)
+		k.reconciling(failure.reason, failure.message)
 		return ctrl.Result{}, failure
 	}
 }

@@ -68,12 +68,41 @@ func (s *integrationSecret) rotating() bool {
 // missing or empty webhook secret key is filled with a generated secret
 // (secretRotation.interval > 0: hookwarden manages the secret).
 func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
+	secret, sec, err := readToken(ctx, r.APIReader, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref := obj.Spec.SecretRef
+	webhookKey := obj.GetWebhookSecretKey()
+	webhookSecret, ok := secret.Data[webhookKey]
+	if generate && len(webhookSecret) == 0 {
+		generated, err := r.generateWebhookSecret(ctx, obj, secret, sec)
+		if err != nil {
+			return nil, nil, err
+		}
+		return secret, generated, nil
+	}
+	if !ok {
+		return nil, nil, stalledError(hookv1.ReasonInvalidSecret,
+			fmt.Sprintf("Secret %q has no key %q: set it to a random string of at least %d characters", ref.Name, webhookKey, webhooksecret.MinWebhookSecretLength))
+	}
+	if err := webhooksecret.Validate(webhookKey, webhookSecret); err != nil {
+		return nil, nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: %v", ref.Name, err))
+	}
+	sec.setWebhookSecret(obj, string(webhookSecret))
+	return secret, sec, nil
+}
+
+// readToken reads the Secret an integration references, straight from the
+// API server, and the GitHub token in it: what every GitHub call of the
+// integration, and of the GitHubIssues that use it, needs.
+func readToken(ctx context.Context, reader client.Reader, obj *hookv1.GitHubIntegration) (*corev1.Secret, *integrationSecret, error) {
 	ref := obj.Spec.SecretRef
 	tokenKey := obj.GetTokenKey()
 	webhookKey := obj.GetWebhookSecretKey()
 
 	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}, &secret); err != nil {
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil, stalledError(hookv1.ReasonSecretNotFound,
 				fmt.Sprintf("Secret %q not found in namespace %q: create it with the keys %q and %q", ref.Name, obj.Namespace, tokenKey, webhookKey))
@@ -85,23 +114,6 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 	if err != nil {
 		return nil, nil, err
 	}
-
-	webhookSecret, ok := secret.Data[webhookKey]
-	if generate && len(webhookSecret) == 0 {
-		generated, err := r.generateWebhookSecret(ctx, obj, &secret, sec)
-		if err != nil {
-			return nil, nil, err
-		}
-		return &secret, generated, nil
-	}
-	if !ok {
-		return nil, nil, stalledError(hookv1.ReasonInvalidSecret,
-			fmt.Sprintf("Secret %q has no key %q: set it to a random string of at least %d characters", ref.Name, webhookKey, webhooksecret.MinWebhookSecretLength))
-	}
-	if err := webhooksecret.Validate(webhookKey, webhookSecret); err != nil {
-		return nil, nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: %v", ref.Name, err))
-	}
-	sec.setWebhookSecret(obj, string(webhookSecret))
 	return &secret, sec, nil
 }
 

@@ -59,6 +59,16 @@ type harnessOptions struct {
 	// reconciler; an error fails the patch without sending it.
 	failStatusPatch func(obj *hookv1.GitHubIntegration) error
 	concurrency     int
+	// issues runs the GitHubIssue reconciler beside the integrations'.
+	issues bool
+	// failIssueStatusPatch, when set, is asked before every status patch
+	// of a GitHubIssue; an error fails the patch without sending it.
+	failIssueStatusPatch func(obj *hookv1.GitHubIssue) error
+	// factoryOptions configure the shared GitHub client factory.
+	factoryOptions []ghclient.FactoryOption
+	// linksInterval shortens the GitHubIssue reconciler's
+	// LinkedPullRequestsInterval.
+	linksInterval time.Duration
 }
 
 // harness is one test's namespace, GitHub simulator, receiver stand-in and
@@ -113,7 +123,11 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 			t.Fatal(err)
 		}
 	}
-	h.sim.AddToken(testToken, []string{"admin:repo_hook"}, repos...)
+	scopes := []string{"admin:repo_hook"}
+	if opts.issues {
+		scopes = append(scopes, "repo")
+	}
+	h.sim.AddToken(testToken, scopes, repos...)
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
@@ -142,12 +156,13 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		t.Fatal(err)
 	}
+	factory := ghclient.NewFactory(append([]ghclient.FactoryOption{ghclient.WithMutationInterval(5 * time.Millisecond)}, opts.factoryOptions...)...)
 	r := &GitHubIntegrationReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  h.recorder,
-		GitHub:    ghclient.NewFactory(ghclient.WithMutationInterval(5 * time.Millisecond)),
+		GitHub:    factory,
 		PublicURL: h.receiver.URL,
 	}
 	concurrency := max(opts.concurrency, 1)
@@ -156,6 +171,19 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	}
 	if err := r.setupSecretProtection(mgr); err != nil {
 		t.Fatal(err)
+	}
+	if opts.issues {
+		ir := &GitHubIssueReconciler{
+			Client:                     mgr.GetClient(),
+			APIReader:                  mgr.GetAPIReader(),
+			Scheme:                     mgr.GetScheme(),
+			Recorder:                   h.recorder,
+			GitHub:                     factory,
+			LinkedPullRequestsInterval: opts.linksInterval,
+		}
+		if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: concurrency}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -181,6 +209,11 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, o ...client.SubResourcePatchOption) error {
 			if gi, ok := obj.(*hookv1.GitHubIntegration); ok && sub == "status" {
 				if err := h.statusWrite(ctx, opts, gi); err != nil {
+					return err
+				}
+			}
+			if is, ok := obj.(*hookv1.GitHubIssue); ok && sub == "status" && opts.failIssueStatusPatch != nil {
+				if err := opts.failIssueStatusPatch(is); err != nil {
 					return err
 				}
 			}
@@ -375,22 +408,34 @@ func (h *harness) waitReady(name string) *hookv1.GitHubIntegration {
 func (h *harness) waitCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIntegration {
 	h.t.Helper()
 	var gi *hookv1.GitHubIntegration
-	h.eventually(timeout, func() error {
+	h.waitObjectCondition(name, func() client.Object {
 		gi = &hookv1.GitHubIntegration{}
-		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
+		return gi
+	}, func() []metav1.Condition { return gi.Status.Conditions }, condType, want, reason, timeout)
+	return gi
+}
+
+// waitObjectCondition is waitCondition for any object: fresh returns a new
+// object to read into, conditions its conditions once read.
+func (h *harness) waitObjectCondition(name string, fresh func() client.Object, conditions func() []metav1.Condition,
+	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) {
+	h.t.Helper()
+	h.eventually(timeout, func() error {
+		obj := fresh()
+		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj); err != nil {
 			return err
 		}
-		c := apimeta.FindStatusCondition(gi.Status.Conditions, condType)
+		conds := conditions()
+		c := apimeta.FindStatusCondition(conds, condType)
 		switch {
 		case c == nil:
-			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, gi.Status.Conditions)
-		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != gi.Generation:
+			return fmt.Errorf("%s has no %s condition; conditions %+v", name, condType, conds)
+		case c.Status != want || (reason != "" && c.Reason != reason) || c.ObservedGeneration != obj.GetGeneration():
 			return fmt.Errorf("%s: %s=%s reason %s (generation %d of %d): %s; want %s %s",
-				name, condType, c.Status, c.Reason, c.ObservedGeneration, gi.Generation, c.Message, want, reason)
+				name, condType, c.Status, c.Reason, c.ObservedGeneration, obj.GetGeneration(), c.Message, want, reason)
 		}
 		return nil
 	})
-	return gi
 }
 
 // waitStalledSaying waits until the object is Stalled with reason, and
@@ -452,13 +497,19 @@ func (h *harness) payloadURL(name string) string {
 // kstatus computes the object's kstatus as Argo CD or Flux would.
 func kstatus(t *testing.T, gi *hookv1.GitHubIntegration) status.Status {
 	t.Helper()
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(gi)
+	return kstatusOf(t, gi, "GitHubIntegration")
+}
+
+// kstatusOf computes the kstatus of any hookwarden object of kind.
+func kstatusOf(t *testing.T, obj runtime.Object, kind string) status.Status {
+	t.Helper()
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &unstructured.Unstructured{Object: raw}
 	u.SetAPIVersion(hookv1.GroupVersion.String())
-	u.SetKind("GitHubIntegration")
+	u.SetKind(kind)
 	res, err := status.Compute(u)
 	if err != nil {
 		t.Fatal(err)

@@ -91,3 +91,38 @@ const (
 	// EventRedeliveryRequested: failed deliveries were redelivered.
 	EventRedeliveryRequested = "RedeliveryRequested"
 )
+
+// GitHubIssue conditions and reasons. Ready, Reconciling and Stalled mean
+// what they mean for integrations; RateLimited is True while GitHub's rate
+// limit for the token holds the issue back, and its message gives the reset.
+const (
+	// ConditionRateLimited is True while the token's rate limit is spent.
+	ConditionRateLimited = "RateLimited"
+	// ReasonIntegrationNotFound: the GitHubIntegration named by
+	// spec.integrationRef does not exist.
+	ReasonIntegrationNotFound = "IntegrationNotFound"
+	// ReasonRepositoryNotInIntegration: spec.repository is not one of the
+	// integration's repositories.
+	ReasonRepositoryNotInIntegration = "RepositoryNotInIntegration"
+	// ReasonIssueNotFound: GitHub answered 404 for the repository or the
+	// issue: it does not exist or the token cannot see it.
+	ReasonIssueNotFound = "IssueNotFound"
+)
+
+// Event reasons of the GitHubIssue controller (Normal events; warnings use
+// the condition reasons).
+const (
+	// EventIssueCreated: the issue was created on GitHub.
+	EventIssueCreated = "IssueCreated"
+	// EventIssueAdopted: an issue carrying this object's marker was found
+	// on GitHub and taken over instead of creating a second one.
+	EventIssueAdopted = "IssueAdopted"
+	// EventIssueUpdated: the issue was corrected to match the spec.
+	EventIssueUpdated = "IssueUpdated"
+	// EventIssueClosed: the issue was closed because this object was
+	// deleted (deletionPolicy Close).
+	EventIssueClosed = "IssueClosed"
+	// EventIssueOrphaned: the object went with deletionPolicy Orphan and
+	// its issue was left on GitHub as it was.
+	EventIssueOrphaned = "IssueOrphaned"
+)

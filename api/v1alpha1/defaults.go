@@ -73,3 +73,24 @@ func orDefault(v, def string) string {
 	}
 	return v
 }
+
+// Defaults of the GitHubIssue spec, as the CRD's markers set them.
+const (
+	// DefaultIssueState is spec.state's default.
+	DefaultIssueState = "open"
+	// DefaultIssueDeletionPolicy is spec.deletionPolicy's default.
+	DefaultIssueDeletionPolicy = IssueDeletionPolicyClose
+)
+
+// GetState is spec.state, or its default (open).
+func (in *GitHubIssue) GetState() string {
+	return orDefault(in.Spec.State, DefaultIssueState)
+}
+
+// GetDeletionPolicy is spec.deletionPolicy, or its default (Close).
+func (in *GitHubIssue) GetDeletionPolicy() IssueDeletionPolicy {
+	if in.Spec.DeletionPolicy == "" {
+		return DefaultIssueDeletionPolicy
+	}
+	return in.Spec.DeletionPolicy
+}

@@ -26,6 +26,7 @@ type IntegrationReference struct {
 }
 
 // GitHubIssueSpec declares an issue kept on GitHub.
+// +kubebuilder:validation:XValidation:rule="!has(self.listLinkedPullRequests) || !self.listLinkedPullRequests || (has(self.experimentKey) && size(self.experimentKey) > 0)",message="spec.listLinkedPullRequests needs spec.experimentKey"
 type GitHubIssueSpec struct {
 	// IntegrationRef names the GitHubIntegration, in the same namespace,
 	// whose token is used.
@@ -68,6 +69,38 @@ type GitHubIssueSpec struct {
 	// +optional
 	// +kubebuilder:default=Close
 	DeletionPolicy IssueDeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// ExperimentKey links pull requests to this issue: those whose body
+	// carries the integration's spec.links.pullRequestKey line with this
+	// value, as the receiver recorded them, are listed in
+	// status.pullRequests.
+	// +optional
+	// +kubebuilder:validation:MaxLength=200
+	ExperimentKey string `json:"experimentKey,omitempty"`
+
+	// ListLinkedPullRequests: when true, a section of the issue body between
+	// two hidden markers lists the linked pull requests on GitHub, updated
+	// at most once a minute. Needs experimentKey.
+	// +optional
+	ListLinkedPullRequests bool `json:"listLinkedPullRequests,omitempty"`
+}
+
+// LinkedPullRequest is a pull request linked to a GitHubIssue by its
+// experiment key.
+type LinkedPullRequest struct {
+	// Repository "owner/name".
+	Repository string `json:"repository"`
+	// Number of the pull request.
+	Number int64 `json:"number"`
+	// Title of the pull request.
+	// +optional
+	Title string `json:"title,omitempty"`
+	// URL of the pull request on GitHub.
+	// +optional
+	URL string `json:"url,omitempty"`
+	// State: open, closed or merged.
+	// +optional
+	State string `json:"state,omitempty"`
 }
 
 // GitHubIssueStatus is what hookwarden observed of the issue.
@@ -86,9 +119,23 @@ type GitHubIssueStatus struct {
 	// URL of the issue on GitHub.
 	// +optional
 	URL string `json:"url,omitempty"`
-	// State of the issue as last seen on GitHub.
+	// State of the issue as last seen on GitHub (or in the newest issues
+	// delivery the receiver recorded for it).
 	// +optional
 	State string `json:"state,omitempty"`
+	// Title of the issue as last seen on GitHub (or in the newest issues
+	// delivery).
+	// +optional
+	Title string `json:"title,omitempty"`
+	// PullRequests linked by spec.experimentKey, as the receiver recorded
+	// them in the integration's status.pullRequests; at most 50.
+	// +optional
+	// +kubebuilder:validation:MaxItems=50
+	PullRequests []LinkedPullRequest `json:"pullRequests,omitempty"`
+	// LinkedPullRequestsTime is when the section of the issue body listing
+	// the linked pull requests was last written to GitHub.
+	// +optional
+	LinkedPullRequestsTime *metav1.Time `json:"linkedPullRequestsTime,omitempty"`
 }
 
 // GitHubIssue declares an issue on GitHub: created once, kept as declared,

@@ -99,6 +99,7 @@ func newE2E(t *testing.T, repos []string, simOpts ...githubsim.Option) *e2e {
 	opts.WatchNamespaces = []string{ns}
 	opts.StatusFlushInterval = 500 * time.Millisecond
 	opts.GitHubMutationInterval = 2 * time.Millisecond
+	opts.GitHubNoContentLimits = true
 	opts.SkipControllerNameValidation = true
 
 	e := &e2e{t: t, env: env, ctx: ctx, ns: ns, sim: sim, addr: addr, opts: opts}

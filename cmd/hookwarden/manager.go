@@ -83,12 +83,15 @@ func managerOptions(o Options) manager.Options {
 
 // addControllers sets up the reconcilers; they run in the leader only.
 func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
+	// One factory for both reconcilers: the hooks and the issues of a token
+	// share its pacing, content-creation limits and rate-limit state.
+	factory := github.NewFactory(github.WithMutationInterval(mutationInterval(o)), github.WithContentLimits(contentLimits(o)...))
 	r := &controllers.GitHubIntegrationReconciler{
 		Client:           mgr.GetClient(),
 		APIReader:        mgr.GetAPIReader(),
 		Scheme:           mgr.GetScheme(),
 		Recorder:         mgr.GetEventRecorder(controllers.ControllerName),
-		GitHub:           github.NewFactory(github.WithMutationInterval(mutationInterval(o))),
+		GitHub:           factory,
 		DefaultGitHubURL: o.GitHubURL,
 		PublicURL:        o.PublicURL,
 		RedeliveryWindow: o.RedeliveryWindow,
@@ -96,7 +99,27 @@ func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 	if err := r.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
 	}
+	ir := &controllers.GitHubIssueReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Scheme:           mgr.GetScheme(),
+		Recorder:         mgr.GetEventRecorder(controllers.IssueControllerName),
+		GitHub:           factory,
+		DefaultGitHubURL: o.GitHubURL,
+	}
+	if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
+		return fmt.Errorf("set up the GitHubIssue controller: %w", err)
+	}
 	return nil
+}
+
+// contentLimits are GitHub's content-creation limits unless a test turned
+// them off.
+func contentLimits(o Options) []github.ContentLimit {
+	if o.GitHubNoContentLimits {
+		return nil
+	}
+	return github.DefaultContentLimits()
 }
 
 func mutationInterval(o Options) time.Duration {

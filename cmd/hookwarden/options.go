@@ -48,6 +48,9 @@ type Options struct {
 	// GitHubMutationInterval spaces the mutating GitHub requests of one
 	// token; zero means one per second, as GitHub asks.
 	GitHubMutationInterval time.Duration
+	// GitHubNoContentLimits turns off GitHub's content-creation limits per
+	// token, for tests against a simulator without a secondary limit.
+	GitHubNoContentLimits bool
 	// ReceiverBeforeRecord is called by the receiver's recording workers
 	// before each delivery they record (tests block it to fill the queue).
 	ReceiverBeforeRecord func()

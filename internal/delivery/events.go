@@ -3,6 +3,8 @@ package delivery
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/hookwarden/hookwarden/internal/issuebody"
 )
 
 // The event table: one entry per handled event. Each entry names the
@@ -25,8 +27,9 @@ var handled = map[string]*entry{
 	// pull_request: upserts the pull request in status.pullRequests, with
 	// the link key its body names.
 	"pull_request": handle(recordPullRequest),
-	// issues: upserts an issue carrying links.issueLabel in status.issues,
-	// or removes one that lost the label or left the repository.
+	// issues: upserts in status.issues an issue carrying links.issueLabel
+	// or the marker of a GitHubIssue, or removes one that lost them or left
+	// the repository.
 	"issues": handle(recordIssue),
 }
 
@@ -57,10 +60,11 @@ type pullRequestFields struct {
 type issueFields struct {
 	Envelope
 	Issue *struct {
-		Number  int64  `json:"number"`
-		Title   string `json:"title"`
-		HTMLURL string `json:"html_url"`
-		State   string `json:"state"`
+		Number  int64   `json:"number"`
+		Title   string  `json:"title"`
+		HTMLURL string  `json:"html_url"`
+		State   string  `json:"state"`
+		Body    *string `json:"body"`
 		Labels  []struct {
 			Name string `json:"name"`
 		} `json:"labels"`
@@ -97,18 +101,25 @@ func recordPullRequest(d *Delivery, p *pullRequestFields, s Settings) Outcome {
 // repository.
 var untrackingActions = map[string]bool{"deleted": true, "transferred": true}
 
+// recordIssue tracks an issue that carries links.issueLabel, or the marker
+// of a GitHubIssue in its (signed) body: the GitHubIssue controller shows
+// the state and title of its issue from status.issues.
 func recordIssue(_ *Delivery, p *issueFields, s Settings) Outcome {
 	out := Outcome{Processed: true}
 	is := p.Issue
-	if is == nil || s.IssueLabel == "" || p.Repository == nil || p.Repository.FullName == "" {
+	if is == nil || p.Repository == nil || p.Repository.FullName == "" {
+		return out
+	}
+	managed := is.Body != nil && issuebody.UID(*is.Body) != ""
+	if s.IssueLabel == "" && !managed {
 		return out
 	}
 	key := ItemKey{Repository: p.Repository.FullName, Number: is.Number}
 	labelled := false
 	for _, l := range is.Labels {
-		labelled = labelled || l.Name == s.IssueLabel
+		labelled = labelled || (s.IssueLabel != "" && l.Name == s.IssueLabel)
 	}
-	if !labelled || untrackingActions[p.Action] {
+	if (!labelled && !managed) || untrackingActions[p.Action] {
 		out.UntrackIssue = &key
 		return out
 	}

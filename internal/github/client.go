@@ -106,6 +106,7 @@ func WithCacheSize(n int) FactoryOption {
 type Factory struct {
 	base             http.RoundTripper
 	mutationInterval time.Duration
+	contentLimits    []ContentLimit
 	userAgent        string
 	cacheSize        int
 
@@ -124,6 +125,7 @@ func NewFactory(opts ...FactoryOption) *Factory {
 	f := &Factory{
 		base:             http.DefaultTransport,
 		mutationInterval: DefaultMutationInterval,
+		contentLimits:    DefaultContentLimits(),
 		userAgent:        "hookwarden",
 		cacheSize:        DefaultETagCacheSize,
 		clients:          map[clientKey]*Client{},
@@ -197,7 +199,7 @@ func (f *Factory) newClient(base *url.URL, creds Credentials) (*Client, error) {
 	inner := http.RoundTripper(&metricsTransport{next: transport, token: fingerprint})
 	c := &Client{fingerprint: fingerprint}
 	if !creds.IsApp() {
-		c.limits = NewRateLimitTransport(NewETagTransport(f.cache, inner), f.mutationInterval)
+		c.limits = NewRateLimitTransport(NewETagTransport(f.cache, inner), f.mutationInterval, f.contentLimits...)
 		c.gh = f.goGitHub(base, c.limits).WithAuthToken(creds.Token)
 		return c, nil
 	}
@@ -210,7 +212,7 @@ func (f *Factory) newClient(base *url.URL, creds Credentials) (*Client, error) {
 	c.limits = NewRateLimitTransport(&authSwitch{
 		installation: &ETagTransport{cache: f.cache, next: installation, scope: fingerprint + " "},
 		app:          &ETagTransport{cache: f.cache, next: apps, scope: fingerprint + "/jwt "},
-	}, f.mutationInterval)
+	}, f.mutationInterval, f.contentLimits...)
 	c.gh = f.goGitHub(base, c.limits)
 	c.app = f.goGitHub(base, withAppAuth{c.limits})
 	c.appID = creds.App.AppID

@@ -43,7 +43,10 @@ func (e *RateLimitedError) Error() string {
 type RateLimitTransport struct {
 	next      http.RoundTripper
 	mutations *rate.Limiter
-	now       func() time.Time
+	// content keeps mutating requests within GitHub's content-creation
+	// limits.
+	content []*slidingWindow
+	now     func() time.Time
 
 	mu           sync.Mutex
 	blockedUntil time.Time
@@ -51,12 +54,14 @@ type RateLimitTransport struct {
 }
 
 // NewRateLimitTransport returns a RateLimitTransport over next that sends at
-// most one mutating request per mutationInterval (none when <= 0).
-func NewRateLimitTransport(next http.RoundTripper, mutationInterval time.Duration) *RateLimitTransport {
+// most one mutating request per mutationInterval (none when <= 0), and no
+// more mutating requests than each of the content limits allows.
+func NewRateLimitTransport(next http.RoundTripper, mutationInterval time.Duration, content ...ContentLimit) *RateLimitTransport {
 	t := &RateLimitTransport{next: next, now: time.Now}
 	if mutationInterval > 0 {
 		t.mutations = rate.NewLimiter(rate.Every(mutationInterval), 1)
 	}
+	t.content = newSlidingWindows(content, func() time.Time { return t.now() })
 	return t
 }
 
@@ -77,10 +82,10 @@ func (t *RateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		closeBody(req)
 		return nil, err
 	}
-	if t.mutations != nil && isMutating(req.Method) {
-		if err := t.mutations.Wait(req.Context()); err != nil {
+	if isMutating(req.Method) {
+		if err := t.pace(req); err != nil {
 			closeBody(req)
-			return nil, fmt.Errorf("wait for the mutation interval: %w", err)
+			return nil, err
 		}
 		// The limit may have been spent by another request meanwhile.
 		if err := t.refuse(); err != nil {
@@ -93,6 +98,22 @@ func (t *RateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return nil, err
 	}
 	return t.observe(resp)
+}
+
+// pace holds a mutating request until the content-creation limits and the
+// mutation interval let it go.
+func (t *RateLimitTransport) pace(req *http.Request) error {
+	for _, w := range t.content {
+		if err := w.wait(req.Context()); err != nil {
+			return err
+		}
+	}
+	if t.mutations != nil {
+		if err := t.mutations.Wait(req.Context()); err != nil {
+			return fmt.Errorf("wait for the mutation interval: %w", err)
+		}
+	}
+	return nil
 }
 
 func (t *RateLimitTransport) refuse() error {

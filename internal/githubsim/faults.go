@@ -8,8 +8,9 @@ import (
 
 // Fault describes how requests to one route misbehave. Rates are fractions
 // in [0, 1]; for each request one number is drawn from the server's seeded
-// generator and compared against ResetRate, then HangRate, then ErrorRate
-// (cumulatively), so the same seed and request order give the same faults.
+// generator and compared against ResetRate, then HangRate, then ErrorRate,
+// then LostAnswerRate (cumulatively), so the same seed and request order
+// give the same faults.
 type Fault struct {
 	// Latency delays every matching request before anything else happens.
 	Latency time.Duration
@@ -23,6 +24,10 @@ type Fault struct {
 	// ResetRate is the fraction of requests whose connection is reset
 	// without an answer.
 	ResetRate float64
+	// LostAnswerRate is the fraction of requests that are carried out but
+	// whose answer is lost: the connection is reset instead of answering,
+	// as when a network path fails after GitHub acted.
+	LostAnswerRate float64
 }
 
 // FaultAll is the SetFault key that applies to every route without a fault
@@ -56,6 +61,7 @@ const (
 	faultReset
 	faultHang
 	faultError
+	faultLostAnswer
 )
 
 func (s *Server) drawFault(rt *route) (Fault, faultKind) {
@@ -68,7 +74,7 @@ func (s *Server) drawFault(rt *route) (Fault, faultKind) {
 	if !ok {
 		return Fault{}, noFault
 	}
-	if f.ResetRate == 0 && f.HangRate == 0 && f.ErrorRate == 0 {
+	if f.ResetRate == 0 && f.HangRate == 0 && f.ErrorRate == 0 && f.LostAnswerRate == 0 {
 		return f, noFault
 	}
 	x := s.rng.Float64()
@@ -79,13 +85,15 @@ func (s *Server) drawFault(rt *route) (Fault, faultKind) {
 		return f, faultHang
 	case x < f.ResetRate+f.HangRate+f.ErrorRate:
 		return f, faultError
+	case x < f.ResetRate+f.HangRate+f.ErrorRate+f.LostAnswerRate:
+		return f, faultLostAnswer
 	}
 	return f, noFault
 }
 
 // injectFault applies the route's fault. It reports whether the request was
-// consumed by it.
-func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt *route, rec *requestRecord) bool {
+// consumed by it, and whether its answer is to be lost once it is served.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt *route, rec *requestRecord) (consumed, loseAnswer bool) {
 	f, kind := s.drawFault(rt)
 	if f.Latency > 0 {
 		timer := time.NewTimer(f.Latency)
@@ -101,7 +109,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt *route, 
 	case faultReset:
 		rec.Fault = "reset"
 		resetConnection(w)
-		return true
+		return true, false
 	case faultHang:
 		rec.Fault = "hang"
 		select {
@@ -109,7 +117,10 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt *route, 
 		case <-s.closing:
 		}
 		resetConnection(w)
-		return true
+		return true, false
+	case faultLostAnswer:
+		rec.Fault = "lost answer"
+		return false, true
 	case faultError:
 		status := f.ErrorStatus
 		if status == 0 {
@@ -118,9 +129,9 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rt *route, 
 		rec.Fault = "error"
 		rec.Status = status
 		errorResponse(status, serverErrorMessage(status), docsREST).write(w)
-		return true
+		return true, false
 	}
-	return false
+	return false, false
 }
 
 func serverErrorMessage(status int) string {

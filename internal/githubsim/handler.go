@@ -38,7 +38,8 @@ func (c *call) docURL() string {
 func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: rt.String()}
-		if s.injectFault(w, r, rt, &rec) {
+		consumed, loseAnswer := s.injectFault(w, r, rt, &rec)
+		if consumed {
 			s.stats.record(rec)
 			return
 		}
@@ -51,7 +52,11 @@ func (s *Server) handler(rt *route) http.Handler {
 		rec.Spent = resp.header.Get("X-Ratelimit-Used") != "" && resp.header.Get(headerSpent) == "1"
 		resp.header.Del(headerSpent)
 		s.stats.record(rec)
-		resp.write(w)
+		if loseAnswer {
+			resetConnection(w)
+		} else {
+			resp.write(w)
+		}
 		for _, fn := range c.after {
 			fn()
 		}

@@ -278,6 +278,7 @@ func (s *Server) createIssue(c *call) *response {
 	body := s.issueJSON(r, is)
 	resp = jsonResponse(http.StatusCreated, body)
 	resp.header.Set("Location", body.URL)
+	s.scheduleIssueEvents(c, r.fullName, s.issueEventsLocked(r, nil, is, t.Login, t.UserID))
 	return resp
 }
 
@@ -313,39 +314,54 @@ func (s *Server) updateIssue(c *call) *response {
 
 // updateIssueLocked applies an update request to an issue.
 func (s *Server) updateIssueLocked(c *call, r *repoState, is *issueState, req *issueRequest) *response {
-	if req.Title != nil {
-		title, ok := titleOf(req.Title)
-		if !ok || strings.TrimSpace(title) == "" {
-			return validationFailed(c.docURL(), fieldError{Resource: "Issue", Field: "title", Code: "missing_field"})
-		}
-		is.title = title
+	before := is.snapshot()
+	if fe := s.applyIssueRequestLocked(r, is, req); fe != nil {
+		return validationFailed(c.docURL(), *fe)
 	}
+	t := c.principal.token
+	s.scheduleIssueEvents(c, r.fullName, s.issueEventsLocked(r, &before, is, t.Login, t.UserID))
+	return jsonResponse(http.StatusOK, s.issueJSON(r, is))
+}
+
+// applyIssueRequestLocked changes the issue as the request says, or
+// changes nothing and returns the field GitHub would reject.
+func (s *Server) applyIssueRequestLocked(r *repoState, is *issueState, req *issueRequest) *fieldError {
+	title := is.title
+	if req.Title != nil {
+		t, ok := titleOf(req.Title)
+		if !ok || strings.TrimSpace(t) == "" {
+			return &fieldError{Resource: "Issue", Field: "title", Code: "missing_field"}
+		}
+		title = t
+	}
+	if req.State != nil && *req.State != "open" && *req.State != "closed" {
+		return &fieldError{Resource: "Issue", Field: "state", Code: "invalid"}
+	}
+	labels := is.labels
+	if req.Labels != nil {
+		l, fe := s.labelsFromRequestLocked(r, req.Labels)
+		if fe != nil {
+			return fe
+		}
+		labels = l
+	}
+	is.title, is.labels = title, labels
 	if req.Body != nil {
 		is.body = *req.Body
 	}
-	if req.Labels != nil {
-		labels, fe := s.labelsFromRequestLocked(r, req.Labels)
-		if fe != nil {
-			return validationFailed(c.docURL(), *fe)
-		}
-		is.labels = labels
-	}
 	now := s.now()
 	if req.State != nil && *req.State != is.state {
-		switch *req.State {
-		case "closed":
+		if *req.State == "closed" {
 			is.state, is.closed, is.stateReason = "closed", now, "completed"
 			if req.StateReason != nil && *req.StateReason != "" {
 				is.stateReason = *req.StateReason
 			}
-		case "open":
+		} else {
 			is.state, is.closed, is.stateReason = "open", time.Time{}, "reopened"
-		default:
-			return validationFailed(c.docURL(), fieldError{Resource: "Issue", Field: "state", Code: "invalid"})
 		}
 	}
 	is.updated = now
-	return jsonResponse(http.StatusOK, s.issueJSON(r, is))
+	return nil
 }
 
 func (s *Server) listIssues(c *call) *response {

@@ -44,6 +44,8 @@ type budget struct {
 	used      int
 	reset     time.Time
 	mutations []time.Time
+	// hourly are the mutations of the last hour.
+	hourly []time.Time
 }
 
 func newRateLimiter(p PrimaryLimit, sec SecondaryLimit, now func() time.Time) *rateLimiter {
@@ -80,27 +82,48 @@ func (l *rateLimiter) take(key string, limit int, mutating bool) (rateState, den
 	if b.used >= limit {
 		return l.state(b, limit), deniedPrimary
 	}
-	if mutating && l.secondary.MutationsPerMinute > 0 {
-		cutoff := now.Add(-l.secondary.Period)
-		kept := b.mutations[:0]
-		for _, t := range b.mutations {
-			if t.After(cutoff) {
-				kept = append(kept, t)
+	if mutating {
+		windows := []struct {
+			sent   *[]time.Time
+			limit  int
+			period time.Duration
+		}{
+			{&b.mutations, l.secondary.MutationsPerMinute, l.secondary.Period},
+			{&b.hourly, l.secondary.MutationsPerHour, time.Hour},
+		}
+		for _, w := range windows {
+			if w.limit <= 0 {
+				continue
+			}
+			*w.sent = recentSince(*w.sent, now.Add(-w.period))
+			if len(*w.sent) >= w.limit {
+				st := l.state(b, limit)
+				st.retryAfter = l.secondary.RetryAfter
+				if st.retryAfter <= 0 {
+					st.retryAfter = (*w.sent)[0].Add(w.period).Sub(now)
+				}
+				return st, deniedSecondary
 			}
 		}
-		b.mutations = kept
-		if len(b.mutations) >= l.secondary.MutationsPerMinute {
-			st := l.state(b, limit)
-			st.retryAfter = l.secondary.RetryAfter
-			if st.retryAfter <= 0 {
-				st.retryAfter = b.mutations[0].Add(l.secondary.Period).Sub(now)
+		for _, w := range windows {
+			if w.limit > 0 {
+				*w.sent = append(*w.sent, now)
 			}
-			return st, deniedSecondary
 		}
-		b.mutations = append(b.mutations, now)
 	}
 	b.used++
 	return l.state(b, limit), allowed
+}
+
+// recentSince keeps the times after cutoff.
+func recentSince(times []time.Time, cutoff time.Time) []time.Time {
+	kept := times[:0]
+	for _, t := range times {
+		if t.After(cutoff) {
+			kept = append(kept, t)
+		}
+	}
+	return kept
 }
 
 // refund gives back one request, for answers that cost nothing (304).

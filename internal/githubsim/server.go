@@ -31,6 +31,9 @@ const (
 	// DefaultMutationsPerMinute is GitHub's secondary limit on
 	// content-creating requests (POST, PATCH, PUT, DELETE).
 	DefaultMutationsPerMinute = 80
+	// DefaultMutationsPerHour is GitHub's hourly secondary limit on
+	// content-creating requests.
+	DefaultMutationsPerHour = 500
 	// DefaultDeliveryTimeout is how long GitHub waits for a hook's answer.
 	DefaultDeliveryTimeout = 10 * time.Second
 	// DefaultRedeliveryWindow is how old a delivery may be and still be
@@ -80,6 +83,10 @@ type SecondaryLimit struct {
 	// RetryAfter is the wait announced in the retry-after header; 0 means
 	// the time until the oldest mutation leaves the window (at least 1 s).
 	RetryAfter time.Duration
+	// MutationsPerHour is the number of mutating requests a token may make
+	// in any rolling hour; 0 means DefaultMutationsPerHour, negative
+	// disables it. A negative MutationsPerMinute disables it too.
+	MutationsPerHour int
 }
 
 // WithSeed makes fault injection draw from a generator seeded with seed, so
@@ -284,6 +291,12 @@ func (l SecondaryLimit) withDefaults() SecondaryLimit {
 	}
 	if l.Period <= 0 {
 		l.Period = time.Minute
+	}
+	if l.MutationsPerHour == 0 {
+		l.MutationsPerHour = DefaultMutationsPerHour
+	}
+	if l.MutationsPerMinute < 0 {
+		l.MutationsPerHour = -1
 	}
 	return l
 }

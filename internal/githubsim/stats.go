@@ -25,7 +25,7 @@ type RequestRecord struct {
 	Spent bool
 	// RateLimited is true when a primary or secondary limit denied it.
 	RateLimited bool
-	// Fault is "", "reset", "hang" or "error".
+	// Fault is "", "reset", "hang", "error" or "lost answer".
 	Fault string
 }
 

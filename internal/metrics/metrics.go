@@ -94,7 +94,7 @@ var (
 	// StatusWrites counts status patches sent to the Kubernetes API.
 	StatusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookwarden_status_writes_total",
-		Help: "Status patches sent to the Kubernetes API, by writer (reconciler, receiver).",
+		Help: "Status patches sent to the Kubernetes API, by writer (reconciler, receiver, githubissue).",
 	}, []string{"writer"})
 
 	// StatusWriteFailures counts status writes that failed for good (after

@@ -1,8 +1,9 @@
 // Package sandbox runs hookwarden end to end on one machine: a local control
 // plane (kube-apiserver and etcd), the GitHub API simulator with a repository
-// acme/demo, the CRDs and config/samples, and the operator itself. The
-// simulator then delivers ping, push, pull_request and issues events to the
-// receiver, and the integration's status is shown as it changes.
+// acme/demo, the CRDs and config/samples (a GitHubIntegration and a
+// GitHubIssue), and the operator itself. The simulator then delivers ping,
+// push, pull_request and issues events to the receiver, and the
+// integration's status is shown as it changes.
 package sandbox
 
 import (
@@ -41,6 +42,8 @@ const (
 	LinkKey = "checkout-flow-v2"
 	// IssueLabel is the label of the sandbox's issue (as in the sample).
 	IssueLabel = "experiment"
+	// IssueName is the sample GitHubIssue.
+	IssueName = "checkout-flow-v2-review"
 
 	// simToken is a token of the simulator only; it means nothing on GitHub.
 	simToken = "ghp_sandboxSimulatorToken0000000000000000"
@@ -370,10 +373,50 @@ func (s *sandbox) check(ctx context.Context) error {
 		return err
 	}
 	expect(linked, "a PullRequestLinked Event on the GitHubIntegration")
+	if err := s.checkIssue(ctx, expect); err != nil {
+		return err
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d sandbox checks failed: %s", len(failed), strings.Join(failed, "; "))
 	}
 	s.step("Sandbox flow verified")
+	return nil
+}
+
+// checkIssue verifies the sample GitHubIssue: its issue created once on
+// GitHub, Ready, and the pull request linked by its experiment key in its
+// status and in the issue body.
+func (s *sandbox) checkIssue(ctx context.Context, expect func(bool, string, ...any)) error {
+	is := &hookv1.GitHubIssue{}
+	var onGitHub []githubsim.Issue
+	listed := func() bool {
+		return len(onGitHub) == 1 && strings.Contains(onGitHub[0].Body, fmt.Sprintf("%s#", Repository)) &&
+			len(is.Status.PullRequests) > 0 && strings.Contains(onGitHub[0].Body, is.Status.PullRequests[0].URL)
+	}
+	err := s.poll(ctx, func(ctx context.Context) (bool, error) {
+		if err := s.c.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: IssueName}, is); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		all, err := s.sim.Issues(Repository)
+		if err != nil {
+			return false, err
+		}
+		onGitHub = nil
+		for _, i := range all {
+			if i.Number == int(is.Status.Number) {
+				onGitHub = append(onGitHub, i)
+			}
+		}
+		return meta.IsStatusConditionTrue(is.Status.Conditions, hookv1.ConditionReady) && listed(), nil
+	})
+	if err != nil && !strings.Contains(err.Error(), "gave up") {
+		return err
+	}
+	fmt.Fprint(s.Out, IssueView(is))
+	expect(meta.IsStatusConditionTrue(is.Status.Conditions, hookv1.ConditionReady), "GitHubIssue %s Ready=True", IssueName)
+	expect(len(onGitHub) == 1 && onGitHub[0].Title == is.Spec.Title, "issue #%d on %s with the declared title", is.Status.Number, Repository)
+	expect(len(is.Status.PullRequests) > 0, "the GitHubIssue's status.pullRequests links a pull request with %s", LinkKey)
+	expect(listed(), "the issue body lists the linked pull request")
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
@@ -15,9 +17,7 @@ func View(gi *hookv1.GitHubIntegration) string {
 	var b strings.Builder
 	st := gi.Status
 	fmt.Fprintf(&b, "\n--- %s/%s\n", gi.Namespace, gi.Name)
-	for _, c := range st.Conditions {
-		fmt.Fprintf(&b, "  %-12s %-6s %-18s %s\n", c.Type, c.Status, c.Reason, c.Message)
-	}
+	writeConditions(&b, st.Conditions)
 	fmt.Fprintf(&b, "  payload URL  %s\n", st.PayloadURL)
 	for _, h := range st.Hooks {
 		errText := ""
@@ -48,4 +48,24 @@ func View(gi *hookv1.GitHubIntegration) string {
 		fmt.Fprintf(&b, "  issue        %s#%d %-7s %q\n", is.Repository, is.Number, is.State, is.Title)
 	}
 	return b.String()
+}
+
+// IssueView renders a GitHubIssue's status: conditions, the issue on
+// GitHub and the linked pull requests.
+func IssueView(is *hookv1.GitHubIssue) string {
+	var b strings.Builder
+	st := is.Status
+	fmt.Fprintf(&b, "\n--- GitHubIssue %s/%s\n", is.Namespace, is.Name)
+	writeConditions(&b, st.Conditions)
+	fmt.Fprintf(&b, "  issue        %s#%d %-7s %q %s\n", is.Spec.Repository, st.Number, st.State, st.Title, st.URL)
+	for _, pr := range st.PullRequests {
+		fmt.Fprintf(&b, "  linked PR    %s#%d %-7s %q\n", pr.Repository, pr.Number, pr.State, pr.Title)
+	}
+	return b.String()
+}
+
+func writeConditions(b *strings.Builder, conds []metav1.Condition) {
+	for _, c := range conds {
+		fmt.Fprintf(b, "  %-12s %-6s %-18s %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
 }

@@ -40,3 +40,16 @@ func TestViewShowsWhatChangedOnly(t *testing.T) {
 		t.Error("the view did not change with the status")
 	}
 }
+
+func TestIssueViewShowsTheIssueAndItsLinks(t *testing.T) {
+	is := &hookv1.GitHubIssue{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: IssueName},
+		Spec: hookv1.GitHubIssueSpec{Repository: "acme/demo"}}
+	is.Status = hookv1.GitHubIssueStatus{Number: 1, State: "open", Title: "Review results", URL: "https://github.com/acme/demo/issues/1",
+		PullRequests: []hookv1.LinkedPullRequest{{Repository: "acme/demo", Number: 101, State: "open", Title: "Checkout flow v2"}}}
+	v := IssueView(is)
+	for _, want := range []string{"GitHubIssue default/" + IssueName, `acme/demo#1 open    "Review results"`, `linked PR    acme/demo#101 open    "Checkout flow v2"`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+}

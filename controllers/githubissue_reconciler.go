@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
+)
+
+// DefaultLinkedPullRequestsInterval is how often, at most, the section of an
+// issue body that lists its linked pull requests is rewritten on GitHub.
+const DefaultLinkedPullRequestsInterval = time.Minute
+
+// GitHubIssueReconciler reconciles GitHubIssue objects: it creates each
+// issue once with the referenced integration's token, keeps it as declared,
+// and closes or leaves it when the object goes.
+type GitHubIssueReconciler struct {
+	// Client reads GitHubIssues and GitHubIntegrations (cached) and patches
+	// GitHubIssues.
+	client.Client
+	// APIReader reads the integration's Secret, and a GitHubIssue before
+	// looking for its issue by marker, straight from the API server.
+	APIReader client.Reader
+	// Scheme knows the hookwarden types.
+	Scheme *runtime.Scheme
+	// Recorder emits Kubernetes Events on the GitHubIssues.
+	Recorder events.EventRecorder
+	// GitHub hands out the shared GitHub client of each token: the same
+	// factory as the GitHubIntegration reconciler's, so that both share
+	// each token's pacing and rate-limit state.
+	GitHub *ghclient.Factory
+	// DefaultGitHubURL is used when the integration's spec.github.url is
+	// empty (--github-url).
+	DefaultGitHubURL string
+	// LinkedPullRequestsInterval spaces the rewrites of an issue's linked
+	// pull requests section; DefaultLinkedPullRequestsInterval when zero
+	// (tests shorten it).
+	LinkedPullRequestsInterval time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	// synced remembers, per GitHubIssue, when its issue was last compared
+	// with GitHub, so that a reconcile woken by the integration's status
+	// (a delivery) only copies what the receiver recorded.
+	synced syncMemo
+}
+
+// syncMemo is the in-memory record of the last GitHub sync of each
+// GitHubIssue; entries go with their objects, so it stays bounded.
+type syncMemo struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]syncMark
+}
+
+type syncMark struct {
+	uid        types.UID
+	generation int64
+	// at is when the issue was last read from GitHub.
+	at time.Time
+	// due is when the next GitHub sync is due: the resync interval, or
+	// sooner when a linked pull requests section waits for its turn.
+	due time.Time
+	// links is the linked pull requests section the sync wrote or found.
+	links string
+}
+
+func (m *syncMemo) get(key types.NamespacedName) (syncMark, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mark, ok := m.entries[key]
+	return mark, ok
+}
+
+func (m *syncMemo) put(key types.NamespacedName, mark syncMark) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries == nil {
+		m.entries = map[types.NamespacedName]syncMark{}
+	}
+	m.entries[key] = mark
+}
+
+func (m *syncMemo) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.entries, key)
+}
+
+func (r *GitHubIssueReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *GitHubIssueReconciler) linksInterval() time.Duration {
+	if r.LinkedPullRequestsInterval > 0 {
+		return r.LinkedPullRequestsInterval
+	}
+	return DefaultLinkedPullRequestsInterval
+}
