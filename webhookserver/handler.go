@@ -384,7 +384,7 @@ func (s *Server) logAnswer(a answer, elapsed time.Duration) {
 		// signature: it would let anyone grow the label set.
 		labels.event = ""
 	}
-	receiverMetrics.observe(labels, a.code, elapsed.Seconds())
+	receiverMetrics.observe(labels, a.code, elapsed.Seconds(), s.store.has)
 	// Requests that name no known integration are logged only at V(1), so
 	// that a scan of the receiver does not flood the log.
 	verbosity := 0

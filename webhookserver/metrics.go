@@ -32,8 +32,11 @@ var receiverMetrics = &answerMetrics{
 	latency:    map[int]prometheus.Observer{},
 }
 
-// observe counts an answer and its duration in seconds.
-func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64) {
+// observe counts an answer and its duration in seconds. A series is
+// created only for an answer that names no integration or one that known
+// still reports: an answer racing the integration's deletion (its lookup
+// before, its count after forget) must not bring its series back.
+func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64, known func(namespace, name string) bool) {
 	m.mu.RLock()
 	counter, okCounter := m.deliveries[labels]
 	observer, okObserver := m.latency[code]
@@ -41,8 +44,12 @@ func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64
 	if !okCounter || !okObserver {
 		m.mu.Lock()
 		if counter, okCounter = m.deliveries[labels]; !okCounter {
-			counter = metrics.Deliveries.WithLabelValues(labels.namespace, labels.name, labels.event, labels.result)
-			m.deliveries[labels] = counter
+			if labels.name != "" && !known(labels.namespace, labels.name) {
+				counter = nil
+			} else {
+				counter = metrics.Deliveries.WithLabelValues(labels.namespace, labels.name, labels.event, labels.result)
+				m.deliveries[labels] = counter
+			}
 		}
 		if observer, okObserver = m.latency[code]; !okObserver {
 			observer = metrics.ReceiverLatency.WithLabelValues(strconv.Itoa(code))
@@ -50,7 +57,9 @@ func (m *answerMetrics) observe(labels deliveryLabels, code int, seconds float64
 		}
 		m.mu.Unlock()
 	}
-	counter.Inc()
+	if counter != nil {
+		counter.Inc()
+	}
 	observer.Observe(seconds)
 }
 

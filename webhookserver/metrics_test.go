@@ -48,6 +48,13 @@ func TestDeliverySeriesNameTheIntegrationAndGoWithIt(t *testing.T) {
 	if left := metricstest.Series(t, "hookwarden_deliveries_total", ours); len(left) > 0 {
 		t.Errorf("the deleted integration left series: %v", left)
 	}
+	// A request that found the integration just before the deletion is
+	// counted just after it: its series does not come back.
+	receiverMetrics.observe(deliveryLabels{namespace: gi.Namespace, name: gi.Name, event: "push", result: resultProcessed},
+		http.StatusOK, 0.001, s.store.has)
+	if left := metricstest.Series(t, "hookwarden_deliveries_total", ours); len(left) > 0 {
+		t.Errorf("an answer racing the deletion brought series back: %v", left)
+	}
 	// Its URL now names nothing: the answer creates no series either.
 	if answers := serveAll(t, s, []*http.Request{deliveryTo(key, "push", pushExample, testSecret)}); answers[0].code != http.StatusNotFound {
 		t.Errorf("a delivery for the deleted integration answered %v, want 404", answers[0])

@@ -92,6 +92,14 @@ func (s *store) lookup(key types.NamespacedName) (*integration, delivery.Secrets
 	return in, ws, true
 }
 
+// has reports whether the integration namespace/name is known.
+func (s *store) has(namespace, name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.integrations[types.NamespacedName{Namespace: namespace, Name: name}]
+	return ok
+}
+
 // upsert stores an integration and reports whether its secrets must be
 // (re)read: it is new or references another Secret or key.
 func (s *store) upsert(in *integration) (secretChanged bool) {
