@@ -47,6 +47,11 @@ func (r *GitHubIntegrationReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := r.builder(mgr, opts).Complete(r); err != nil {
 		return err
 	}
+	if r.mirrored() {
+		if err := mgr.Add(mirrorSweeper{r: r, cache: mgr.GetCache()}); err != nil {
+			return err
+		}
+	}
 	return r.setupSecretProtection(mgr)
 }
 
@@ -90,6 +95,11 @@ func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context,
 	for _, gi := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: gi.Namespace, Name: gi.Name}})
 	}
+	if key, _, ok := webhooksecret.MirrorIntegration(secret); ok && r.mirrored() &&
+		secret.GetNamespace() == r.MirrorNamespace && key.Name != "" {
+		// A mirror changed or deleted by someone else is written again.
+		reqs = append(reqs, reconcile.Request{NamespacedName: key})
+	}
 	if name := keeperOf(secret); name != "" {
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.GetNamespace(), Name: name}}
 		if !slices.Contains(reqs, req) {
@@ -100,8 +110,12 @@ func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context,
 }
 
 // keeperOf names the integration whose webhook secrets the Secret keeps (or
-// would keep, by its name); empty for any other Secret.
+// would keep, by its name); empty for any other Secret. A mirror is mapped
+// by integrationsForSecret through its annotation instead.
 func keeperOf(secret client.Object) string {
+	if _, _, ok := webhooksecret.MirrorIntegration(secret); ok {
+		return ""
+	}
 	labels := secret.GetLabels()
 	if labels[webhooksecret.ManagedByLabel] == webhooksecret.ManagedByValue && labels[webhooksecret.IntegrationLabel] != "" {
 		return labels[webhooksecret.IntegrationLabel]
@@ -164,6 +178,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	wake, err := r.finishRotation(ctx, obj, sec)
 	if err != nil {
+		return r.handleFailure(ctx, obj, err)
+	}
+	if err := r.syncMirror(ctx, obj, sec); err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
 	markHooksReady(obj)

@@ -56,6 +56,15 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 		}
 		sec.settle = settle
 	}
+	if err := r.syncMirror(ctx, obj, sec); err != nil {
+		return nil, err
+	}
+	if sec.rotating() && r.mirrored() && r.ReceiverService != "" {
+		// Known, not guessed: the receivers say which secret they loaded.
+		if sec.settle, err = r.awaitReceivers(ctx, obj, sec); err != nil {
+			return nil, err
+		}
+	}
 	r.rememberToken(obj, sec.creds)
 	return sec, nil
 }

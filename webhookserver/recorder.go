@@ -65,6 +65,19 @@ func (r *statusRecorder) add(key types.NamespacedName, rec *record) {
 	d.add(rec)
 }
 
+// acknowledge records that this replica loaded the webhook secret of a
+// rotation, written with the next flush.
+func (r *statusRecorder) acknowledge(key types.NamespacedName, ack hookv1.ReceiverStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.pending[key]
+	if d == nil {
+		d = newStatusDelta()
+		r.pending[key] = d
+	}
+	d.ack = &ack
+}
+
 // pendingPullRequest returns the link key of a pull request recorded but not
 // written yet.
 func (r *statusRecorder) pendingPullRequest(key types.NamespacedName, pr itemKey) (linkKey string, ok bool) {
