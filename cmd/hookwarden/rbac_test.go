@@ -350,8 +350,15 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 
 func allowedFor(t *testing.T, ctx context.Context, c client.Client, ra authorizationv1.ResourceAttributes) bool {
 	t.Helper()
+	return allowedAs(t, ctx, c, saUser, ra)
+}
+
+// allowedAs asks the API server whether the ServiceAccount user of
+// hookwarden's namespace may do ra.
+func allowedAs(t *testing.T, ctx context.Context, c client.Client, user string, ra authorizationv1.ResourceAttributes) bool {
+	t.Helper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:               saUser,
+		User:               user,
 		Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
 		ResourceAttributes: &ra,
 	}}
