@@ -166,7 +166,13 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return r.handleFailure(ctx, obj, r.withCarriedSecretNote(ctx, obj, err))
 	}
 	if sec.settle > 0 {
-		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
+		if len(sec.waitingFor) > 0 {
+			// Checked every second at first: logged at debug level.
+			ctrl.LoggerFrom(ctx).V(1).Info("Webhook secret changed: pushing it to the hooks once every receiver has loaded it",
+				"waitingFor", sec.waitingFor, "checkAgainIn", sec.settle)
+		} else {
+			ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
+		}
 		return ctrl.Result{RequeueAfter: sec.settle}, nil
 	}
 	gh, err := r.githubClient(obj, sec)

@@ -24,8 +24,12 @@ import (
 const (
 	// receiverPoll is how often a rotation checks whether every receiver
 	// has loaded the new secret: their acknowledgements are status writes,
-	// which do not wake the reconciler.
-	receiverPoll = time.Second
+	// which do not wake the reconciler. After receiverPatience it checks
+	// every slowReceiverPoll: a receiver that takes that long is stuck, and
+	// the condition says which.
+	receiverPoll     = time.Second
+	receiverPatience = 30 * time.Second
+	slowReceiverPoll = 10 * time.Second
 	// mirrorSweepInterval spaces the sweeps of mirrors whose integration
 	// is gone.
 	mirrorSweepInterval = 10 * time.Minute
@@ -127,15 +131,19 @@ func (r *GitHubIntegrationReconciler) receiversPending(ctx context.Context, obj 
 
 // awaitReceivers is the rotation's wait before the new secret goes to
 // GitHub in the split layout: until every ready receiver acknowledged it.
-// It returns zero when none is pending.
-func (r *GitHubIntegrationReconciler) awaitReceivers(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret) (time.Duration, error) {
+// It returns zero when none is pending, and otherwise when to check again.
+func (r *GitHubIntegrationReconciler) awaitReceivers(ctx context.Context, obj *hookv1.GitHubIntegration, sec *integrationSecret, now time.Time) (time.Duration, error) {
 	pending, err := r.receiversPending(ctx, obj, sec.fingerprint)
 	if err != nil || len(pending) == 0 {
 		return 0, err
 	}
+	sec.waitingFor = pending
 	markReconciling(obj, hookv1.ReasonProgressing, fmt.Sprintf(
 		"Webhook secret %s is sent to GitHub once every receiver has loaded it; waiting for %s",
 		sec.fingerprint, strings.Join(pending, ", ")))
+	if !sec.rotationStarted.IsZero() && now.Sub(sec.rotationStarted) > receiverPatience {
+		return slowReceiverPoll, nil
+	}
 	return receiverPoll, nil
 }
 

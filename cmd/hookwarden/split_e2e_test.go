@@ -288,6 +288,11 @@ func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 		}
 		t.Logf("%d deliveries at %.1f/s across the rotation, answers %v", len(guids), rate, answers)
 		e.waitLedger("rotate", "acme/api", guids, 60*time.Second)
+		// status.receivers has one writer, the receivers' field manager.
+		owned := statusFieldsByManager(t, e.get("rotate"))
+		if !slices.Contains(owned[hookv1.ReceiverFieldManager], "receivers") || slices.Contains(owned[hookv1.ReconcilerFieldManager], "receivers") {
+			t.Errorf("status.receivers is not owned by %s alone: %v", hookv1.ReceiverFieldManager, owned)
+		}
 
 		m := e.mirror(operatorNS, gi.UID)
 		if m == nil || string(m.Data[webhooksecret.MirrorCurrentKey]) != e2eNewSecret ||
