@@ -253,7 +253,7 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--components=%s needs --operator-namespace (or POD_NAMESPACE): the namespace where the webhook secret mirrors are kept",
 			strings.Join(o.Components, ",")))
 	}
-	if o.ReceiverService != "" && !(o.split() && o.runs(ComponentController)) {
+	if o.ReceiverService != "" && (!o.split() || !o.runs(ComponentController)) {
 		errs = append(errs, fmt.Errorf("--receiver-service=%s: only used with --components=controller, the split layout's reconciler", o.ReceiverService))
 	}
 	return errors.Join(errs...)

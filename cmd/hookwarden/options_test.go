@@ -161,7 +161,7 @@ func TestComponentsFlag(t *testing.T) {
 		t.Errorf("--components=receiver, controller gave %v, %v", o.Components, err)
 	}
 
-	for _, bad := range []string{"--components=reciever", "--components=,"} {
+	for _, bad := range []string{"--components=webhooks", "--components=,"} {
 		_, err := parse(t, []string{bad}, nil)
 		if err == nil || !strings.Contains(err.Error(), "components") || !strings.Contains(err.Error(), "controller, receiver, or controller,receiver") {
 			t.Errorf("%s: error %v, want it to name the flag and the accepted values", bad, err)

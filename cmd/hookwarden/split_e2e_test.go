@@ -352,7 +352,7 @@ func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 		e.eventually(60*time.Second, func() error {
 			err := e.env.Client.Get(e.ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
 			if !apierrors.IsNotFound(err) {
-				return fmt.Errorf("integration not gone yet: %v", err)
+				return fmt.Errorf("integration not gone yet: %w", err)
 			}
 			if e.mirror(operatorNS, gi.UID) != nil {
 				return fmt.Errorf("the mirror of the deleted integration is still there")
