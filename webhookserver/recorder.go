@@ -57,12 +57,7 @@ func newStatusRecorder(cache, reader client.Reader, writer client.StatusClient, 
 func (r *statusRecorder) add(key types.NamespacedName, rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := r.pending[key]
-	if d == nil {
-		d = newStatusDelta()
-		r.pending[key] = d
-	}
-	d.add(rec)
+	r.pendingLocked(key).add(rec)
 }
 
 // acknowledge records that this replica loaded the webhook secret of a
@@ -70,12 +65,17 @@ func (r *statusRecorder) add(key types.NamespacedName, rec *record) {
 func (r *statusRecorder) acknowledge(key types.NamespacedName, ack hookv1.ReceiverStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pendingLocked(key).ack = &ack
+}
+
+// pendingLocked is the delta of key not written yet, created when none is.
+func (r *statusRecorder) pendingLocked(key types.NamespacedName) *statusDelta {
 	d := r.pending[key]
 	if d == nil {
 		d = newStatusDelta()
 		r.pending[key] = d
 	}
-	d.ack = &ack
+	return d
 }
 
 // pendingPullRequest returns the link key of a pull request recorded but not

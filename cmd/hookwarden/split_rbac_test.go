@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,12 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/installer"
 	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
@@ -76,24 +72,7 @@ func TestSplitReceiverRBAC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", "split"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := installer.Objects(manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rbac []*unstructured.Unstructured
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-			rbac = append(rbac, o)
-		}
-	}
-	if err := installer.Apply(ctx, c, rbac, false); err != nil {
-		t.Fatalf("apply RBAC of config/split: %v", err)
-	}
+	applyRBACOf(t, ctx, c, "split")
 
 	// The user's Secret, the integration, and its mirror as the
 	// controller writes it.
@@ -117,19 +96,11 @@ func TestSplitReceiverRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	impersonated := func(log *requestLog) *rest.Config {
-		cfg := rest.CopyConfig(env.Config)
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: receiverUser,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}}
-		if log != nil {
-			cfg.Wrap(log.wrap)
-		}
-		return cfg
-	}
-
 	// The receiver as the ServiceAccount: it becomes ready and records a
 	// delivery signed with the mirrored secret.
 	requests := &requestLog{}
+	cfg := impersonating(env.Config, receiverUser)
+	cfg.Wrap(requests.wrap)
 	port := freePort(t)
 	opts := DefaultOptions()
 	opts.Components = []string{ComponentReceiver}
@@ -140,14 +111,7 @@ func TestSplitReceiverRBAC(t *testing.T) {
 	opts.HealthProbeBindAddress = "0"
 	opts.StatusFlushInterval = 200 * time.Millisecond
 	opts.SkipControllerNameValidation = true
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	defer stopMgr()
-	mgr, err := newManager(mgrCtx, impersonated(requests), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	stopMgr := runManager(t, ctx, cfg, opts)
 
 	e := &e2e{t: t, env: env, ctx: ctx, ns: watchedNS, addr: opts.ReceiverBindAddress}
 	waitUntil(t, "the receiver accepts a delivery signed with the mirrored secret", func() (bool, string) {
@@ -166,9 +130,6 @@ func TestSplitReceiverRBAC(t *testing.T) {
 		return d.Processed >= 1 && d.Rejected == 1, fmt.Sprintf("%+v", d)
 	})
 	stopMgr()
-	if err := <-mgrDone; err != nil {
-		t.Errorf("receiver stopped with an error: %v", err)
-	}
 
 	t.Run("the receiver read and wrote only what it may", func(t *testing.T) {
 		reqs := requests.list()
@@ -192,7 +153,7 @@ func TestSplitReceiverRBAC(t *testing.T) {
 	})
 
 	t.Run("as the receiver's ServiceAccount", func(t *testing.T) {
-		sa, err := client.New(impersonated(nil), client.Options{Scheme: scheme.New()})
+		sa, err := client.New(impersonating(env.Config, receiverUser), client.Options{Scheme: scheme.New()})
 		if err != nil {
 			t.Fatal(err)
 		}
