@@ -170,7 +170,8 @@ func (e *e2e) mirror(namespace string, uid types.UID) *corev1.Secret {
 // a user rotation and a scheduled rotation fail no delivery at 25 per
 // second and every delivery is recorded exactly once; the new secret goes
 // to GitHub only once every ready receiver has acknowledged it; deleting
-// an integration removes its mirror.
+// an integration removes its mirror, and a mirror deleted by hand is
+// written again.
 func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 	bin := binary(t)
 	t.Parallel()
@@ -193,7 +194,9 @@ func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 
 	e.run(bin, kubeconfigPath, "controller", nil, "--components=controller",
 		"--operator-namespace="+operatorNS, "--receiver-service="+splitReceiverService,
-		"--github-url="+e.opts.GitHubURL, "--public-url="+e.opts.PublicURL, "--watch-namespaces="+e.ns,
+		// The operator's namespace is watched, as with config/split, which
+		// watches all: a mirror deleted by someone is written again.
+		"--github-url="+e.opts.GitHubURL, "--public-url="+e.opts.PublicURL, "--watch-namespaces="+e.ns+","+operatorNS,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0")
 	var receivers []string
 	for _, name := range []string{"receiver-a", "receiver-b"} {
@@ -313,6 +316,21 @@ func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 		time.Sleep(time.Second)
 		guids := e.endLosingNothing(s, "the scheduled rotation")
 		e.waitLedger("scheduled", "acme/ops", guids, 60*time.Second)
+	})
+
+	t.Run("a mirror deleted by hand is written again", func(t *testing.T) {
+		// "rotate" is not due before a minute: only the watch of the
+		// mirror wakes it.
+		deleted := e.mirror(operatorNS, gi.UID)
+		if err := e.env.Client.Delete(e.ctx, deleted); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually(10*time.Second, func() error {
+			if m := e.mirror(operatorNS, gi.UID); m == nil || m.UID == deleted.UID {
+				return fmt.Errorf("the deleted mirror was not written again")
+			}
+			return nil
+		})
 	})
 
 	t.Run("deleting an integration removes its mirror", func(t *testing.T) {
