@@ -48,6 +48,11 @@ func (r *GitHubIntegrationReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := r.builder(mgr, opts).Complete(r); err != nil {
 		return err
 	}
+	if r.mirrored() {
+		if err := mgr.Add(mirrorSweeper{r: r, cache: mgr.GetCache()}); err != nil {
+			return err
+		}
+	}
 	return r.setupSecretProtection(mgr)
 }
 
@@ -91,6 +96,11 @@ func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context,
 	for _, gi := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: gi.Namespace, Name: gi.Name}})
 	}
+	if key, _, ok := webhooksecret.MirrorIntegration(secret); ok && r.mirrored() &&
+		secret.GetNamespace() == r.MirrorNamespace && key.Name != "" {
+		// A mirror changed or deleted by someone else is written again.
+		reqs = append(reqs, reconcile.Request{NamespacedName: key})
+	}
 	if name := keeperOf(secret); name != "" {
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.GetNamespace(), Name: name}}
 		if !slices.Contains(reqs, req) {
@@ -101,8 +111,12 @@ func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context,
 }
 
 // keeperOf names the integration whose webhook secrets the Secret keeps (or
-// would keep, by its name); empty for any other Secret.
+// would keep, by its name); empty for any other Secret. A mirror is mapped
+// by integrationsForSecret through its annotation instead.
 func keeperOf(secret client.Object) string {
+	if _, _, ok := webhooksecret.MirrorIntegration(secret); ok {
+		return ""
+	}
 	labels := secret.GetLabels()
 	if labels[webhooksecret.ManagedByLabel] == webhooksecret.ManagedByValue && labels[webhooksecret.IntegrationLabel] != "" {
 		return labels[webhooksecret.IntegrationLabel]
@@ -160,7 +174,13 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return r.handleFailure(ctx, obj, r.withCarriedSecretNote(ctx, obj, err))
 	}
 	if sec.settle > 0 {
-		ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
+		if len(sec.waitingFor) > 0 {
+			// Checked every second at first: logged at debug level.
+			ctrl.LoggerFrom(ctx).V(1).Info("Webhook secret changed: pushing it to the hooks once every receiver has loaded it",
+				"waitingFor", sec.waitingFor, "checkAgainIn", sec.settle)
+		} else {
+			ctrl.LoggerFrom(ctx).Info("Webhook secret changed: pushing it to the hooks once every receiver knows it", "after", sec.settle)
+		}
 		return ctrl.Result{RequeueAfter: sec.settle}, nil
 	}
 	gh, err := r.githubClient(obj, sec)
@@ -172,6 +192,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	wake, err := r.finishRotation(ctx, obj, sec)
 	if err != nil {
+		return r.handleFailure(ctx, obj, err)
+	}
+	if err := r.syncMirror(ctx, obj, sec); err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
 	markHooksReady(obj)

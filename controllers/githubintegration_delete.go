@@ -131,6 +131,9 @@ func (r *GitHubIntegrationReconciler) deleteTargetHook(ctx context.Context, obj 
 
 // release removes the finalizer.
 func (r *GitHubIntegrationReconciler) release(ctx context.Context, obj *hookv1.GitHubIntegration) (ctrl.Result, bool, error) {
+	if err := r.deleteMirror(ctx, obj); err != nil {
+		return ctrl.Result{}, false, err
+	}
 	if err := r.removeFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, false, err
 	}

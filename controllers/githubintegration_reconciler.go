@@ -40,6 +40,15 @@ type GitHubIntegrationReconciler struct {
 	// and the push of the new secret to GitHub, for every receiver to learn
 	// it; DefaultSecretPropagationDelay when zero.
 	SecretPropagationDelay time.Duration
+	// MirrorNamespace, when set, is the operator's namespace, where the
+	// receiver runs apart (--components) and reads each integration's
+	// webhook secrets from a mirror Secret the reconciler keeps there.
+	MirrorNamespace string
+	// ReceiverService names the receiver Service in MirrorNamespace: a
+	// rotation sends the new secret to GitHub once every ready endpoint of
+	// it acknowledged loading it. Empty: the rotation waits
+	// SecretPropagationDelay instead.
+	ReceiverService string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 

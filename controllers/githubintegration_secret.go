@@ -50,11 +50,23 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	}
 	sec.applied = applied
 	if sec.rotating() {
-		settle, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
+		started, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
 		if err != nil {
 			return nil, err
 		}
-		sec.settle = settle
+		if !started.IsZero() {
+			sec.settle = max(started.Add(r.secretPropagationDelay()).Sub(now), 0)
+		}
+		sec.rotationStarted = started
+	}
+	if err := r.syncMirror(ctx, obj, sec); err != nil {
+		return nil, err
+	}
+	if sec.rotating() && r.mirrored() && r.ReceiverService != "" {
+		// Known, not guessed: the receivers say which secret they loaded.
+		if sec.settle, err = r.awaitReceivers(ctx, obj, sec, now); err != nil {
+			return nil, err
+		}
 	}
 	r.rememberToken(obj, sec.creds)
 	return sec, nil
@@ -75,36 +87,32 @@ func (r *GitHubIntegrationReconciler) scheduledRotationDue(obj *hookv1.GitHubInt
 
 // keepPreviousSecret writes the secret the hooks carry into
 // <name>-previous-webhook-secret with an expiry of now + gracePeriod and the
-// time the rotation started, and returns how long the hooks must still wait
-// for the new secret (SecretPropagationDelay from that start). It is
+// time the rotation started, and returns that start, from which the hooks
+// wait for the receivers to learn the new secret (zero for a Secret written
+// before the start was recorded, which has waited long enough). It is
 // idempotent: when the Secret already holds that secret its expiry and start
 // are kept, so a reconcile repeated mid-rotation (after a restart, or woken
 // by this very write, by a Secret change or an annotation) neither extends
 // the grace period nor cuts the wait short.
-func (r *GitHubIntegrationReconciler) keepPreviousSecret(ctx context.Context, obj *hookv1.GitHubIntegration, carried []byte, now time.Time) (time.Duration, error) {
+func (r *GitHubIntegrationReconciler) keepPreviousSecret(ctx context.Context, obj *hookv1.GitHubIntegration, carried []byte, now time.Time) (time.Time, error) {
 	name := webhooksecret.PreviousName(obj.Name)
 	previous, err := r.getOwnedSecret(ctx, obj, name)
 	if err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
 	if previous != nil && bytes.Equal(webhooksecret.Value(previous), carried) {
 		if _, ok := webhooksecret.Time(previous, webhooksecret.ExpiresAnnotation); ok {
-			// A Secret written before the start was recorded has waited
-			// long enough.
-			started, ok := webhooksecret.Time(previous, webhooksecret.SupersededAnnotation)
-			if !ok {
-				return 0, nil
-			}
-			return max(started.Add(r.secretPropagationDelay()).Sub(now), 0), nil
+			started, _ := webhooksecret.Time(previous, webhooksecret.SupersededAnnotation)
+			return started, nil
 		}
 	}
 	expires := now.Add(obj.GetGracePeriod())
 	desired := r.owned(obj, webhooksecret.NewPrevious(obj.Namespace, obj.Name, carried, expires, now))
 	if err := r.writeOwnedSecret(ctx, previous, desired); err != nil {
-		return 0, err
+		return time.Time{}, err
 	}
 	ctrl.LoggerFrom(ctx).Info("Kept the previous webhook secret for the grace period", "secret", name, "expires", expires.UTC().Format(time.RFC3339))
-	return r.secretPropagationDelay(), nil
+	return now, nil
 }
 
 // secretPropagationDelay is how long the rotation waits, after a change of

@@ -47,6 +47,12 @@ type integrationSecret struct {
 	// the hooks get the new secret once every receiver has read it, after
 	// this wait.
 	settle time.Duration
+	// rotationStarted is when the rotation in progress started; zero when
+	// none is, or for one started before the start was recorded.
+	rotationStarted time.Time
+	// waitingFor names the receivers a rotation waits for, in the split
+	// layout.
+	waitingFor []string
 }
 
 // credentials names the credentials in messages, never their value: the

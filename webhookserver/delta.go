@@ -18,6 +18,8 @@ const (
 	// MaxItems in the CRD: room for every event GitHub publishes today and
 	// those it adds.
 	maxEventCounts = 100
+	// maxReceivers is the MaxItems of status.receivers.
+	maxReceivers = 100
 )
 
 // itemKey identifies a pull request or an issue.
@@ -63,6 +65,9 @@ type statusDelta struct {
 	// untrackedAt is when each nil entry of issues was untracked, so that a
 	// delivery recorded out of order wins only when it is newer.
 	untrackedAt map[itemKey]time.Time
+	// ack is this replica's entry of status.receivers, when it loaded the
+	// secret of a rotation.
+	ack *hookv1.ReceiverStatus
 }
 
 func newStatusDelta() *statusDelta {
@@ -176,6 +181,9 @@ func (d *statusDelta) merge(older *statusDelta) {
 			d.pullRequests[k] = pr
 		}
 	}
+	if older.ack != nil && d.ack == nil {
+		d.ack = older.ack
+	}
 	for k, is := range older.issues {
 		at := older.untrackedAt[k]
 		if is != nil {
@@ -206,6 +214,27 @@ func (d *statusDelta) applyTo(st *hookv1.GitHubIntegrationStatus) {
 	if len(d.issues) > 0 {
 		st.Issues = upsertIssues(st.Issues, d.issues, d.untrackedAt)
 	}
+	if d.ack != nil {
+		st.Receivers = acknowledge(st.Receivers, *d.ack)
+	}
+}
+
+// acknowledge puts ack, one replica's entry, into list, and drops the
+// entries of earlier rotations (another fingerprint), and beyond MaxItems
+// others of this one: the list never grows with pod churn, and each replica
+// writes it only once per rotation.
+func acknowledge(list []hookv1.ReceiverStatus, ack hookv1.ReceiverStatus) []hookv1.ReceiverStatus {
+	out := []hookv1.ReceiverStatus{ack}
+	for _, rs := range list {
+		if rs.Name != ack.Name && rs.SecretFingerprint == ack.SecretFingerprint {
+			out = append(out, rs)
+		}
+	}
+	if len(out) > maxReceivers {
+		out = out[:maxReceivers]
+	}
+	slices.SortFunc(out, func(a, b hookv1.ReceiverStatus) int { return compareStrings(a.Name, b.Name) })
+	return out
 }
 
 // applyEventCounts adds events to counts, which it keeps at most max long

@@ -2,6 +2,7 @@ package webhookserver
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,40 @@ func TestEventCountsStayBounded(t *testing.T) {
 	flooded = applyEventCounts(flooded, d.events, maxEventCounts)
 	if len(flooded) != 4 || flooded[0].Event != "push" || flooded[0].Count != 4 {
 		t.Errorf("flooded eventCounts became %d entries starting %+v, want push, release, star, watch", len(flooded), flooded[0])
+	}
+}
+
+// TestAcknowledgeKeepsOneEntryPerReplicaOfTheRotation: a replica's
+// acknowledgement replaces its earlier one, keeps the other replicas'
+// entries of the same rotation, and drops those of earlier rotations, so
+// status.receivers never grows with pod churn.
+func TestAcknowledgeKeepsOneEntryPerReplicaOfTheRotation(t *testing.T) {
+	st := &hookv1.GitHubIntegrationStatus{Receivers: []hookv1.ReceiverStatus{
+		{Name: "receiver-b", SecretFingerprint: "hmac-sha256:00000002"},
+		{Name: "receiver-a", SecretFingerprint: "hmac-sha256:00000001"},
+		{Name: "receiver-old", SecretFingerprint: "hmac-sha256:00000001"},
+	}}
+	d := newStatusDelta()
+	d.ack = &hookv1.ReceiverStatus{Name: "receiver-a", SecretFingerprint: "hmac-sha256:00000002"}
+	d.applyTo(st)
+	var got []string
+	for _, rs := range st.Receivers {
+		got = append(got, rs.Name+"="+rs.SecretFingerprint)
+	}
+	if want := []string{"receiver-a=hmac-sha256:00000002", "receiver-b=hmac-sha256:00000002"}; !slices.Equal(got, want) {
+		t.Errorf("status.receivers = %v, want %v", got, want)
+	}
+
+	many := &hookv1.GitHubIntegrationStatus{}
+	for i := range maxReceivers + 5 {
+		d := newStatusDelta()
+		d.ack = &hookv1.ReceiverStatus{Name: fmt.Sprintf("receiver-%03d", i), SecretFingerprint: "hmac-sha256:00000002"}
+		d.applyTo(many)
+	}
+	if n := len(many.Receivers); n != maxReceivers {
+		t.Errorf("%d entries after %d replicas acknowledged, want the CRD's MaxItems %d", n, maxReceivers+5, maxReceivers)
+	}
+	if !slices.ContainsFunc(many.Receivers, func(rs hookv1.ReceiverStatus) bool { return rs.Name == fmt.Sprintf("receiver-%03d", maxReceivers+4) }) {
+		t.Error("the newest acknowledgement was cut")
 	}
 }

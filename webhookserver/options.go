@@ -129,6 +129,20 @@ type Options struct {
 	// AllowedSourceCIDRs is "github". Default https://api.github.com/.
 	GitHubURL string
 
+	// MirrorNamespace, when set, is the operator's namespace: the receiver
+	// runs apart from the reconciler (the split layout) and reads each
+	// integration's webhook secrets only from the mirror Secret the
+	// reconciler keeps there (internal/webhooksecret), from the manager's
+	// cache, which must hold those Secrets whole. Empty: it reads the
+	// integration's own Secret and the two kept beside it, as in the
+	// single-process layout.
+	MirrorNamespace string
+
+	// ReplicaName names this replica (its Pod) in status.receivers, where
+	// it acknowledges, in the split layout, the webhook secret a rotation
+	// is about to send to GitHub.
+	ReplicaName string
+
 	// BeforeRecord, when set, is called by a recording worker before it
 	// records each queued delivery. Tests block it to make the queue
 	// overflow deterministically; it has no flag.

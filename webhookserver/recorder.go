@@ -55,12 +55,25 @@ func newStatusRecorder(cache, reader client.Reader, writer client.StatusClient, 
 func (r *statusRecorder) add(key types.NamespacedName, rec *record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pendingLocked(key).add(rec)
+}
+
+// acknowledge records that this replica loaded the webhook secret of a
+// rotation, written with the next flush.
+func (r *statusRecorder) acknowledge(key types.NamespacedName, ack hookv1.ReceiverStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pendingLocked(key).ack = &ack
+}
+
+// pendingLocked is the delta of key not written yet, created when none is.
+func (r *statusRecorder) pendingLocked(key types.NamespacedName) *statusDelta {
 	d := r.pending[key]
 	if d == nil {
 		d = newStatusDelta()
 		r.pending[key] = d
 	}
-	d.add(rec)
+	return d
 }
 
 // pendingPullRequest returns the link key of a pull request recorded but not

@@ -32,9 +32,15 @@ func (s *Server) watch(ctx context.Context) error {
 		return fmt.Errorf("receiver: watch GitHubIntegrations: %w", err)
 	}
 
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	secretsInformer, err := s.cache.GetInformer(ctx, secretMeta)
+	// The split layout's cache holds only the mirrors, whole; otherwise
+	// Secrets are watched through their metadata and read when they change.
+	var secretObj client.Object = &corev1.Secret{}
+	if s.opts.MirrorNamespace == "" {
+		secretMeta := &metav1.PartialObjectMetadata{}
+		secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		secretObj = secretMeta
+	}
+	secretsInformer, err := s.cache.GetInformer(ctx, secretObj)
 	if err != nil {
 		return fmt.Errorf("receiver: watch Secret metadata: %w", err)
 	}
@@ -142,14 +148,40 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 	if !ok {
 		return nil
 	}
-	st, err := readSecrets(ctx, s.apiReader, in)
+	var l webhooksecret.Loaded
+	var err error
+	if s.opts.MirrorNamespace != "" {
+		l, err = webhooksecret.LoadMirror(ctx, s.cache, s.opts.MirrorNamespace, in.uid)
+	} else {
+		l, err = webhooksecret.Load(ctx, s.apiReader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey)
+	}
 	if err != nil {
 		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
 		return err
 	}
+	st := secretStateOf(l)
 	st.logProblem(s.log, key.String())
 	s.store.setSecrets(key, st)
+	s.acknowledge(in, l)
 	return nil
+}
+
+// acknowledge writes, in the split layout, that this replica loaded the
+// secret a rotation is about to send to GitHub (the mirror's current secret
+// differs from the applied one): the reconciler waits for every ready
+// replica's entry in status.receivers before it sends it. Outside
+// rotations, and once status shows the entry, nothing is written, so
+// thousands of idle integrations cost no writes.
+func (s *Server) acknowledge(in *integration, l webhooksecret.Loaded) {
+	if s.opts.MirrorNamespace == "" || s.opts.ReplicaName == "" || l.Current == nil || l.Applied == nil {
+		return
+	}
+	fingerprint := webhooksecret.Fingerprint(l.Current, string(in.uid))
+	if in.acked[s.opts.ReplicaName] == fingerprint {
+		return
+	}
+	s.recorder.acknowledge(in.key, hookv1.ReceiverStatus{Name: s.opts.ReplicaName, SecretFingerprint: fingerprint,
+		LoadedTime: &metav1.Time{Time: time.Now()}})
 }
 
 // secretState is the webhook secrets of one integration, as last read.
@@ -182,8 +214,8 @@ func (st *secretState) logProblem(log logr.Logger, integration string) {
 	}
 }
 
-// readSecrets reads an integration's webhook secrets (webhooksecret.Load)
-// into what the receiver accepts. A missing or unusable current secret is
+// secretStateOf turns an integration's webhook secrets, read by
+// webhooksecret.Load or LoadMirror, into what the receiver accepts. A missing or unusable current secret is
 // reported, not returned as an error: in degraded while the applied or
 // previous secret is still accepted, in problem when nothing is.
 //
@@ -194,11 +226,7 @@ func (st *secretState) logProblem(log logr.Logger, integration string) {
 // user's Secret (a secret too short, a key renamed, the Secret deleted by
 // mistake) does not stop deliveries: the reconciler never pushes an invalid
 // secret, so the hooks still sign with the applied one.
-func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*secretState, error) {
-	l, err := webhooksecret.Load(ctx, reader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey)
-	if err != nil {
-		return nil, err
-	}
+func secretStateOf(l webhooksecret.Loaded) *secretState {
 	st := &secretState{secrets: delivery.Secrets{Current: l.Current, Applied: l.Applied, Previous: l.Previous,
 		PreviousExpires: l.PreviousExpires}}
 	switch {
@@ -208,5 +236,5 @@ func readSecrets(ctx context.Context, reader client.Reader, in *integration) (*s
 	default:
 		st.problem = l.CurrentProblem
 	}
-	return st, nil
+	return st
 }

@@ -138,7 +138,7 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		cache:     deps.cache,
 		apiReader: deps.apiReader,
 		events:    deps.events,
-		store:     newStore(),
+		store:     newStore(opts.MirrorNamespace),
 		dedupe:    newDedupeCache(opts.DedupeSize),
 		queue:     make(chan queued, opts.QueueSize),
 		recorder:  newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log),

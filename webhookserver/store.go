@@ -26,6 +26,8 @@ type integration struct {
 	secretKey      string
 	// linked holds the link keys status shows, to tell when one appears.
 	linked map[itemKey]string
+	// acked is the fingerprint status.receivers shows for each replica.
+	acked map[string]string
 }
 
 // subscribed reports whether the integration's spec.events lists event.
@@ -44,6 +46,10 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 		secretName:     obj.Spec.SecretRef.Name,
 		secretKey:      obj.GetWebhookSecretKey(),
 		linked:         map[itemKey]string{},
+		acked:          map[string]string{},
+	}
+	for _, rs := range obj.Status.Receivers {
+		in.acked[rs.Name] = rs.SecretFingerprint
 	}
 	for _, e := range obj.GetEvents() {
 		if e == "*" {
@@ -67,13 +73,17 @@ type store struct {
 	secrets      map[types.NamespacedName]*secretState
 	// referrers maps a Secret to the integrations that read it.
 	referrers map[types.NamespacedName]map[types.NamespacedName]bool
+	// mirrorNamespace, in the split layout, is where the mirrors are: each
+	// integration reads its mirror only.
+	mirrorNamespace string
 }
 
-func newStore() *store {
+func newStore(mirrorNamespace string) *store {
 	return &store{
-		integrations: map[types.NamespacedName]*integration{},
-		secrets:      map[types.NamespacedName]*secretState{},
-		referrers:    map[types.NamespacedName]map[types.NamespacedName]bool{},
+		mirrorNamespace: mirrorNamespace,
+		integrations:    map[types.NamespacedName]*integration{},
+		secrets:         map[types.NamespacedName]*secretState{},
+		referrers:       map[types.NamespacedName]map[types.NamespacedName]bool{},
 	}
 }
 
@@ -169,6 +179,9 @@ func (s *store) keys() []types.NamespacedName {
 }
 
 func (s *store) secretRefs(in *integration) []types.NamespacedName {
+	if s.mirrorNamespace != "" {
+		return []types.NamespacedName{{Namespace: s.mirrorNamespace, Name: webhooksecret.MirrorName(in.uid)}}
+	}
 	return []types.NamespacedName{
 		{Namespace: in.key.Namespace, Name: in.secretName},
 		{Namespace: in.key.Namespace, Name: webhooksecret.AppliedName(in.key.Name)},

@@ -328,6 +328,29 @@ type GitHubIntegrationStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
 	Issues []IssueStatus `json:"issues,omitempty"`
+
+	// Written by the receiver, in the split layout only (--components=receiver). Receivers lists the
+	// receiver replicas that loaded the webhook secret being rotated to: the reconciler sends it to
+	// GitHub once every ready replica of the receiver Service is listed with its fingerprint. A
+	// replica writes its entry only while a rotation is in progress, and drops the entries of
+	// earlier rotations.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	Receivers []ReceiverStatus `json:"receivers,omitempty"`
+}
+
+// ReceiverStatus is what one receiver replica loaded.
+type ReceiverStatus struct {
+	// Name of the replica: its Pod's name.
+	Name string `json:"name"`
+	// SecretFingerprint identifies the webhook secret the replica accepts as the integration's
+	// current one (the fingerprint of status.webhookSecret).
+	SecretFingerprint string `json:"secretFingerprint"`
+	// LoadedTime is when the replica loaded it.
+	// +optional
+	LoadedTime *metav1.Time `json:"loadedTime,omitempty"`
 }
 
 // HookStatus is the hook of one target.

@@ -34,7 +34,8 @@ var (
 		"webhookSecret", "deliveries.redelivered"}
 	// ReceiverPart is what the receiver answered.
 	ReceiverPart = StatusPart{"lastDelivery", "deliveries.received", "deliveries.processed", "deliveries.ignored",
-		"deliveries.rejected", "deliveries.duplicates", "eventCounts", "lastRejection", "pullRequests", "issues"}
+		"deliveries.rejected", "deliveries.duplicates", "eventCounts", "lastRejection", "pullRequests", "issues",
+		"receivers"}
 )
 
 // Of returns the fields of st in the part, as JSON values.

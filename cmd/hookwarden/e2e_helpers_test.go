@@ -220,6 +220,40 @@ func (e *e2e) waitReady(name string, hooks int) *hookv1.GitHubIntegration {
 	return gi
 }
 
+// integrationRotatingEvery creates the integration name with no webhook
+// secret in its Secret and secretRotation every interval with grace: hookwarden
+// generates the secret and rotates it on schedule.
+func (e *e2e) integrationRotatingEvery(name string, repos []string, interval, grace time.Duration) {
+	e.t.Helper()
+	e.integration(name, repos, "", func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
+		gi.Spec.SecretRotation = hookv1.SecretRotation{
+			Interval:    metav1.Duration{Duration: interval},
+			GracePeriod: metav1.Duration{Duration: grace},
+		}
+	})
+}
+
+// waitScheduledRotation waits until the webhook secret of name is no longer
+// first and every hook of repos carries the new one, and returns it.
+func (e *e2e) waitScheduledRotation(name string, repos []string, first string, timeout time.Duration) string {
+	e.t.Helper()
+	var second string
+	e.eventually(timeout, func() error {
+		second = string(e.secret(name).Data["webhook_secret"])
+		if second == first {
+			return fmt.Errorf("not rotated yet")
+		}
+		for _, got := range e.hookSecrets(repos...) {
+			if got != second {
+				return fmt.Errorf("a hook does not carry the rotated secret yet")
+			}
+		}
+		return nil
+	})
+	return second
+}
+
 // secret reads a Secret; nil when it does not exist.
 func (e *e2e) secret(name string) *corev1.Secret {
 	e.t.Helper()
@@ -375,6 +409,23 @@ func (s *stream) end() (guids map[string]bool, answers map[int]int, perSecond fl
 	defer s.mu.Unlock()
 	s.stopped = time.Now()
 	return s.guids, s.answers, float64(s.sent) / s.stopped.Sub(s.start).Seconds()
+}
+
+// endLosingNothing stops the stream and checks that it ran at 20
+// deliveries per second or more and that every delivery was answered 2xx
+// across what happened meanwhile (a rotation); it returns the GUIDs
+// GitHub attempted.
+func (e *e2e) endLosingNothing(s *stream, across string) map[string]bool {
+	e.t.Helper()
+	guids, answers, rate := s.end()
+	if rate < 20 {
+		e.t.Errorf("stream ran at %.1f deliveries/s, want at least 20", rate)
+	}
+	if n := nonOK(answers); n != 0 {
+		e.t.Errorf("%d of %d deliveries were not answered 2xx across %s: %v", n, len(guids), across, answers)
+	}
+	e.t.Logf("%d deliveries at %.1f/s across %s, answers %v", len(guids), rate, across, answers)
+	return guids
 }
 
 // nonOK counts answers that were not 2xx.

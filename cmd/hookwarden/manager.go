@@ -24,13 +24,14 @@ import (
 	"github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/metrics"
 	"github.com/hookwarden/hookwarden/internal/scheme"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // LeaderElectionID names the lease the replicas compete for.
 const LeaderElectionID = "hookwarden.integrations.hookwarden.io"
 
-// NewManager builds the manager with every hookwarden component added.
+// NewManager builds the manager with the components o.Components names.
 func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -46,21 +47,27 @@ func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
 		return nil, fmt.Errorf("add readyz check: %w", err)
 	}
-	if err := addControllers(ctx, mgr, o); err != nil {
-		return nil, err
+	if o.runs(ComponentController) {
+		if err := addControllers(ctx, mgr, o); err != nil {
+			return nil, err
+		}
 	}
-	if err := addReceiver(mgr, o); err != nil {
-		return nil, err
+	if o.runs(ComponentReceiver) {
+		if err := addReceiver(mgr, o); err != nil {
+			return nil, err
+		}
 	}
 	return mgr, nil
 }
 
 func managerOptions(o Options) manager.Options {
 	mo := manager.Options{
-		Scheme:                  scheme.New(),
-		HealthProbeBindAddress:  o.HealthProbeBindAddress,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
-		LeaderElection:          o.LeaderElect,
+		Scheme:                 scheme.New(),
+		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		// A receiver-only process never reconciles, so it competes for
+		// nothing: it needs no lease.
+		LeaderElection:          o.LeaderElect && o.runs(ComponentController),
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		// Secrets are read on demand, never cached: a cache would hold every
@@ -68,6 +75,15 @@ func managerOptions(o Options) manager.Options {
 		// changes are watched through metadata only.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Cache:  cache.Options{DefaultTransform: trimCachedObject},
+	}
+	if !o.runs(ComponentController) {
+		// The split layout's receiver reads Secrets in the operator's
+		// namespace only, and there only the mirrors, whole: its Role
+		// grants nothing else.
+		mo.Cache.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
+			Namespaces: map[string]cache.Config{o.OperatorNamespace: {}},
+			Label:      webhooksecret.MirrorSelector(),
+		}}
 	}
 	if o.SkipControllerNameValidation {
 		mo.Controller.SkipNameValidation = ptr.To(true)
@@ -95,6 +111,8 @@ func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 		DefaultGitHubURL: o.GitHubURL,
 		PublicURL:        o.PublicURL,
 		RedeliveryWindow: o.RedeliveryWindow,
+		MirrorNamespace:  o.mirrorNamespace(),
+		ReceiverService:  o.ReceiverService,
 	}
 	if err := r.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,18 @@ type Options struct {
 	StatusFlushInterval         time.Duration
 	ReceiverQueueSize           int
 	RedeliveryWindow            time.Duration
+	// Components are what this process runs: ComponentController,
+	// ComponentReceiver, or both (the default).
+	Components []string
+	// OperatorNamespace is where the split layout keeps the webhook secret
+	// mirrors and the receiver Service; defaults to the pod's namespace.
+	OperatorNamespace string
+	// ReceiverService names the receiver Service in OperatorNamespace,
+	// whose ready endpoints a rotation waits for (split layout).
+	ReceiverService string
+	// ReplicaName names this receiver replica in status.receivers: the
+	// Pod's name, from POD_NAME or the host name.
+	ReplicaName string
 
 	// The fields below have no flag: tests set them.
 
@@ -76,8 +90,56 @@ func DefaultOptions() Options {
 		StatusFlushInterval:         webhookserver.DefaultStatusFlushInterval,
 		ReceiverQueueSize:           webhookserver.DefaultQueueSize,
 		RedeliveryWindow:            controllers.DefaultRedeliveryWindow,
+		Components:                  []string{ComponentController, ComponentReceiver},
+		OperatorNamespace:           podNamespace(),
+		ReplicaName:                 podName(),
 	}
 }
+
+// The components a process may run (--components).
+const (
+	// ComponentController is the reconcilers: they hold the GitHub tokens,
+	// and run in the elected leader only.
+	ComponentController = "controller"
+	// ComponentReceiver is the delivery receiver, which answers the
+	// internet; in every replica.
+	ComponentReceiver = "receiver"
+)
+
+// serviceAccountNamespaceFile holds the pod's namespace in every pod that
+// mounts its ServiceAccount token.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// podNamespace is the default of --operator-namespace: POD_NAMESPACE (set
+// from the downward API by the manifests), else the namespace of the
+// mounted ServiceAccount, else empty.
+func podNamespace() string {
+	if ns := strings.TrimSpace(os.Getenv("POD_NAMESPACE")); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
+}
+
+// podName is this replica's name: POD_NAME (set from the downward API by
+// the manifests), else the host name, which is the Pod's name unless the
+// Pod sets spec.hostname.
+func podName() string {
+	if name := strings.TrimSpace(os.Getenv("POD_NAME")); name != "" {
+		return name
+	}
+	name, _ := os.Hostname()
+	return name
+}
+
+// runs reports whether the process runs component.
+func (o *Options) runs(component string) bool { return slices.Contains(o.Components, component) }
+
+// split reports whether the process runs one role only: the controller
+// then writes the webhook secret mirrors and the receiver reads them.
+func (o *Options) split() bool { return len(o.Components) == 1 }
 
 // EnvPrefix starts the environment variable of every flag:
 // --public-url is also read from HOOKWARDEN_PUBLIC_URL.
@@ -113,6 +175,22 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "GitHubIntegrations reconciled at once.")
 	fs.IntVar(&o.ReceiverQueueSize, "receiver-queue-size", o.ReceiverQueueSize, "Answered deliveries waiting to be recorded before the receiver answers 503 (the reconciler redelivers them).")
 	fs.DurationVar(&o.RedeliveryWindow, "redelivery-window", o.RedeliveryWindow, "How old a failed delivery may be and still be redelivered: GitHub keeps deliveries 3 days on github.com (72h), 7 days on newer GitHub Enterprise Server versions (168h).")
+	fs.Func("components", `What this process runs: "controller" (the reconcilers, which hold the GitHub tokens), "receiver" (the internet-facing delivery receiver, which then reads webhook secrets only from mirrors in --operator-namespace), or both, comma-separated (the default).`, func(v string) error {
+		components := SplitList(v)
+		for _, c := range components {
+			if c != ComponentController && c != ComponentReceiver {
+				return fmt.Errorf("%q is not a component: use controller, receiver, or controller,receiver", c)
+			}
+		}
+		if len(components) == 0 {
+			return errors.New("empty: use controller, receiver, or controller,receiver")
+		}
+		slices.Sort(components)
+		o.Components = slices.Compact(components)
+		return nil
+	})
+	fs.StringVar(&o.OperatorNamespace, "operator-namespace", o.OperatorNamespace, "Namespace of hookwarden itself, where the split layout keeps the webhook secret mirrors and the receiver Service; defaults to POD_NAMESPACE, else the namespace of the pod's ServiceAccount.")
+	fs.StringVar(&o.ReceiverService, "receiver-service", o.ReceiverService, "With --components=controller: the receiver Service in --operator-namespace; a rotation sends the new secret to GitHub once each of its ready endpoints has loaded it. Empty: wait a fixed 3 seconds instead.")
 	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval).")
 }
 
@@ -172,6 +250,16 @@ func (o *Options) Validate() error {
 	if o.StatusFlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-flush-interval=%s: must be positive", o.StatusFlushInterval))
 	}
+	if len(o.Components) == 0 {
+		errs = append(errs, errors.New("--components is empty: use controller, receiver, or controller,receiver"))
+	}
+	if o.split() && o.OperatorNamespace == "" {
+		errs = append(errs, fmt.Errorf("--components=%s needs --operator-namespace (or POD_NAMESPACE): the namespace where the webhook secret mirrors are kept",
+			strings.Join(o.Components, ",")))
+	}
+	if o.ReceiverService != "" && (!o.split() || !o.runs(ComponentController)) {
+		errs = append(errs, fmt.Errorf("--receiver-service=%s: only used with --components=controller, the split layout's reconciler", o.ReceiverService))
+	}
 	return errors.Join(errs...)
 }
 
@@ -191,7 +279,18 @@ func (o *Options) ReceiverOptions() webhookserver.Options {
 		AllowedSourceCIDRs:  SplitList(o.AllowedSourceCIDRs),
 		TrustedProxies:      SplitList(o.TrustedProxies),
 		GitHubURL:           o.GitHubURL,
+		MirrorNamespace:     o.mirrorNamespace(),
+		ReplicaName:         o.ReplicaName,
 	}
+}
+
+// mirrorNamespace is where the webhook secret mirrors are kept: the
+// operator's namespace in the split layout, none otherwise.
+func (o *Options) mirrorNamespace() string {
+	if o.split() {
+		return o.OperatorNamespace
+	}
+	return ""
 }
 
 // byteSize is a flag holding bytes, written as a Kubernetes quantity

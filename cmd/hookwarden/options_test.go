@@ -142,3 +142,60 @@ func TestDefaultReceiverLimitsFitTheDeployment(t *testing.T) {
 			webhookserver.ReconcilerMemory>>20, webhookserver.DeploymentMemoryLimit>>20)
 	}
 }
+
+// TestComponentsFlag: --components (or HOOKWARDEN_COMPONENTS) chooses the
+// roles, a bad value names the flag and the accepted form, and a process
+// running one role needs the operator's namespace, taken from POD_NAMESPACE
+// by default.
+func TestComponentsFlag(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "hookwarden-system")
+	o, err := parse(t, nil, nil)
+	if err != nil || !reflect.DeepEqual(o.Components, []string{ComponentController, ComponentReceiver}) || o.split() {
+		t.Fatalf("default components %v (%v), want both in one process", o.Components, err)
+	}
+	if o.ReceiverOptions().MirrorNamespace != "" {
+		t.Error("the single-process receiver reads mirrors")
+	}
+	o, err = parse(t, nil, map[string]string{"HOOKWARDEN_COMPONENTS": "receiver"})
+	if err != nil || !reflect.DeepEqual(o.Components, []string{ComponentReceiver}) || o.runs(ComponentController) {
+		t.Fatalf("HOOKWARDEN_COMPONENTS=receiver gave %v, %v", o.Components, err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Errorf("receiver-only: %v", err)
+	}
+	if got := o.ReceiverOptions().MirrorNamespace; got != "hookwarden-system" {
+		t.Errorf("the receiver-only process reads mirrors in %q, want POD_NAMESPACE's hookwarden-system", got)
+	}
+	o, err = parse(t, []string{"--components=receiver, controller"}, nil)
+	if err != nil || o.split() {
+		t.Errorf("--components=receiver, controller gave %v, %v", o.Components, err)
+	}
+
+	for _, bad := range []string{"--components=webhooks", "--components=,"} {
+		_, err := parse(t, []string{bad}, nil)
+		if err == nil || !strings.Contains(err.Error(), "components") || !strings.Contains(err.Error(), "controller, receiver, or controller,receiver") {
+			t.Errorf("%s: error %v, want it to name the flag and the accepted values", bad, err)
+		}
+	}
+	if _, err := parse(t, nil, map[string]string{"HOOKWARDEN_COMPONENTS": "web"}); err == nil ||
+		!strings.Contains(err.Error(), "HOOKWARDEN_COMPONENTS") {
+		t.Errorf("HOOKWARDEN_COMPONENTS=web: error %v, want it to name the variable", err)
+	}
+
+	t.Setenv("POD_NAMESPACE", "")
+	o, err = parse(t, []string{"--components=controller", "--receiver-service=hookwarden-receiver"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.OperatorNamespace = "" // as outside a pod
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--operator-namespace") {
+		t.Errorf("controller-only without a namespace: error %v, want it to ask for --operator-namespace", err)
+	}
+	o, err = parse(t, []string{"--receiver-service=hookwarden-receiver"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--receiver-service") {
+		t.Errorf("--receiver-service in the single-process layout: error %v, want it refused", err)
+	}
+}

@@ -134,20 +134,8 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", "namespaced"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := installer.Objects(manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rbac []*unstructured.Unstructured
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-			rbac = append(rbac, o)
-		case "Deployment":
+	for _, o := range applyRBACOf(t, ctx, c, "namespaced") {
+		if o.GetKind() == "Deployment" {
 			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
 			args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
 			if !slices.Contains(args, "--watch-namespaces="+watchedNS) {
@@ -157,9 +145,6 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		if o.GetKind() == "ClusterRoleBinding" && o.GetName() == "hookwarden-manager-rolebinding" {
 			t.Errorf("config/namespaced still binds the manager's ClusterRole cluster-wide")
 		}
-	}
-	if err := installer.Apply(ctx, c, rbac, false); err != nil {
-		t.Fatalf("apply RBAC of config/namespaced: %v", err)
 	}
 
 	sim := githubsim.New()
@@ -172,11 +157,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	// The manager runs as the ServiceAccount: every API call is made with
 	// its permissions only.
 	audit := &secretWrites{}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: saUser,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
-	}
+	cfg := impersonating(env.Config, saUser)
 	cfg.Wrap(audit.wrap)
 	port := freePort(t)
 	opts := DefaultOptions()
@@ -189,14 +170,7 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	opts.LeaderElect = true
 	opts.LeaderElectionNamespace = namespace
 	opts.SkipControllerNameValidation = true // other tests of this binary run managers too
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	defer stopMgr()
-	mgr, err := newManager(mgrCtx, cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	stopMgr := runManager(t, ctx, cfg, opts)
 
 	// Create.
 	secret := &corev1.Secret{
@@ -262,9 +236,6 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		return apierrors.IsNotFound(err) && len(hooks) == 0, fmt.Sprintf("%d hooks, get: %v", len(hooks), err)
 	})
 	stopMgr()
-	if err := <-mgrDone; err != nil {
-		t.Errorf("manager stopped with an error: %v", err)
-	}
 
 	t.Run("secret writes target only what hookwarden owns", func(t *testing.T) {
 		allowed := map[string]bool{
@@ -348,11 +319,80 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 	})
 }
 
+// runManager starts the manager on cfg with opts; the function it returns
+// stops it, waits for it and fails the test if it ended with an error. The
+// test's end stops it too.
+func runManager(t *testing.T, ctx context.Context, cfg *rest.Config, opts Options) (stop func()) {
+	t.Helper()
+	mgrCtx, cancel := context.WithCancel(ctx)
+	mgr, err := newManager(mgrCtx, cfg, opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("the manager stopped with an error: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// saGroups are the groups of a ServiceAccount of hookwarden's namespace.
+var saGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}
+
+// impersonating is cfg acting as user, a ServiceAccount of hookwarden's
+// namespace: every request is made with its permissions only.
+func impersonating(cfg *rest.Config, user string) *rest.Config {
+	out := rest.CopyConfig(cfg)
+	out.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: saGroups}
+	return out
+}
+
+// applyRBACOf renders config/<dir>, applies its ServiceAccounts, roles and
+// bindings to the API server, and returns every object it renders.
+func applyRBACOf(t *testing.T, ctx context.Context, c client.Client, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", dir), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := installer.Objects(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rbac []*unstructured.Unstructured
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			rbac = append(rbac, o)
+		}
+	}
+	if err := installer.Apply(ctx, c, rbac, false); err != nil {
+		t.Fatalf("apply RBAC of config/%s: %v", dir, err)
+	}
+	return objs
+}
+
 func allowedFor(t *testing.T, ctx context.Context, c client.Client, ra authorizationv1.ResourceAttributes) bool {
 	t.Helper()
+	return allowedAs(t, ctx, c, saUser, ra)
+}
+
+// allowedAs asks the API server whether the ServiceAccount user of
+// hookwarden's namespace may do ra.
+func allowedAs(t *testing.T, ctx context.Context, c client.Client, user string, ra authorizationv1.ResourceAttributes) bool {
+	t.Helper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:               saUser,
-		Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+		User:               user,
+		Groups:             saGroups,
 		ResourceAttributes: &ra,
 	}}
 	if err := c.Create(ctx, sar); err != nil {
