@@ -36,9 +36,11 @@ const (
 
 var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "hookwarden")
 
-// everything turns on every optional part of the chart.
-func everything() map[string]any {
+// everything turns on every optional part of the chart, in the given
+// layout.
+func everything(layout string) map[string]any {
 	return map[string]any{
+		"layout":          layout,
 		"publicURL":       "https://hooks.example.com",
 		"githubURL":       "https://github.example.com/api/v3/",
 		"watchNamespaces": []any{"team-a", "team-b"},
@@ -56,7 +58,7 @@ func everything() map[string]any {
 }
 
 func TestChartLints(t *testing.T) {
-	for name, values := range map[string]map[string]any{"defaults": nil, "everything": everything()} {
+	for name, values := range map[string]map[string]any{"defaults": nil, "everything": everything("single"), "everything split": everything("split")} {
 		t.Run(name, func(t *testing.T) {
 			result := lint.RunAll(chartDir, values, namespace)
 			for _, m := range result.Messages {
@@ -160,15 +162,20 @@ func TestChartInstallsWhatConfigInstalls(t *testing.T) {
 	for name, tc := range map[string]struct {
 		values     map[string]any
 		kustomized []string // resources, then components
+		// skip: kinds config/ always installs that the chart renders only
+		// with values it cannot guess (the split layout's NetworkPolicies
+		// need the cluster's CIDRs in the chart).
+		skip string
 	}{
-		"defaults": {nil, []string{"config/default"}},
+		"defaults": {values: nil, kustomized: []string{"config/default"}},
+		"split":    {values: map[string]any{"layout": "split"}, kustomized: []string{"config/split"}, skip: "NetworkPolicy"},
 		"monitoring": {
-			map[string]any{"metrics": map[string]any{
+			values: map[string]any{"metrics": map[string]any{
 				"serviceMonitor": map[string]any{"enabled": true},
 				"prometheusRule": map[string]any{"enabled": true},
 				"dashboard":      map[string]any{"enabled": true},
 			}},
-			[]string{"config/default", "config/monitoring"},
+			kustomized: []string{"config/default", "config/monitoring"},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -197,7 +204,7 @@ func TestChartInstallsWhatConfigInstalls(t *testing.T) {
 			}
 			want := map[string]*unstructured.Unstructured{}
 			for _, o := range fromKustomize {
-				if o.GetKind() != "Namespace" {
+				if o.GetKind() != "Namespace" && o.GetKind() != tc.skip {
 					want[key(o)] = o
 				}
 			}
@@ -265,7 +272,7 @@ func diffObjects(path string, a, b any) string {
 
 // TestChartRendersEveryOption checks what each value changes in the output.
 func TestChartRendersEveryOption(t *testing.T) {
-	objs := mustRender(t, everything())
+	objs := mustRender(t, everything("single"))
 	byKey := map[string]*unstructured.Unstructured{}
 	for _, o := range objs {
 		byKey[key(o)] = o
@@ -321,6 +328,9 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		"network policy without GitHub": {
 			map[string]any{"networkPolicy": map[string]any{"enabled": true, "egress": map[string]any{"apiServerCIDRs": []any{"10.0.0.1/32"}}}},
 			"networkPolicy.egress.githubCIDRs is required"},
+		"an unknown layout": {
+			map[string]any{"layout": "both"},
+			"set it to single (one Deployment) or split"},
 		"route without a Gateway": {
 			map[string]any{"httpRoute": map[string]any{"enabled": true}},
 			"httpRoute.parentRefs is required"},
@@ -382,7 +392,7 @@ func TestChartIsAdmittedByTheAPIServer(t *testing.T) {
 		}
 		return nil
 	})
-	for name, values := range map[string]map[string]any{"defaults": nil, "everything": everything()} {
+	for name, values := range map[string]map[string]any{"defaults": nil, "everything": everything("single"), "everything split": everything("split")} {
 		t.Run(name, func(t *testing.T) {
 			if err := installer.Apply(ctx, c, mustRender(t, values), true); err != nil {
 				t.Error(err)

@@ -51,3 +51,13 @@ app.kubernetes.io/component: manager
 {{ include "hookwarden.fullname" . }}-extra-ca
 {{- end -}}
 {{- end -}}
+
+{{/* The receiver's pods in the split layout. */}}
+{{- define "hookwarden.receiverSelectorLabels" -}}
+app.kubernetes.io/name: hookwarden
+app.kubernetes.io/component: receiver
+{{- end -}}
+
+{{- define "hookwarden.split" -}}
+{{- if eq .Values.layout "split" }}true{{ else if ne .Values.layout "single" }}{{ fail (printf "layout is %q: set it to single (one Deployment) or split (the receiver as its own Deployment, holding no GitHub token)" .Values.layout) }}{{ end -}}
+{{- end -}}
