@@ -296,19 +296,32 @@ func TestInstallManifests(t *testing.T) {
 		}
 	})
 
-	t.Run("ingress sample is accepted", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "ingress", "ingress-nginx.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		samples, err := installer.Objects(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := installer.Apply(ctx, c, samples, true); err != nil {
-			t.Errorf("server-side dry run of the Ingress sample: %v", err)
-		}
-	})
+	for _, sample := range []string{"ingress/ingress-nginx.yaml", "networkpolicy/networkpolicy.yaml"} {
+		t.Run(sample+" is accepted", func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", sample))
+			if err != nil {
+				t.Fatal(err)
+			}
+			samples, err := installer.Objects(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := installer.Apply(ctx, c, samples, true); err != nil {
+				t.Errorf("server-side dry run of %s: %v", sample, err)
+			}
+			for _, o := range samples {
+				if o.GetKind() != "NetworkPolicy" {
+					continue
+				}
+				// The policy must apply to the manager's pods, or it
+				// protects nothing.
+				podSelector, _, _ := unstructured.NestedStringMap(o.Object, "spec", "podSelector", "matchLabels")
+				if !selects(podSelector, dep.Spec.Template.Labels) {
+					t.Errorf("NetworkPolicy %s selects %v, not the manager's pods %v", o.GetName(), podSelector, dep.Spec.Template.Labels)
+				}
+			}
+		})
+	}
 }
 
 func waitFor(ctx context.Context, cond func() (bool, error)) error {
