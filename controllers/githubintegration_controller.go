@@ -64,13 +64,21 @@ func (r *GitHubIntegrationReconciler) SetupWithManager(ctx context.Context, mgr 
 func (r *GitHubIntegrationReconciler) builder(mgr ctrl.Manager, opts controller.Options) *builder.Builder {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
-		For(&hookv1.GitHubIntegration{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{},
-			predicate.AnnotationChangedPredicate{},
-			deletionStarted{},
-		))).
+		For(&hookv1.GitHubIntegration{}, builder.WithPredicates(specOrAnnotationChanged())).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsForSecret)).
 		WithOptions(opts)
+}
+
+// specOrAnnotationChanged passes what a reconciler of hookwarden's kinds
+// acts on: a new generation (spec), a changed annotation (among them
+// reconcile.hookwarden.io/requestedAt), and the start of deletion; not
+// status writes, which the receiver makes often.
+func specOrAnnotationChanged() predicate.Predicate {
+	return predicate.Or(
+		predicate.GenerationChangedPredicate{},
+		predicate.AnnotationChangedPredicate{},
+		deletionStarted{},
+	)
 }
 
 // deletionStarted passes the update that sets deletionTimestamp.

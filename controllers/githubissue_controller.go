@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -66,11 +65,7 @@ func IntegrationRefName(obj client.Object) []string {
 func (r *GitHubIssueReconciler) builder(mgr ctrl.Manager, opts controller.Options) *builder.Builder {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(IssueControllerName).
-		For(&hookv1.GitHubIssue{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{},
-			predicate.AnnotationChangedPredicate{},
-			deletionStarted{},
-		))).
+		For(&hookv1.GitHubIssue{}, builder.WithPredicates(specOrAnnotationChanged())).
 		Watches(&hookv1.GitHubIntegration{}, handler.EnqueueRequestsFromMapFunc(r.issuesOfIntegration)).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.issuesOfSecret)).
 		WithOptions(opts)

@@ -24,6 +24,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/testenv"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // The end-to-end tests run hookwarden's whole manager (reconciler and
@@ -503,4 +504,20 @@ func (e *e2e) waitLedger(name, repo string, guids map[string]bool, timeout time.
 		}
 		return nil
 	})
+}
+
+// userRotationGrace is the grace period of integrationForUserRotation.
+const userRotationGrace = 8 * time.Second
+
+// integrationForUserRotation creates the integration "rotate" over repos,
+// signed with e2eOldSecret, with a grace period of userRotationGrace, waits
+// until it is Ready with a hook per repository, and returns it with the
+// fingerprint e2eNewSecret will have on it.
+func (e *e2e) integrationForUserRotation(repos []string) (*hookv1.GitHubIntegration, string) {
+	e.integration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
+		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: userRotationGrace}
+	})
+	gi := e.waitReady("rotate", len(repos))
+	return gi, webhooksecret.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
 }

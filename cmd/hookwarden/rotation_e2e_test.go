@@ -33,13 +33,8 @@ func TestUserRotationLosesNoDelivery(t *testing.T) {
 	repos := []string{"acme/api", "acme/web"}
 	e := newE2E(t, repos)
 	e.start()
-	const grace = 8 * time.Second
-	e.integration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
-		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
-		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: grace}
-	})
-	gi := e.waitReady("rotate", 2)
-	newFP := webhooksecret.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
+	const grace = userRotationGrace
+	_, newFP := e.integrationForUserRotation(repos)
 
 	s := e.startStream("acme/api", streamRate)
 	time.Sleep(time.Second) // some deliveries before the change

@@ -210,13 +210,8 @@ func TestSplitLayoutLosesNoDelivery(t *testing.T) {
 	}
 	e.balance(e.addr, receivers...)
 
-	const grace = 8 * time.Second
-	e.integration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
-		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
-		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: grace}
-	})
-	gi := e.waitReady("rotate", 2)
-	newFP := webhooksecret.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
+	const grace = userRotationGrace
+	gi, newFP := e.integrationForUserRotation(repos)
 
 	t.Run("the mirror holds no token", func(t *testing.T) {
 		m := e.mirror(operatorNS, gi.UID)
