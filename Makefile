@@ -75,6 +75,12 @@ fuzz: npm-deps ## Fuzz the delivery checks, decoding and classification (interna
 	HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
 		$(GO) test -run '^$$' -fuzz '^FuzzValidateDelivery$$' -fuzztime $(FUZZ_TIME) ./internal/delivery/
 
+RESILIENCE_RUN ?= .
+.PHONY: test-resilience
+test-resilience: build envtest ## Stop, kill and fail what hookwarden depends on in the middle of delivery streams, and check a ledger per scenario (docs/resilience.md; RESILIENCE_RUN=<regexp> picks scenarios). Not part of make test.
+	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden \
+		$(GO) test -timeout 60m -count=1 -v -run '$(RESILIENCE_RUN)' ./test/resilience/ -args -resilience
+
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s once and print KUBEBUILDER_ASSETS.
 	@hack/controlplane/build.sh
