@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,13 +20,17 @@ type Answer struct {
 }
 
 // Balancer spreads deliveries over several receivers in turn, as a
-// Kubernetes Service spreads them over the replicas; a receiver that does
-// not answer makes the delivery fail with 502, as an ingress answers when
-// its backend is gone.
+// Kubernetes Service spreads them over the ready replicas. A receiver that
+// cannot be reached makes the delivery fail with 502, as an ingress answers
+// when its backend is gone, and leaves the rotation until it accepts
+// connections again, as a pod that fails its readiness probe leaves the
+// Service's endpoints.
 type Balancer struct {
 	server   *httptest.Server
 	backends []string
+	down     []atomic.Bool
 	next     atomic.Uint64
+	stop     chan struct{}
 
 	mu      sync.Mutex
 	answers []Answer
@@ -34,10 +39,10 @@ type Balancer struct {
 // NewBalancer starts a balancer on loopback in front of the receivers at
 // backends (host:port).
 func NewBalancer(backends ...string) *Balancer {
-	b := &Balancer{backends: backends}
+	b := &Balancer{backends: backends, down: make([]atomic.Bool, len(backends))}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
-			backend := b.backends[b.next.Add(1)%uint64(len(b.backends))]
+			backend := b.pick()
 			r.SetURL(&url.URL{Scheme: "http", Host: backend})
 			r.Out.Header.Set("X-Balancer-Backend", backend)
 		},
@@ -46,12 +51,56 @@ func NewBalancer(backends ...string) *Balancer {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, _ error) {
+			b.markDown(r.Header.Get("X-Balancer-Backend"))
 			b.record(r.Header.Get("X-GitHub-Delivery"), r.Header.Get("X-Balancer-Backend"), http.StatusBadGateway)
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}
 	b.server = httptest.NewServer(proxy)
+	b.stop = make(chan struct{})
+	go b.probe()
 	return b
+}
+
+// probe checks every backend four times a second, as a readiness probe.
+func (b *Balancer) probe() {
+	ticker := time.NewTicker(250 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		for i, backend := range b.backends {
+			conn, err := net.DialTimeout("tcp", backend, time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			b.down[i].Store(err != nil)
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// pick returns the next backend in the rotation (the next of all when
+// every one is down).
+func (b *Balancer) pick() string {
+	n := b.next.Add(1)
+	for i := range uint64(len(b.backends)) {
+		j := (n + i) % uint64(len(b.backends))
+		if !b.down[j].Load() {
+			return b.backends[j]
+		}
+	}
+	return b.backends[n%uint64(len(b.backends))]
+}
+
+func (b *Balancer) markDown(backend string) {
+	for i, be := range b.backends {
+		if be == backend {
+			b.down[i].Store(true)
+		}
+	}
 }
 
 func (b *Balancer) record(guid, backend string, code int) {
@@ -71,4 +120,7 @@ func (b *Balancer) Answers() []Answer {
 }
 
 // Close stops the balancer.
-func (b *Balancer) Close() { b.server.Close() }
+func (b *Balancer) Close() {
+	close(b.stop)
+	b.server.Close()
+}

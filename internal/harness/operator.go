@@ -38,6 +38,9 @@ type OperatorOptions struct {
 	// Namespace is the only namespace watched; the leader election lease
 	// lives there too.
 	Namespace string
+	// Receiver is the address the receiver binds; empty picks a free
+	// loopback port.
+	Receiver string
 	// LeaderElect runs with --leader-elect.
 	LeaderElect bool
 	// FlushInterval is --status-flush-interval.
@@ -70,9 +73,12 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	if o.Binary == "" {
 		return nil, errors.New("no hookwarden binary: set HOOKWARDEN_BINARY (make test-resilience and make bench-scale build bin/hookwarden)")
 	}
-	receiver, err := FreeAddr()
-	if err != nil {
-		return nil, err
+	receiver := o.Receiver
+	if receiver == "" {
+		var err error
+		if receiver, err = FreeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	health, err := FreeAddr()
 	if err != nil {

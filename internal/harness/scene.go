@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -198,4 +199,49 @@ func Poll(ctx context.Context, timeout, interval time.Duration, done func() (boo
 		case <-time.After(interval):
 		}
 	}
+}
+
+// Edit changes the integration name with edit and updates it, retrying on
+// conflicts; it returns the new generation.
+func (s *Scene) Edit(ctx context.Context, name string, edit func(*hookv1.GitHubIntegration)) (int64, error) {
+	var gen int64
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		gi := &hookv1.GitHubIntegration{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, gi); err != nil {
+			return err
+		}
+		edit(gi)
+		if err := s.Client.Update(ctx, gi); err != nil {
+			return err
+		}
+		gen = gi.Generation
+		return nil
+	})
+	return gen, err
+}
+
+// SetWebhookSecret changes the webhook secret in the integration's Secret,
+// as a user rotating it would.
+func (s *Scene) SetWebhookSecret(ctx context.Context, name, value string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		secret := &corev1.Secret{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, secret); err != nil {
+			return err
+		}
+		secret.Data["webhook_secret"] = []byte(value)
+		return s.Client.Update(ctx, secret)
+	})
+}
+
+// WaitObserved waits until the integration name is Ready for generation
+// gen, and returns when that was seen.
+func (s *Scene) WaitObserved(ctx context.Context, name string, gen int64, timeout time.Duration) (time.Time, error) {
+	err := Poll(ctx, timeout, 100*time.Millisecond, func() (bool, error) {
+		gi := &hookv1.GitHubIntegration{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, gi); err != nil {
+			return false, nil
+		}
+		return gi.Status.ObservedGeneration >= gen && IsReady(gi), nil
+	})
+	return time.Now(), err
 }

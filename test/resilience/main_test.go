@@ -197,10 +197,11 @@ func (s *scenario) note(format string, args ...any) {
 	s.ledger.Notes = append(s.ledger.Notes, fmt.Sprintf(format, args...))
 }
 
-// runFor streams for d and returns the attempts.
-func streamFor(sim *githubsim.Server, repos []string, d time.Duration) []harness.Attempt {
-	st := harness.StartStream(sim, repos, streamRate)
-	time.Sleep(d)
-	attempts, _ := st.Stop()
-	return attempts
+func mustFreeAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
