@@ -113,6 +113,14 @@ bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @o
 		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' \
 		$(if $(BASELINE),-sidebyside.baseline=$(LOCALBIN)/bench/baseline.test) $(BENCH_ARGS)
 
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: build envtest ## hookwarden at scale against the simulator with GitHub's limits: convergence of 1,000 integrations over 50 tokens, steady state, RSS per integration, status writes per delivery (docs/performance.md; SCALE_ARGS=-test.run=<regexp> -scale.interval=... ). Not part of make test.
+	@mkdir -p $(LOCALBIN)/bench
+	$(GO) test -c -o $(LOCALBIN)/bench/scale.test ./test/scale
+	cd test/scale && KUBEBUILDER_ASSETS="$$(../../hack/controlplane/build.sh)" HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden \
+		$(LOCALBIN)/bench/scale.test -test.count=1 -test.timeout 90m -test.v -scale $(SCALE_ARGS)
+
 ##@ Build
 
 .PHONY: build

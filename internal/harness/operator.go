@@ -43,7 +43,8 @@ type OperatorOptions struct {
 	Receiver string
 	// LeaderElect runs with --leader-elect.
 	LeaderElect bool
-	// FlushInterval is --status-flush-interval.
+	// FlushInterval is --status-flush-interval; zero keeps hookwarden's
+	// default.
 	FlushInterval time.Duration
 	// LogDir receives the process's log as <Name>.log.
 	LogDir string
@@ -88,10 +89,6 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	if public == "" {
 		public = "http://" + receiver
 	}
-	flush := o.FlushInterval
-	if flush == 0 {
-		flush = time.Second
-	}
 	args := []string{
 		"--kubeconfig=" + o.Kubeconfig,
 		"--github-url=" + o.GitHubURL + "/",
@@ -99,11 +96,13 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 		"--receiver-bind-address=" + receiver,
 		"--health-probe-bind-address=" + health,
 		"--metrics-bind-address=0",
-		"--status-flush-interval=" + flush.String(),
 		"--zap-log-level=info",
 	}
 	if o.Namespace != "" {
 		args = append(args, "--watch-namespaces="+o.Namespace, "--leader-election-namespace="+o.Namespace)
+	}
+	if o.FlushInterval > 0 {
+		args = append(args, "--status-flush-interval="+o.FlushInterval.String())
 	}
 	if o.LeaderElect {
 		args = append(args, "--leader-elect")
@@ -112,6 +111,8 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	op := &Operator{Name: name, Receiver: receiver, Health: health, done: make(chan struct{})}
 	// Not CommandContext: the scenarios decide how the process ends.
 	op.cmd = exec.Command(o.Binary, args...) //nolint:gosec // the binary under test
+	// The process dies with the harness, even when the harness is killed.
+	op.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	op.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	if o.LogDir != "" {
 		op.LogPath = filepath.Join(o.LogDir, name+".log")
