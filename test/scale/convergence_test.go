@@ -37,8 +37,8 @@ func minimumTime(hooks int) (time.Duration, string) {
 		"hookwarden's 1 s between mutations": latency + time.Duration(mutations-1)*mutationPacing + latency,
 		// All but one minute's worth wait for the window to roll.
 		"80 content-creating requests a minute": time.Duration(math.Max(0, math.Ceil(float64(mutations)/mutationsPerMin)-1)) * time.Minute,
-		"900 points a minute": time.Duration(math.Max(0, math.Ceil(float64(reads*readPoints+mutations*mutationPoints)/pointsPerMin)-1)) * time.Minute,
-		"5,000 requests an hour": time.Duration(math.Max(0, math.Ceil(float64(reads+mutations)/primaryPerHour)-1)) * time.Hour,
+		"900 points a minute":                   time.Duration(math.Max(0, math.Ceil(float64(reads*readPoints+mutations*mutationPoints)/pointsPerMin)-1)) * time.Minute,
+		"5,000 requests an hour":                time.Duration(math.Max(0, math.Ceil(float64(reads+mutations)/primaryPerHour)-1)) * time.Hour,
 	}
 	var best time.Duration
 	var binding string
