@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -68,9 +69,10 @@ func (b *Balancer) probe() {
 	defer ticker.Stop()
 	for {
 		for i, backend := range b.backends {
-			conn, err := net.DialTimeout("tcp", backend, time.Second)
+			dialer := net.Dialer{Timeout: time.Second}
+			conn, err := dialer.DialContext(context.Background(), "tcp", backend)
 			if err == nil {
-				conn.Close()
+				_ = conn.Close()
 			}
 			b.down[i].Store(err != nil)
 		}

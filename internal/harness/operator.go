@@ -10,6 +10,7 @@ package harness
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,8 +110,8 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	}
 	args = append(args, o.Args...)
 	op := &Operator{Name: name, Receiver: receiver, Health: health, done: make(chan struct{})}
-	// Not CommandContext: the scenarios decide how the process ends.
-	op.cmd = exec.Command(o.Binary, args...) //nolint:gosec // the binary under test
+	// Not ctx: the scenarios decide how the process ends.
+	op.cmd = exec.CommandContext(context.Background(), o.Binary, args...) //nolint:gosec // the binary under test
 	// The process dies with the harness, even when the harness is killed.
 	op.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	op.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
@@ -144,12 +145,12 @@ func (op *Operator) waitReceiving(ctx context.Context, timeout time.Duration) er
 	for {
 		select {
 		case <-op.done:
-			return fmt.Errorf("%s exited before its receiver answered: %v (log: %s)", op.Name, op.err, op.LogPath)
+			return fmt.Errorf("%s exited before its receiver answered (log: %s): %w", op.Name, op.LogPath, cmp.Or(op.err, errors.New("exit status 0")))
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+op.Receiver+"/", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -209,7 +210,8 @@ func (op *Operator) RSS() (int64, error) {
 
 // FreeAddr returns a loopback address with a free port.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -109,7 +111,7 @@ func (s *Scene) WaitReady(ctx context.Context, n int, timeout time.Duration) (ti
 		list, err := s.Integrations(ctx)
 		if err != nil {
 			last = err
-			return false, nil
+			return false, nil //nolint:nilerr // the API server may be away for a while: poll again
 		}
 		ready := 0
 		for i := range list {
@@ -121,7 +123,7 @@ func (s *Scene) WaitReady(ctx context.Context, n int, timeout time.Duration) (ti
 		return ready == n && len(list) == n, nil
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %v", err, last)
+		return time.Time{}, fmt.Errorf("%w: %w", err, last)
 	}
 	return time.Now(), nil
 }
@@ -152,7 +154,7 @@ func (s *Scene) WaitCounted(ctx context.Context, want int64, settle, timeout tim
 	err := Poll(ctx, timeout, 250*time.Millisecond, func() (bool, error) {
 		c, err := s.Counted(ctx)
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // the API server may be away for a while: poll again
 		}
 		if c != n {
 			n, changed = c, time.Now()
@@ -172,7 +174,7 @@ func (s *Scene) DeleteAll(ctx context.Context, timeout time.Duration) (int, erro
 	_ = Poll(ctx, timeout, 250*time.Millisecond, func() (bool, error) {
 		list, err := s.Integrations(ctx)
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // the API server may be away for a while: poll again
 		}
 		left = len(list)
 		return left == 0, nil
@@ -239,9 +241,23 @@ func (s *Scene) WaitObserved(ctx context.Context, name string, gen int64, timeou
 	err := Poll(ctx, timeout, 100*time.Millisecond, func() (bool, error) {
 		gi := &hookv1.GitHubIntegration{}
 		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, gi); err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // the API server may be away for a while: poll again
 		}
 		return gi.Status.ObservedGeneration >= gen && IsReady(gi), nil
 	})
 	return time.Now(), err
+}
+
+// StopOnSignal runs stop and exits when the process gets SIGINT or SIGTERM,
+// so that a suite interrupted by hand or by a timeout leaves no control
+// plane behind (kube-apiserver and etcd outlive their parent otherwise).
+func StopOnSignal(stop func()) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		fmt.Fprintf(os.Stderr, "%s: stopping the control plane\n", sig)
+		stop()
+		os.Exit(1)
+	}()
 }

@@ -34,19 +34,19 @@ func TestBadGitHub(t *testing.T) {
 	for tick := 1; time.Since(start) < *badGitHubDuration; tick++ {
 		time.Sleep(5 * time.Second)
 		name := fmt.Sprintf("service-%02d", tick%len(s.repos))
-		switch {
-		case tick%6 == 0: // a 5 s latency spike every 30 s
+		switch tick % 6 {
+		case 0: // a 5 s latency spike every 30 s
 			spiked := bad
 			spiked.Latency = 5 * time.Second
 			sim.SetFault(githubsim.FaultAll, spiked)
 			time.AfterFunc(5*time.Second, func() { sim.SetFault(githubsim.FaultAll, bad) })
 			spikes++
-		case tick%6 == 2:
+		case 2:
 			if err := s.scene.SetWebhookSecret(s.ctx, name, fmt.Sprintf("rotated-secret-%d-of-%s", tick, name)); err != nil {
 				t.Fatal(err)
 			}
 			rotations++
-		case tick%6 == 4:
+		case 4:
 			if _, err := s.scene.Edit(s.ctx, name, func(gi *hookv1.GitHubIntegration) {
 				if len(gi.Spec.Events) == 0 {
 					gi.Spec.Events = []string{"issues", "push"}

@@ -48,6 +48,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	harness.StopOnSignal(func() { _ = controlPlane.Stop() })
 	code := m.Run()
 	if err := controlPlane.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop control plane:", err)

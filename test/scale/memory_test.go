@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -85,23 +86,27 @@ func settledRSS(t *testing.T, op *harness.Operator) int64 {
 func fillStatus(ctx context.Context, t *testing.T, c client.Client, ns string, from, to int) {
 	t.Helper()
 	parallel(t, from, to, func(i int) error {
-		gi := &hookv1.GitHubIntegration{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("integration-%05d", i)}, gi); err != nil {
-			return err
-		}
-		now := metav1.Now()
-		gi.Status.ObservedGeneration = gi.Generation
-		gi.Status.Conditions = []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "HooksRegistered",
-			Message: "1 hook registered", LastTransitionTime: now, ObservedGeneration: gi.Generation}}
-		gi.Status.Target = repoName(i)
-		gi.Status.HookCount = 1
-		gi.Status.PayloadURL = "https://hooks.example.com/hooks/" + ns + "/" + gi.Name
-		gi.Status.Hooks = []hookv1.HookStatus{{Target: repoName(i), ID: 476_318_000 + int64(i), Active: true,
-			Events: []string{"issues", "pull_request", "push"}, LastSyncTime: &now, SecretFingerprint: "sha256:0123456789abcdef"}}
-		gi.Status.Deliveries = hookv1.DeliveryCounters{Received: 1234, Processed: 1200, Ignored: 30, Rejected: 4}
-		gi.Status.EventCounts = []hookv1.EventCount{{Event: "push", Count: 900}, {Event: "pull_request", Count: 250}, {Event: "issues", Count: 50}}
-		return c.Status().Update(ctx, gi)
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error { return fillOne(ctx, c, ns, i) })
 	})
+}
+
+func fillOne(ctx context.Context, c client.Client, ns string, i int) error {
+	gi := &hookv1.GitHubIntegration{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("integration-%05d", i)}, gi); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	gi.Status.ObservedGeneration = gi.Generation
+	gi.Status.Conditions = []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "HooksRegistered",
+		Message: "1 hook registered", LastTransitionTime: now, ObservedGeneration: gi.Generation}}
+	gi.Status.Target = repoName(i)
+	gi.Status.HookCount = 1
+	gi.Status.PayloadURL = "https://hooks.example.com/hooks/" + ns + "/" + gi.Name
+	gi.Status.Hooks = []hookv1.HookStatus{{Target: repoName(i), ID: 476_318_000 + int64(i), Active: true,
+		Events: []string{"issues", "pull_request", "push"}, LastSyncTime: &now, SecretFingerprint: "sha256:0123456789abcdef"}}
+	gi.Status.Deliveries = hookv1.DeliveryCounters{Received: 1234, Processed: 1200, Ignored: 30, Rejected: 4}
+	gi.Status.EventCounts = []hookv1.EventCount{{Event: "push", Count: 900}, {Event: "pull_request", Count: 250}, {Event: "issues", Count: 50}}
+	return c.Status().Update(ctx, gi)
 }
 
 // unrelated creates n Secrets hookwarden has nothing to do with.
