@@ -3,20 +3,12 @@ package resilience
 import (
 	"testing"
 	"time"
-
-	"github.com/hookwarden/hookwarden/internal/harness"
 )
 
 // TestAPIServerOutage stops kube-apiserver and etcd for 30 s during a stream
 // of 20 deliveries/s, then starts them again on the same ports and data.
 func TestAPIServerOutage(t *testing.T) {
-	s := newScenario(t, "API server (kube-apiserver and etcd) stopped 30 s during a stream of 20 deliveries/s", 4)
-	s.declare()
-	s.operator("hookwarden", harness.OperatorOptions{})
-	s.waitReady(2 * time.Minute)
-
-	stream := harness.StartStream(s.scene.Sim, s.repos, streamRate)
-	time.Sleep(10 * time.Second)
+	s, _, stream := streaming(t, "API server (kube-apiserver and etcd) stopped 30 s during a stream of 20 deliveries/s")
 	stopAt := time.Now()
 	if err := controlPlane.StopControlPlane(); err != nil {
 		t.Fatal(err)

@@ -209,3 +209,16 @@ func mustFreeAddr(t *testing.T) string {
 	}
 	return addr
 }
+
+// streaming starts a scenario of four integrations and one operator, and a
+// stream of 20 deliveries a second that has run for 10 s.
+func streaming(t *testing.T, title string) (*scenario, *harness.Operator, *harness.Stream) {
+	t.Helper()
+	s := newScenario(t, title, 4)
+	s.declare()
+	op := s.operator("hookwarden-1", harness.OperatorOptions{})
+	s.waitReady(2 * time.Minute)
+	stream := harness.StartStream(s.scene.Sim, s.repos, streamRate)
+	time.Sleep(10 * time.Second)
+	return s, op, stream
+}

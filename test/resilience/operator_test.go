@@ -11,13 +11,7 @@ import (
 // TestSIGTERMMidStream stops the operator gracefully in the middle of a
 // stream and starts it again: a graceful stop loses nothing.
 func TestSIGTERMMidStream(t *testing.T) {
-	s := newScenario(t, "SIGTERM in the middle of a stream of 20 deliveries/s", 4)
-	s.declare()
-	op := s.operator("hookwarden-1", harness.OperatorOptions{})
-	s.waitReady(2 * time.Minute)
-
-	stream := harness.StartStream(s.scene.Sim, s.repos, streamRate)
-	time.Sleep(10 * time.Second)
+	s, op, stream := streaming(t, "SIGTERM in the middle of a stream of 20 deliveries/s")
 	stopped := time.Now()
 	if err := op.Stop(30 * time.Second); err != nil {
 		t.Errorf("graceful stop: %v", err)
@@ -39,13 +33,7 @@ func TestSIGTERMMidStream(t *testing.T) {
 // it answered but had not yet written to status is lost, at most one flush
 // interval's worth.
 func TestSIGKILLMidStream(t *testing.T) {
-	s := newScenario(t, "SIGKILL in the middle of a stream of 20 deliveries/s", 4)
-	s.declare()
-	op := s.operator("hookwarden-1", harness.OperatorOptions{})
-	s.waitReady(2 * time.Minute)
-
-	stream := harness.StartStream(s.scene.Sim, s.repos, streamRate)
-	time.Sleep(10 * time.Second)
+	s, op, stream := streaming(t, "SIGKILL in the middle of a stream of 20 deliveries/s")
 	op.Kill()
 	killed := time.Now()
 	time.Sleep(5 * time.Second)
