@@ -84,6 +84,12 @@ fuzz: npm-deps ## Fuzz the delivery checks, decoding and classification (interna
 	HOOKWARDEN_NPM_CACHE="$$(hack/npm-deps.sh)" \
 		$(GO) test -run '^$$' -fuzz '^FuzzValidateDelivery$$' -fuzztime $(FUZZ_TIME) ./internal/delivery/
 
+RESILIENCE_RUN ?= .
+.PHONY: test-resilience
+test-resilience: build envtest ## Stop, kill and fail what hookwarden depends on in the middle of delivery streams, and check a ledger per scenario (docs/resilience.md; RESILIENCE_RUN=<regexp> picks scenarios). Not part of make test.
+	KUBEBUILDER_ASSETS="$$(hack/controlplane/build.sh)" HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden \
+		$(GO) test -timeout 60m -count=1 -v -run '$(RESILIENCE_RUN)' ./test/resilience/ -args -resilience
+
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd) into bin/k8s once and print KUBEBUILDER_ASSETS.
 	@hack/controlplane/build.sh
@@ -115,6 +121,14 @@ bench: npm-deps ## Receiver vs bare net/http, go-verify (net/http + HMAC) and @o
 		$(LOCALBIN)/bench/webhookserver.test -test.run '^TestSideBySide$$' -test.count=1 \
 		-sidebyside -sidebyside.server-cpu='$(BENCH_SERVER_CPU)' \
 		$(if $(BASELINE),-sidebyside.baseline=$(LOCALBIN)/bench/baseline.test) $(BENCH_ARGS)
+
+SCALE_ARGS ?=
+.PHONY: bench-scale
+bench-scale: build envtest ## hookwarden at scale against the simulator with GitHub's limits: convergence of 1,000 integrations over 50 tokens, steady state, RSS per integration, status writes per delivery (docs/performance.md; SCALE_ARGS=-test.run=<regexp> -scale.interval=... ). Not part of make test.
+	@mkdir -p $(LOCALBIN)/bench
+	$(GO) test -c -o $(LOCALBIN)/bench/scale.test ./test/scale
+	cd test/scale && KUBEBUILDER_ASSETS="$$(../../hack/controlplane/build.sh)" HOOKWARDEN_BINARY=$(LOCALBIN)/hookwarden \
+		$(LOCALBIN)/bench/scale.test -test.count=1 -test.timeout 90m -test.v -scale $(SCALE_ARGS)
 
 ##@ Build
 

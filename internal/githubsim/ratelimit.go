@@ -46,7 +46,25 @@ type budget struct {
 	mutations []time.Time
 	// hourly are the mutations of the last hour.
 	hourly []time.Time
+	points []spent
 }
+
+// spent is the points of one request, for the points limit.
+type spent struct {
+	at     time.Time
+	points int
+}
+
+// Points of a request toward the secondary limit, as GitHub documents them
+// for most REST endpoints ("Calculating points for the secondary rate
+// limit"). GitHub counts its 900 points per endpoint; counting them across
+// all endpoints of a token is stricter, so a client within this limit is
+// within GitHub's. Whether a 304 answer costs points GitHub does not say:
+// here it does.
+const (
+	readPoints     = 1
+	mutationPoints = 5
+)
 
 func newRateLimiter(p PrimaryLimit, sec SecondaryLimit, now func() time.Time) *rateLimiter {
 	return &rateLimiter{primary: p, secondary: sec, now: now, budgets: map[string]*budget{}}
@@ -82,6 +100,37 @@ func (l *rateLimiter) take(key string, limit int, mutating bool) (rateState, den
 	if b.used >= limit {
 		return l.state(b, limit), deniedPrimary
 	}
+	cutoff := now.Add(-l.secondary.Period)
+	cost := readPoints
+	if mutating {
+		cost = mutationPoints
+	}
+	if l.secondary.PointsPerMinute > 0 {
+		kept, total := b.points[:0], 0
+		for _, p := range b.points {
+			if p.at.After(cutoff) {
+				kept = append(kept, p)
+				total += p.points
+			}
+		}
+		b.points = kept
+		if total+cost > l.secondary.PointsPerMinute {
+			st := l.state(b, limit)
+			st.retryAfter = l.secondary.RetryAfter
+			if st.retryAfter <= 0 {
+				// Until enough points have left the window.
+				freed := 0
+				for _, p := range b.points {
+					freed += p.points
+					if total-freed+cost <= l.secondary.PointsPerMinute {
+						st.retryAfter = p.at.Add(l.secondary.Period).Sub(now)
+						break
+					}
+				}
+			}
+			return st, deniedSecondary
+		}
+	}
 	if mutating {
 		windows := []struct {
 			sent   *[]time.Time
@@ -110,6 +159,9 @@ func (l *rateLimiter) take(key string, limit int, mutating bool) (rateState, den
 				*w.sent = append(*w.sent, now)
 			}
 		}
+	}
+	if l.secondary.PointsPerMinute > 0 {
+		b.points = append(b.points, spent{at: now, points: cost})
 	}
 	b.used++
 	return l.state(b, limit), allowed

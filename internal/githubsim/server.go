@@ -34,6 +34,10 @@ const (
 	// DefaultMutationsPerHour is GitHub's hourly secondary limit on
 	// content-creating requests.
 	DefaultMutationsPerHour = 500
+	// DefaultPointsPerMinute is GitHub's secondary limit on REST API
+	// points: a GET, HEAD or OPTIONS costs 1 point, a POST, PATCH, PUT or
+	// DELETE 5.
+	DefaultPointsPerMinute = 900
 	// DefaultDeliveryTimeout is how long GitHub waits for a hook's answer.
 	DefaultDeliveryTimeout = 10 * time.Second
 	// DefaultRedeliveryWindow is how old a delivery may be and still be
@@ -72,12 +76,17 @@ type PrimaryLimit struct {
 	Window time.Duration
 }
 
-// SecondaryLimit throttles mutating requests per token.
+// SecondaryLimit throttles the requests of each token.
 type SecondaryLimit struct {
 	// MutationsPerMinute is the number of POST/PATCH/PUT/DELETE requests a
 	// token may make in any rolling Period; 0 means
-	// DefaultMutationsPerMinute, negative disables the limit.
+	// DefaultMutationsPerMinute, negative disables the secondary limit
+	// altogether (points too, unless PointsPerMinute is set).
 	MutationsPerMinute int
+	// PointsPerMinute is the number of points a token may spend in any
+	// rolling Period (1 per read, 5 per mutation); 0 means
+	// DefaultPointsPerMinute, negative disables this limit.
+	PointsPerMinute int
 	// Period is the rolling window the limit applies to; 0 means a minute.
 	Period time.Duration
 	// RetryAfter is the wait announced in the retry-after header; 0 means
@@ -286,6 +295,12 @@ func (l PrimaryLimit) withDefaults() PrimaryLimit {
 }
 
 func (l SecondaryLimit) withDefaults() SecondaryLimit {
+	if l.PointsPerMinute == 0 {
+		l.PointsPerMinute = DefaultPointsPerMinute
+		if l.MutationsPerMinute < 0 {
+			l.PointsPerMinute = -1
+		}
+	}
 	if l.MutationsPerMinute == 0 {
 		l.MutationsPerMinute = DefaultMutationsPerMinute
 	}

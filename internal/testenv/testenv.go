@@ -61,20 +61,33 @@ func ReadRepoFile(t testing.TB, name string) string {
 // It fails with a clear message when KUBEBUILDER_ASSETS is not set: tests
 // that need a control plane must not pass silently without one.
 func Start() (*Env, error) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the tests with 'make test', or export KUBEBUILDER_ASSETS=$(make -s envtest)")
+	assets, err := assetsDir()
+	if err != nil {
+		return nil, err
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			return nil, fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run 'make envtest'", assets, bin)
-		}
-	}
-	env := &envtest.Environment{
+	return start(&envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+	})
+}
+
+// assetsDir is KUBEBUILDER_ASSETS, checked to hold the control plane.
+func assetsDir() (string, error) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return "", errors.New("KUBEBUILDER_ASSETS is not set: run the tests with 'make test', or export KUBEBUILDER_ASSETS=$(make -s envtest)")
 	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
+			return "", fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run 'make envtest'", assets, bin)
+		}
+	}
+	return assets, nil
+}
+
+// start starts env and connects a client to it.
+func start(env *envtest.Environment) (*Env, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)

@@ -1,0 +1,185 @@
+package scale
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/harness"
+)
+
+// The limits the convergence run is held to: GitHub's published limits
+// (the simulator's defaults) and hookwarden's pacing.
+const (
+	latency           = 50 * time.Millisecond
+	primaryPerHour    = githubsim.DefaultPrimaryLimit
+	mutationsPerMin   = githubsim.DefaultMutationsPerMinute
+	pointsPerMin      = githubsim.DefaultPointsPerMinute
+	mutationPacing    = time.Second
+	readPoints        = 1
+	mutationPoints    = 5
+	fixedAllowance    = 10 * time.Second
+	allowedOverMinPct = 10
+)
+
+// minimumTime is the least time in which one token can register hooks
+// hooks, each needing one read (the list of the repository's hooks) and one
+// creation, under the limits; it returns that time and the binding limit.
+func minimumTime(hooks int) (time.Duration, string) {
+	reads, mutations := hooks, hooks
+	bounds := map[string]time.Duration{
+		// The first creation follows a read; creations are paced.
+		"hookwarden's 1 s between mutations": latency + time.Duration(mutations-1)*mutationPacing + latency,
+		// All but one minute's worth wait for the window to roll.
+		"80 content-creating requests a minute": time.Duration(math.Max(0, math.Ceil(float64(mutations)/mutationsPerMin)-1)) * time.Minute,
+		"900 points a minute":                   time.Duration(math.Max(0, math.Ceil(float64(reads*readPoints+mutations*mutationPoints)/pointsPerMin)-1)) * time.Minute,
+		"5,000 requests an hour":                time.Duration(math.Max(0, math.Ceil(float64(reads+mutations)/primaryPerHour)-1)) * time.Hour,
+	}
+	var best time.Duration
+	var binding string
+	for name, d := range bounds {
+		if d > best || binding == "" {
+			best, binding = d, name
+		}
+	}
+	return best, binding
+}
+
+// TestConvergenceAndSteadyState creates 1,000 integrations over 50 tokens,
+// starts hookwarden, and measures the time until all are Ready against the
+// minimum the limits allow; then it watches the steady state for three
+// intervals.
+func TestConvergenceAndSteadyState(t *testing.T) {
+	needScale(t)
+	sim := githubsim.New()
+	defer sim.Close()
+	sim.SetFault(githubsim.FaultAll, githubsim.Fault{Latency: latency})
+	perToken := map[int][]string{}
+	for i := range *integrations {
+		if err := sim.AddRepo(repoName(i)); err != nil {
+			t.Fatal(err)
+		}
+		perToken[i%*tokens] = append(perToken[i%*tokens], repoName(i))
+	}
+	for tok, repos := range perToken {
+		sim.AddToken(tokenName(tok), []string{"admin:repo_hook"}, repos...)
+	}
+	scene, ctx := newScene(t, sim)
+	created := time.Now()
+	createAll(ctx, t, scene.Client, scene.Namespace, 0, *integrations, func(_ int, gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval.Duration = *interval
+	})
+	fmt.Printf("created %d integrations and Secrets in %s\n", *integrations, time.Since(created).Round(time.Second))
+
+	var args []string
+	if *reconcilers > 0 {
+		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", *reconcilers))
+	}
+	start := time.Now()
+	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = op.Stop(time.Minute) }()
+	readyAt, err := scene.WaitReady(ctx, *integrations, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := readyAt.Sub(start)
+
+	worst, binding := time.Duration(0), ""
+	for _, repos := range perToken {
+		if d, b := minimumTime(len(repos)); d > worst {
+			worst, binding = d, b
+		}
+	}
+	st := sim.Stats()
+	secondary := 0
+	for _, r := range sim.Requests() {
+		if r.RateLimited {
+			secondary++
+		}
+	}
+	goal := worst + worst*allowedOverMinPct/100 + fixedAllowance
+	fmt.Printf("\nconvergence: %d integrations over %d tokens (%d per token), 50 ms latency, GitHub's limits, --max-concurrent-reconciles=%s\n",
+		*integrations, *tokens, *integrations / *tokens, orDefault(*reconcilers))
+	fmt.Printf("  time to all Ready (from the operator's start)   %s\n", took.Round(100*time.Millisecond))
+	fmt.Printf("  minimum the limits allow (binding: %s)   %s\n", binding, worst.Round(100*time.Millisecond))
+	fmt.Printf("  target: minimum + 10 %% + 10 s                   %s  %s\n", goal.Round(100*time.Millisecond), metOrNot(took <= goal))
+	fmt.Printf("  rate-limited answers (secondary or primary)     %d  %s\n", secondary, metOrNot(secondary == 0))
+	fmt.Printf("  GitHub requests: %d (%d mutations); by route: %s\n", st.Total, st.Mutating, byRoute(st))
+
+	steadyState(t, sim, *tokens)
+}
+
+// steadyState watches the requests of three intervals once everything is
+// Ready.
+func steadyState(t *testing.T, sim *githubsim.Server, tokens int) {
+	t.Helper()
+	// Let the passes that follow the creations (pings, first delivery
+	// checks) pass.
+	time.Sleep(*interval)
+	sim.ResetStats()
+	window := time.Duration(*intervals) * *interval
+	time.Sleep(window)
+	st := sim.Stats()
+	perToken := make([]int, 0, len(st.ByToken))
+	for _, n := range st.ByToken {
+		perToken = append(perToken, n)
+	}
+	slices.Sort(perToken)
+	median := 0
+	if len(perToken) > 0 {
+		median = perToken[len(perToken)/2]
+	}
+	perHour := func(n int) float64 { return float64(n) / window.Hours() }
+	share := 0.0
+	if st.Total > 0 {
+		share = float64(st.NotModified) / float64(st.Total)
+	}
+	scale := float64(10*time.Minute) / float64(*interval)
+	fmt.Printf("\nsteady state: %d intervals of %s (scaled down %.0f× from the default 10m)\n", *intervals, *interval, scale)
+	fmt.Printf("  requests: %d; answered 304: %d (%.2f %%, target ≥ 99 %%) %s\n", st.Total, st.NotModified, 100*share, metOrNot(share >= 0.99))
+	fmt.Printf("  rate limit spent: %d requests (target 0) %s; mutations: %d (target 0) %s\n", st.Spent, metOrNot(st.Spent == 0), st.Mutating, metOrNot(st.Mutating == 0))
+	fmt.Printf("  requests an hour per token at %s: median %.0f, max %.0f (limit %d); at 10m: median %.0f\n",
+		*interval, perHour(median), perHour(lastOr(perToken)), primaryPerHour, perHour(median)/scale)
+	if len(st.ByToken) > tokens {
+		t.Errorf("requests from %d tokens, %d exist", len(st.ByToken), tokens)
+	}
+	fmt.Printf("  by route: %s\n", byRoute(st))
+}
+
+func byRoute(st githubsim.Stats) string {
+	routes := make([]string, 0, len(st.ByRoute))
+	for r, n := range st.ByRoute {
+		routes = append(routes, fmt.Sprintf("%s: %d", r, n))
+	}
+	slices.Sort(routes)
+	return strings.Join(routes, "; ")
+}
+
+func lastOr(s []int) int {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)-1]
+}
+
+func orDefault(n int) string {
+	if n == 0 {
+		return "default (4)"
+	}
+	return fmt.Sprint(n)
+}
+
+func metOrNot(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT MET"
+}

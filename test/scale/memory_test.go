@@ -1,0 +1,154 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/harness"
+)
+
+// TestMemory measures the operator's RSS (reconciler and receiver, one
+// process) with no integration, then with 1,000 and 10,000, each with its
+// Secret and a filled status, and then with as many unrelated Secrets
+// again. The integrations are suspended, so that no GitHub call is made;
+// their status is filled as the reconciler and the receiver fill it.
+func TestMemory(t *testing.T) {
+	needScale(t)
+	sim := githubsim.New()
+	defer sim.Close()
+	scene, ctx := newScene(t, sim)
+	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = op.Stop(time.Minute) }()
+
+	baseline := settledRSS(t, op)
+	fmt.Printf("\nmemory: RSS of the operator (reconciler and receiver in one process)\n")
+	fmt.Printf("  %6d integrations: %6.1f MiB\n", 0, mib(baseline))
+	have := 0
+	var last int64
+	for _, field := range strings.Split(*memorySizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n <= have {
+			t.Fatalf("-scale.memory=%q: want increasing counts", *memorySizes)
+		}
+		createAll(ctx, t, scene.Client, scene.Namespace, have, n-have, func(_ int, gi *hookv1.GitHubIntegration) {
+			gi.Spec.Suspend = true
+		})
+		fillStatus(ctx, t, scene.Client, scene.Namespace, have, n)
+		have = n
+		last = settledRSS(t, op)
+		perIntegration := float64(last-baseline) / float64(n)
+		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
+			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
+	}
+	unrelated(ctx, t, scene.Client, scene.Namespace, have)
+	withSecrets := settledRSS(t, op)
+	fmt.Printf("  + %d unrelated Secrets (1 KiB each): %6.1f MiB, %+.1f MiB (target: nothing)\n",
+		have, mib(withSecrets), mib(withSecrets-last))
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// settledRSS waits for the operator to take in what changed, then returns
+// the median of 9 samples a second apart.
+func settledRSS(t *testing.T, op *harness.Operator) int64 {
+	t.Helper()
+	time.Sleep(20 * time.Second)
+	var samples []int64
+	for range 9 {
+		rss, err := op.RSS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples = append(samples, rss)
+		time.Sleep(time.Second)
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2]
+}
+
+// fillStatus writes a status as a Ready integration with one hook and
+// some deliveries has, to integrations from..to.
+func fillStatus(ctx context.Context, t *testing.T, c client.Client, ns string, from, to int) {
+	t.Helper()
+	parallel(t, from, to, func(i int) error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error { return fillOne(ctx, c, ns, i) })
+	})
+}
+
+func fillOne(ctx context.Context, c client.Client, ns string, i int) error {
+	gi := &hookv1.GitHubIntegration{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("integration-%05d", i)}, gi); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	gi.Status.ObservedGeneration = gi.Generation
+	gi.Status.Conditions = []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "HooksRegistered",
+		Message: "1 hook registered", LastTransitionTime: now, ObservedGeneration: gi.Generation}}
+	gi.Status.Target = repoName(i)
+	gi.Status.HookCount = 1
+	gi.Status.PayloadURL = "https://hooks.example.com/hooks/" + ns + "/" + gi.Name
+	gi.Status.Hooks = []hookv1.HookStatus{{Target: repoName(i), ID: 476_318_000 + int64(i), Active: true,
+		Events: []string{"issues", "pull_request", "push"}, LastSyncTime: &now, SecretFingerprint: "sha256:0123456789abcdef"}}
+	gi.Status.Deliveries = hookv1.DeliveryCounters{Received: 1234, Processed: 1200, Ignored: 30, Rejected: 4}
+	gi.Status.EventCounts = []hookv1.EventCount{{Event: "push", Count: 900}, {Event: "pull_request", Count: 250}, {Event: "issues", Count: 50}}
+	return c.Status().Update(ctx, gi)
+}
+
+// unrelated creates n Secrets hookwarden has nothing to do with.
+func unrelated(ctx context.Context, t *testing.T, c client.Client, ns string, n int) {
+	t.Helper()
+	data := []byte(strings.Repeat("x", 1024))
+	parallel(t, 0, n, func(i int) error {
+		return c.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i), Namespace: ns},
+			Data:       map[string][]byte{"data": data},
+		})
+	})
+}
+
+// parallel runs do for from..to-1 on 16 workers and fails on the first
+// error.
+func parallel(t *testing.T, from, to int, do func(i int) error) {
+	t.Helper()
+	work := make(chan int)
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			var first error
+			for i := range work {
+				if err := do(i); err != nil && first == nil {
+					first = err
+				}
+			}
+			errs <- first
+		}()
+	}
+	for i := from; i < to; i++ {
+		work <- i
+	}
+	close(work)
+	var first error
+	for range 16 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		t.Fatal(first)
+	}
+}
