@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/harness"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
@@ -331,85 +331,37 @@ func (e *e2e) deliver(name, secret string) int {
 	return resp.StatusCode
 }
 
-func pushPayload(repo string, n int) []byte {
-	owner, name, _ := strings.Cut(repo, "/")
-	p, _ := json.Marshal(map[string]any{
-		"ref":        "refs/heads/main",
-		"before":     "0000000000000000000000000000000000000000",
-		"after":      fmt.Sprintf("%040x", n),
-		"repository": map[string]any{"id": 1, "name": name, "full_name": repo, "owner": map[string]any{"login": owner}},
-		"sender":     map[string]any{"login": "octocat"},
-		"commits":    []any{},
-	})
-	return p
-}
+// pushPayload is a small push event on repo; n makes each one different.
+func pushPayload(repo string, n int) []byte { return harness.PushPayload(repo, n) }
 
 // stream is a steady stream of push events GitHub delivers to the hooks of
-// one repository, with the answers it got.
+// one repository (harness.Stream).
 type stream struct {
-	mu      sync.Mutex
-	guids   map[string]bool
-	answers map[int]int
-	sent    int
-	start   time.Time
-	stopped time.Time
-	stop    chan struct{}
-	done    chan struct{}
+	e     *e2e
+	s     *harness.Stream
+	start time.Time
 }
 
 // startStream triggers perSecond push events per second on repo until
 // stopped; each trigger runs on its own (GitHub does not wait for one
-// delivery before the next), at most 16 at once.
+// delivery before the next).
 func (e *e2e) startStream(repo string, perSecond int) *stream {
-	s := &stream{guids: map[string]bool{}, answers: map[int]int{}, start: time.Now(),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		ticker := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer ticker.Stop()
-		sem := make(chan struct{}, 16)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		for n := 0; ; n++ {
-			select {
-			case <-s.stop:
-				return
-			case <-ticker.C:
-			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				s.trigger(e, repo, n)
-			})
-		}
-	}()
-	return s
-}
-
-func (s *stream) trigger(e *e2e, repo string, n int) {
-	deliveries, err := e.sim.TriggerEvent(repo, "push", pushPayload(repo, n))
-	if err != nil {
-		e.t.Errorf("trigger push: %v", err)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent++
-	for _, d := range deliveries {
-		s.guids[d.GUID] = true
-		s.answers[d.StatusCode]++
-	}
+	return &stream{e: e, s: harness.StartStream(e.sim, []string{repo}, perSecond), start: time.Now()}
 }
 
 // end stops the stream and returns the GUIDs GitHub attempted and the
 // answers counted by status code.
 func (s *stream) end() (guids map[string]bool, answers map[int]int, perSecond float64) {
-	close(s.stop)
-	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopped = time.Now()
-	return s.guids, s.answers, float64(s.sent) / s.stopped.Sub(s.start).Seconds()
+	attempts, err := s.s.Stop()
+	if err != nil {
+		s.e.t.Error(err)
+	}
+	guids, answers = map[string]bool{}, map[int]int{}
+	for _, a := range attempts {
+		guids[a.GUID] = true
+		answers[a.Code]++
+	}
+	return guids, answers, float64(len(guids)) / time.Since(s.start).Seconds()
 }
 
 // endLosingNothing stops the stream and checks that it ran at 20

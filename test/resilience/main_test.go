@@ -222,3 +222,17 @@ func streaming(t *testing.T, title string) (*scenario, *harness.Operator, *harne
 	time.Sleep(10 * time.Second)
 	return s, op, stream
 }
+
+// restartAndEnd starts a new operator 5 s after the old one went away, lets
+// the stream run 10 s more, and ends it.
+func (s *scenario) restartAndEnd(stream *harness.Stream) []harness.Attempt {
+	s.t.Helper()
+	time.Sleep(5 * time.Second)
+	s.operator("hookwarden-2", harness.OperatorOptions{})
+	time.Sleep(10 * time.Second)
+	attempts, err := stream.Stop()
+	if err != nil {
+		s.t.Error(err)
+	}
+	return attempts
+}

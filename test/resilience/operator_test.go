@@ -17,13 +17,7 @@ func TestSIGTERMMidStream(t *testing.T) {
 		t.Errorf("graceful stop: %v", err)
 	}
 	s.note("hookwarden stopped in %s after SIGTERM", time.Since(stopped).Round(time.Millisecond))
-	time.Sleep(5 * time.Second)
-	s.operator("hookwarden-2", harness.OperatorOptions{})
-	time.Sleep(10 * time.Second)
-	attempts, err := stream.Stop()
-	if err != nil {
-		t.Error(err)
-	}
+	attempts := s.restartAndEnd(stream)
 	s.ledger.AllowedUnanswered = true // nothing listens between the two processes
 	s.settle(attempts, 3*time.Minute)
 	s.finish()
@@ -36,13 +30,7 @@ func TestSIGKILLMidStream(t *testing.T) {
 	s, op, stream := streaming(t, "SIGKILL in the middle of a stream of 20 deliveries/s")
 	op.Kill()
 	killed := time.Now()
-	time.Sleep(5 * time.Second)
-	s.operator("hookwarden-2", harness.OperatorOptions{})
-	time.Sleep(10 * time.Second)
-	attempts, err := stream.Stop()
-	if err != nil {
-		t.Error(err)
-	}
+	attempts := s.restartAndEnd(stream)
 	// What the killed process answered 2xx in its last flush interval may
 	// not have reached status; nothing older may be lost.
 	answeredLastInterval := 0
