@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/valyala/fasthttp"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -115,7 +116,7 @@ func newBenchReceiver(log logr.Logger) (s *Server, patches *atomic.Int64, stop f
 		return nil, nil, nil, err
 	}
 	counted := countingStatusClient{StatusClient: cl, patches: patches, conflicts: &atomic.Int64{}}
-	s.recorder = newStatusRecorder(cl, cl, counted, log)
+	s.recorder = newStatusRecorder(cl, cl, counted, log, s.opts.StatusFlushInterval, s.opts.StatusWriteRate, clock.RealClock{})
 	s.store.upsert(newIntegration(gi))
 	s.store.setSecrets(testKey, &secretState{secrets: delivery.Secrets{Current: []byte(testSecret)}})
 	return s, patches, s.startWorkers(context.Background()), nil

@@ -68,10 +68,14 @@ type statusDelta struct {
 	// ack is this replica's entry of status.receivers, when it loaded the
 	// secret of a rotation.
 	ack *hookv1.ReceiverStatus
+	// since is when the oldest change the delta holds was recorded: the
+	// recorder writes the deltas waiting longest first.
+	since time.Time
 }
 
-func newStatusDelta() *statusDelta {
+func newStatusDelta(since time.Time) *statusDelta {
 	return &statusDelta{
+		since:        since,
 		events:       map[string]*eventDelta{},
 		pullRequests: map[itemKey]hookv1.PullRequestStatus{},
 		issues:       map[itemKey]*hookv1.IssueStatus{},
@@ -166,6 +170,9 @@ func addCounters(dst *hookv1.DeliveryCounters, src hookv1.DeliveryCounters) {
 
 // merge adds older, a delta whose patch failed, back into d (the newer one).
 func (d *statusDelta) merge(older *statusDelta) {
+	if older.since.Before(d.since) {
+		d.since = older.since
+	}
 	addCounters(&d.counters, older.counters)
 	for event, e := range older.events {
 		d.addEvent(event, e.count, e.last)

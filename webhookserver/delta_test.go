@@ -26,7 +26,7 @@ func TestIssueTrackingIgnoresRecordingOrder(t *testing.T) {
 		"out of order": {unlabeled, labeled},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := newStatusDelta()
+			d := newStatusDelta(time.Now())
 			for _, r := range order {
 				d.add(r)
 			}
@@ -47,7 +47,7 @@ func TestEventCountsStayBounded(t *testing.T) {
 	st := hookv1.GitHubIntegrationStatus{EventCounts: []hookv1.EventCount{
 		{Event: "invented_a", Count: 5}, {Event: "issues", Count: 2}, {Event: "invented_b", Count: 1}, {Event: "push", Count: 7},
 	}}
-	d := newStatusDelta()
+	d := newStatusDelta(time.Now())
 	for _, event := range []string{"push", "release", "star", "watch"} {
 		d.addEvent(event, 1, at)
 	}
@@ -92,7 +92,7 @@ func TestAcknowledgeKeepsOneEntryPerReplicaOfTheRotation(t *testing.T) {
 		{Name: "receiver-a", SecretFingerprint: "hmac-sha256:00000001"},
 		{Name: "receiver-old", SecretFingerprint: "hmac-sha256:00000001"},
 	}}
-	d := newStatusDelta()
+	d := newStatusDelta(time.Now())
 	d.ack = &hookv1.ReceiverStatus{Name: "receiver-a", SecretFingerprint: "hmac-sha256:00000002"}
 	d.applyTo(st)
 	var got []string
@@ -105,7 +105,7 @@ func TestAcknowledgeKeepsOneEntryPerReplicaOfTheRotation(t *testing.T) {
 
 	many := &hookv1.GitHubIntegrationStatus{}
 	for i := range maxReceivers + 5 {
-		d := newStatusDelta()
+		d := newStatusDelta(time.Now())
 		d.ack = &hookv1.ReceiverStatus{Name: fmt.Sprintf("receiver-%03d", i), SecretFingerprint: "hmac-sha256:00000002"}
 		d.applyTo(many)
 	}

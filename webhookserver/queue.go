@@ -27,7 +27,7 @@ func (s *Server) startWorkers(ctx context.Context) (stop func()) {
 	}
 	flush, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	var flusher sync.WaitGroup
-	flusher.Go(func() { s.recorder.run(flush, s.opts.StatusFlushInterval) })
+	flusher.Go(func() { s.recorder.run(flush) })
 	return func() {
 		stopQueue()
 		workers.Wait()

@@ -3,15 +3,20 @@ package webhookserver
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -34,6 +39,13 @@ var conflictBackoff = wait.Backoff{Steps: 8, Duration: 20 * time.Millisecond, Fa
 // the object's resourceVersion. On a conflict it reads the object again and
 // re-applies the delta, so replicas recording the same integration add up
 // exactly. It writes only the fields the receiver owns.
+//
+// Its writes, all integrations together, stay within a budget of writes
+// per second (--status-write-rate): when more integrations have pending
+// changes than the budget allows per flush interval, the ones that have
+// waited longest are written first and the others keep accumulating, so
+// each integration's effective interval becomes pending integrations /
+// budget, and writes per delivery fall as the load grows.
 type statusRecorder struct {
 	// cache serves the first read of each patch; reader (the API server)
 	// the re-reads after a conflict, when the cache is known to be stale.
@@ -42,13 +54,31 @@ type statusRecorder struct {
 	writer client.StatusClient
 	log    logr.Logger
 
+	clock    clock.WithTicker
+	interval time.Duration
+	// budget holds the writes the recorder may send: it fills at the write
+	// rate up to one flush interval's worth, so that an idle period does
+	// not buy a burst later. Only the flush loop uses it.
+	budget *rate.Limiter
+
 	mu      sync.Mutex
 	pending map[types.NamespacedName]*statusDelta
 }
 
-func newStatusRecorder(cache, reader client.Reader, writer client.StatusClient, log logr.Logger) *statusRecorder {
+// newStatusRecorder returns a recorder that flushes every interval and
+// sends at most writeRate writes per second on average.
+func newStatusRecorder(cache, reader client.Reader, writer client.StatusClient, log logr.Logger,
+	interval time.Duration, writeRate float64, clk clock.WithTicker) *statusRecorder {
 	return &statusRecorder{cache: cache, reader: reader, writer: writer, log: log,
+		clock: clk, interval: interval, budget: rate.NewLimiter(rate.Limit(writeRate), writeBurst(writeRate, interval)),
 		pending: map[types.NamespacedName]*statusDelta{}}
+}
+
+// writeBurst is the most writes one flush may send: what the rate allows in
+// one interval, rounded up so that the fraction is not lost at every flush,
+// and at least one.
+func writeBurst(writeRate float64, interval time.Duration) int {
+	return int(max(1, min(math.Ceil(writeRate*interval.Seconds()), math.MaxInt32)))
 }
 
 // add accounts for one delivery of the integration key.
@@ -70,7 +100,7 @@ func (r *statusRecorder) acknowledge(key types.NamespacedName, ack hookv1.Receiv
 func (r *statusRecorder) pendingLocked(key types.NamespacedName) *statusDelta {
 	d := r.pending[key]
 	if d == nil {
-		d = newStatusDelta()
+		d = newStatusDelta(r.clock.Now())
 		r.pending[key] = d
 	}
 	return d
@@ -108,6 +138,50 @@ func (r *statusRecorder) take() map[types.NamespacedName]*statusDelta {
 	return taken
 }
 
+// takeOldest removes and returns at most n pending deltas: those carrying a
+// rotation's acknowledgement first (a rotation waits for them), then the
+// ones waiting longest. It also exports how far behind recording is.
+func (r *statusRecorder) takeOldest(n int, now time.Time) map[types.NamespacedName]*statusDelta {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	oldest := now
+	for _, d := range r.pending {
+		if d.since.Before(oldest) {
+			oldest = d.since
+		}
+	}
+	metrics.StatusPendingIntegrations.Set(float64(len(r.pending)))
+	metrics.StatusPendingAge.Set(now.Sub(oldest).Seconds())
+	if n >= len(r.pending) {
+		taken := r.pending
+		r.pending = make(map[types.NamespacedName]*statusDelta, len(taken))
+		return taken
+	}
+	keys := make([]types.NamespacedName, 0, len(r.pending))
+	for key := range r.pending {
+		keys = append(keys, key)
+	}
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+		da, db := r.pending[a], r.pending[b]
+		switch {
+		case (da.ack != nil) != (db.ack != nil):
+			if da.ack != nil {
+				return -1
+			}
+			return 1
+		case !da.since.Equal(db.since):
+			return da.since.Compare(db.since)
+		}
+		return compareStrings(a.String(), b.String())
+	})
+	taken := make(map[types.NamespacedName]*statusDelta, n)
+	for _, key := range keys[:n] {
+		taken[key] = r.pending[key]
+		delete(r.pending, key)
+	}
+	return taken
+}
+
 // putBack returns a delta whose patch failed, to be written with the next.
 func (r *statusRecorder) putBack(key types.NamespacedName, d *statusDelta) {
 	r.mu.Lock()
@@ -119,45 +193,66 @@ func (r *statusRecorder) putBack(key types.NamespacedName, d *statusDelta) {
 	r.pending[key] = d
 }
 
-// run flushes every interval until ctx ends, then once more so that what
-// was answered before a shutdown is not lost.
-func (r *statusRecorder) run(ctx context.Context, interval time.Duration) {
-	ticker := time.NewTicker(interval)
+// run flushes every interval, within the write budget, until ctx ends;
+// then it writes everything pending whatever the budget, so that what was
+// answered before a shutdown is not lost.
+func (r *statusRecorder) run(ctx context.Context) {
+	ticker := r.clock.NewTicker(r.interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), patchTimeout)
-			r.flush(final)
+			r.flush(final, r.take())
 			cancel()
+			metrics.StatusPendingIntegrations.Set(0)
+			metrics.StatusPendingAge.Set(0)
 			return
-		case <-ticker.C:
-			r.flush(ctx)
+		case <-ticker.C():
+			r.flushDue(ctx)
 		}
 	}
 }
 
-// flush patches the status of every integration with pending changes.
-func (r *statusRecorder) flush(ctx context.Context) {
-	taken := r.take()
+// flushDue writes the pending deltas the budget allows now, oldest first,
+// and charges the budget with every write sent, conflict retries included.
+func (r *statusRecorder) flushDue(ctx context.Context) {
+	now := r.clock.Now()
+	allowed := int(max(0, r.budget.TokensAt(now)))
+	taken := r.takeOldest(allowed, now)
 	if len(taken) == 0 {
 		return
 	}
+	writes := r.flush(ctx, taken)
+	for writes > 0 {
+		n := min(writes, r.budget.Burst())
+		r.budget.ReserveN(now, n)
+		writes -= n
+	}
+}
+
+// flush patches the status of the integrations of taken and returns how
+// many writes it sent.
+func (r *statusRecorder) flush(ctx context.Context, taken map[types.NamespacedName]*statusDelta) int {
+	var writes atomic.Int64
 	var g errgroup.Group
 	g.SetLimit(flushConcurrency)
 	for key, d := range taken {
 		g.Go(func() error {
-			r.flushOne(ctx, key, d)
+			writes.Add(int64(r.flushOne(ctx, key, d)))
 			return nil
 		})
 	}
 	_ = g.Wait() // flushOne handles its own errors
+	return int(writes.Load())
 }
 
-func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName, d *statusDelta) {
+// flushOne writes d into the status of key and returns how many writes it
+// sent; a delta it could not write goes back to pending.
+func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName, d *statusDelta) (writes int) {
 	ctx, cancel := context.WithTimeout(ctx, patchTimeout)
 	defer cancel()
-	err := r.patch(ctx, key, d)
+	writes, err := r.patch(ctx, key, d)
 	switch {
 	case err == nil:
 	case apierrors.IsNotFound(err):
@@ -167,15 +262,17 @@ func (r *statusRecorder) flushOne(ctx context.Context, key types.NamespacedName,
 		r.putBack(key, d)
 		r.log.Error(err, "Failed to record deliveries in status; retrying with the next flush", "integration", key.String())
 	}
+	return writes
 }
 
 // patch adds d to the integration's status: read, add, server-side apply
 // of the receiver's part conditional on the resourceVersion read; on a
-// conflict read again from the API server and retry.
-func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d *statusDelta) error {
+// conflict read again from the API server and retry. It returns how many
+// writes it sent.
+func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d *statusDelta) (writes int, _ error) {
 	obj := &hookv1.GitHubIntegration{}
 	if err := r.cache.Get(ctx, key, obj); err != nil {
-		return fmt.Errorf("get GitHubIntegration %s: %w", key, err)
+		return 0, fmt.Errorf("get GitHubIntegration %s: %w", key, err)
 	}
 	first := true
 	err := retry.RetryOnConflict(conflictBackoff, func() error {
@@ -198,11 +295,12 @@ func (r *statusRecorder) patch(ctx context.Context, key types.NamespacedName, d 
 			return err
 		}
 		metrics.StatusWrites.WithLabelValues(metrics.WriterReceiver).Inc()
+		writes++
 		return r.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(apply),
 			client.FieldOwner(hookv1.ReceiverFieldManager), client.ForceOwnership)
 	})
 	if err != nil {
-		return fmt.Errorf("write status of GitHubIntegration %s: %w", key, err)
+		return writes, fmt.Errorf("write status of GitHubIntegration %s: %w", key, err)
 	}
-	return nil
+	return writes, nil
 }

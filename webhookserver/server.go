@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,7 +142,8 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		store:     newStore(opts.MirrorNamespace),
 		dedupe:    newDedupeCache(opts.DedupeSize),
 		queue:     make(chan queued, opts.QueueSize),
-		recorder:  newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log),
+		recorder: newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log,
+			opts.StatusFlushInterval, opts.StatusWriteRate, clock.RealClock{}),
 		rejects:   newRejectLimiter(opts.RejectedRate, opts.RejectedBurst),
 		allowlist: newSourceAllowlist(policy, opts.GitHubURL, opts.metaInterval, deps.httpClient, deps.log),
 		conns: newFairShare(int64(opts.MaxConnections), int64(opts.MaxConnectionsPerIP),

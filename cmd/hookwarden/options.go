@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -42,8 +43,11 @@ type Options struct {
 	WatchNamespaces             []string
 	MaxConcurrentReconciles     int
 	StatusFlushInterval         time.Duration
-	ReceiverQueueSize           int
-	RedeliveryWindow            time.Duration
+	// StatusWriteRate is in status writes per second, all integrations
+	// together.
+	StatusWriteRate   float64
+	ReceiverQueueSize int
+	RedeliveryWindow  time.Duration
 	// Components are what this process runs: ComponentController,
 	// ComponentReceiver, or both (the default).
 	Components []string
@@ -88,6 +92,7 @@ func DefaultOptions() Options {
 		HealthProbeBindAddress:      ":8081",
 		MaxConcurrentReconciles:     4,
 		StatusFlushInterval:         webhookserver.DefaultStatusFlushInterval,
+		StatusWriteRate:             webhookserver.DefaultStatusWriteRate,
 		ReceiverQueueSize:           webhookserver.DefaultQueueSize,
 		RedeliveryWindow:            controllers.DefaultRedeliveryWindow,
 		Components:                  []string{ComponentController, ComponentReceiver},
@@ -191,7 +196,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&o.OperatorNamespace, "operator-namespace", o.OperatorNamespace, "Namespace of hookwarden itself, where the split layout keeps the webhook secret mirrors and the receiver Service; defaults to POD_NAMESPACE, else the namespace of the pod's ServiceAccount.")
 	fs.StringVar(&o.ReceiverService, "receiver-service", o.ReceiverService, "With --components=controller: the receiver Service in --operator-namespace; a rotation sends the new secret to GitHub once each of its ready endpoints has loaded it. Empty: wait a fixed 3 seconds instead.")
-	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval).")
+	fs.DurationVar(&o.StatusFlushInterval, "status-flush-interval", o.StatusFlushInterval, "Longest time delivery results wait before they are written to an integration's status (one write per integration per interval), while --status-write-rate allows.")
+	fs.Float64Var(&o.StatusWriteRate, "status-write-rate", o.StatusWriteRate, "Status writes per second the receiver sends, all integrations together; when more integrations have new results than it allows per --status-flush-interval, those waiting longest are written first and the others wait.")
 }
 
 // ApplyEnv sets every flag not given on the command line from its
@@ -250,6 +256,10 @@ func (o *Options) Validate() error {
 	if o.StatusFlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--status-flush-interval=%s: must be positive", o.StatusFlushInterval))
 	}
+	if !(o.StatusWriteRate > 0) || math.IsInf(o.StatusWriteRate, 0) {
+		errs = append(errs, fmt.Errorf("--status-write-rate=%v: must be a positive number of status writes per second, such as %v",
+			o.StatusWriteRate, webhookserver.DefaultStatusWriteRate))
+	}
 	if len(o.Components) == 0 {
 		errs = append(errs, errors.New("--components is empty: use controller, receiver, or controller,receiver"))
 	}
@@ -274,6 +284,7 @@ func (o *Options) ReceiverOptions() webhookserver.Options {
 		MaxConnectionsPerIP: o.ReceiverMaxConnectionsPerIP,
 		DedupeSize:          o.ReceiverDedupeSize,
 		StatusFlushInterval: o.StatusFlushInterval,
+		StatusWriteRate:     o.StatusWriteRate,
 		QueueSize:           o.ReceiverQueueSize,
 		BeforeRecord:        o.ReceiverBeforeRecord,
 		AllowedSourceCIDRs:  SplitList(o.AllowedSourceCIDRs),

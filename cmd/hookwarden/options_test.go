@@ -31,6 +31,7 @@ func TestFlagsAndEnv(t *testing.T) {
 		"HOOKWARDEN_STATUS_FLUSH_INTERVAL": "5s",
 		"HOOKWARDEN_LEADER_ELECT":          "true",
 		"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "64",
+		"HOOKWARDEN_STATUS_WRITE_RATE":     "2.5",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +42,7 @@ func TestFlagsAndEnv(t *testing.T) {
 	if !reflect.DeepEqual(o.WatchNamespaces, []string{"team-a", "team-b"}) {
 		t.Errorf("WatchNamespaces = %v", o.WatchNamespaces)
 	}
-	if o.StatusFlushInterval != 5*time.Second || !o.LeaderElect || o.ReceiverMaxInflight != 64 {
+	if o.StatusFlushInterval != 5*time.Second || !o.LeaderElect || o.ReceiverMaxInflight != 64 || o.ReceiverOptions().StatusWriteRate != 2.5 {
 		t.Errorf("env not applied: %+v", o)
 	}
 	if o.ReceiverBindAddress != ":9292" || o.GitHubURL != "https://api.github.com/" || o.RedeliveryWindow != 72*time.Hour {
@@ -54,10 +55,12 @@ func TestFlagsAndEnv(t *testing.T) {
 }
 
 func TestEnvErrorsNameTheVariable(t *testing.T) {
-	_, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "lots", "HOOKWARDEN_REDELIVERY_WINDOW": "3 days"})
+	_, err := parse(t, nil, map[string]string{"HOOKWARDEN_RECEIVER_MAX_INFLIGHT": "lots", "HOOKWARDEN_REDELIVERY_WINDOW": "3 days",
+		"HOOKWARDEN_STATUS_WRITE_RATE": "fast"})
 	for _, want := range []string{
 		`HOOKWARDEN_RECEIVER_MAX_INFLIGHT="lots" (flag --receiver-max-inflight): want a whole number such as 64`,
 		`HOOKWARDEN_REDELIVERY_WINDOW="3 days" (flag --redelivery-window): want a duration such as 30s, 5m or 1h30m`,
+		`HOOKWARDEN_STATUS_WRITE_RATE="fast" (flag --status-write-rate): want a number such as 0.5`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to say %s", err, want)
@@ -82,6 +85,10 @@ func TestValidate(t *testing.T) {
 		{"zero inflight", []string{"--receiver-max-inflight=0"}, "--receiver-max-inflight"},
 		{"zero flush", []string{"--status-flush-interval=0s"}, "--status-flush-interval"},
 		{"zero redelivery window", []string{"--redelivery-window=0s"}, "--redelivery-window"},
+		{"zero write rate", []string{"--status-write-rate=0"}, "--status-write-rate=0: must be a positive number of status writes per second"},
+		{"negative write rate", []string{"--status-write-rate=-5"}, "--status-write-rate=-5: must be a positive"},
+		{"NaN write rate", []string{"--status-write-rate=NaN"}, "--status-write-rate=NaN: must be a positive"},
+		{"infinite write rate", []string{"--status-write-rate=+Inf"}, "--status-write-rate=+Inf: must be a positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,6 +104,21 @@ var (
 		Help: "Status writes that failed (after retrying conflicts), by writer (reconciler, receiver).",
 	}, []string{"writer"})
 
+	// StatusPendingIntegrations is how many integrations have delivery
+	// results the receiver has not written to status yet.
+	StatusPendingIntegrations = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hookwarden_receiver_status_pending_integrations",
+		Help: "Integrations whose delivery results the receiver has not written to status yet, as of its last flush.",
+	})
+
+	// StatusPendingAge is how long the oldest delivery result not written
+	// to status had waited: how far behind status recording is, and what a
+	// SIGKILL at that moment would lose.
+	StatusPendingAge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hookwarden_receiver_status_pending_age_seconds",
+		Help: "Age of the oldest delivery result the receiver had not written to status, as of its last flush: at most --status-flush-interval unless --status-write-rate holds writes back.",
+	})
+
 	// BuildInfo is 1, labelled with what `hookwarden version` prints.
 	BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "hookwarden_build_info",
@@ -117,7 +132,7 @@ var ConditionStatuses = []string{"True", "False", "Unknown"}
 func init() {
 	ctrlmetrics.Registry.MustRegister(Deliveries, ReceiverLatency, GitHubRequests, GitHubRequestDuration,
 		RateLimitRemaining, RateLimitLimit, RateLimitReset, HooksRegistered, Redeliveries, IntegrationCondition,
-		StatusWrites, StatusWriteFailures, BuildInfo)
+		StatusWrites, StatusWriteFailures, StatusPendingIntegrations, StatusPendingAge, BuildInfo)
 	// The writers are known: their series exist from the start, so that
 	// rate() and increase() see the first write or failure.
 	for _, w := range []string{WriterReconciler, WriterReceiver} {
