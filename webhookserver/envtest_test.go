@@ -545,6 +545,66 @@ func TestWriteAmplification(t *testing.T) {
 	}
 }
 
+// TestStatusWriteRateBoundsWrites: 20 integrations receiving about 100
+// deliveries a second, with a 200 ms flush interval that alone would allow
+// 100 writes a second: the receiver's writes stay within
+// --status-write-rate, and every counter ends exact.
+func TestStatusWriteRateBoundsWrites(t *testing.T) {
+	const (
+		integrations = 20
+		writeRate    = 10.0
+		interval     = 200 * time.Millisecond
+		sending      = 3 * time.Second
+	)
+	var keys []types.NamespacedName
+	for range integrations {
+		keys = append(keys, newIntegrationWithSecret(t, nil))
+	}
+	started := time.Now()
+	rcv := startReceiver(t, Options{StatusFlushInterval: interval, StatusWriteRate: writeRate}, logr.Discard())
+
+	body := []byte(pushExample)
+	sig := delivery.Signature([]byte(testSecret), body)
+	sent := make([]atomic.Int64, integrations)
+	deadline := time.Now().Add(sending)
+	var wg sync.WaitGroup
+	for worker := range 4 {
+		wg.Go(func() {
+			for i := worker; time.Now().Before(deadline); i += 4 {
+				k := i % integrations
+				if code, answer := post(t, rcv.url, keys[k], "push", newGUID(), body, sig, testHookID); code != http.StatusOK {
+					t.Errorf("answered %d %s", code, answer)
+					return
+				}
+				sent[k].Add(1)
+				time.Sleep(30 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	writes, elapsed := rcv.statusPatches.Load(), time.Since(started)
+	// The budget starts with one flush's worth and fills at the rate.
+	limit := int64(writeRate*elapsed.Seconds()) + int64(writeBurst(writeRate, interval))
+	if writes > limit {
+		t.Errorf("%d status writes in %s, want at most %d (--status-write-rate=%v)", writes, elapsed.Round(time.Millisecond), limit, writeRate)
+	}
+	var total int64
+	for k := range sent {
+		total += sent[k].Load()
+	}
+	for k, key := range keys {
+		want := sent[k].Load()
+		eventually(t, 30*time.Second, "exact counters", func() error {
+			if got := getStatus(t, key).Deliveries; got.Received != want || got.Processed != want {
+				return fmt.Errorf("%s: deliveries = %+v, want %d received and processed", key, got, want)
+			}
+			return nil
+		})
+	}
+	t.Logf("%d deliveries to %d integrations in %s: %d status writes (at most %d without the budget)",
+		total, integrations, sending, writes, int64(integrations*(elapsed/interval)))
+}
+
 // TestSecretsFollowTheSecret: the receiver reads the webhook secret when the
 // Secret appears and changes, and accepts the previous secret during the
 // grace period written by the reconciler.
