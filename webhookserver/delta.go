@@ -55,6 +55,15 @@ type eventDelta struct {
 // last status patch. It is applied to a freshly read object on every patch
 // attempt, so concurrent writers (other replicas, the reconciler) never lose
 // each other's counts.
+//
+// A delta waits for its write one flush interval while the write budget
+// allows, longer when it does not. Whatever the wait, its size is bounded:
+// counters, events (GitHub's names only), and at most maxTrackedItems pull
+// requests, as many tracked issues and as many untracked ones, the newest.
+// Status keeps only the newest maxTrackedItems pull requests and issues,
+// so an older one could never reach it. Only an issue's removal can be
+// lost, when more than maxTrackedItems issues lose the label while one
+// delta waits; that issue then stays listed until its next delivery.
 type statusDelta struct {
 	counters      hookv1.DeliveryCounters
 	events        map[string]*eventDelta
@@ -111,6 +120,7 @@ func (d *statusDelta) add(r *record) {
 		k := itemKey{pr.Repository, pr.Number}
 		if old, ok := d.pullRequests[k]; !ok || !pr.UpdatedTime.Before(&old.UpdatedTime) {
 			d.pullRequests[k] = *pr
+			d.capPullRequests()
 		}
 	}
 	if is := r.issue; is != nil {
@@ -139,6 +149,53 @@ func (d *statusDelta) trackIssue(k itemKey, is *hookv1.IssueStatus, at time.Time
 	} else {
 		delete(d.untrackedAt, k)
 	}
+	d.capIssues(is == nil)
+}
+
+// capPullRequests drops the oldest pull request beyond maxTrackedItems.
+func (d *statusDelta) capPullRequests() {
+	if len(d.pullRequests) <= maxTrackedItems {
+		return
+	}
+	var oldest itemKey
+	var oldestPR *hookv1.PullRequestStatus
+	for k, pr := range d.pullRequests {
+		if oldestPR == nil || newestFirst(pr.UpdatedTime, oldestPR.UpdatedTime, k.repository, oldest.repository, k.number, oldest.number) > 0 {
+			oldest, oldestPR = k, &pr
+		}
+	}
+	delete(d.pullRequests, oldest)
+}
+
+// capIssues drops the oldest tracked issue (untracked: the oldest removal)
+// when there are more than maxTrackedItems of them.
+func (d *statusDelta) capIssues(untracked bool) {
+	n := 0
+	for _, is := range d.issues {
+		if (is == nil) == untracked {
+			n++
+		}
+	}
+	if n <= maxTrackedItems {
+		return
+	}
+	var oldest itemKey
+	var oldestAt time.Time
+	found := false
+	for k, is := range d.issues {
+		if (is == nil) != untracked {
+			continue
+		}
+		at := d.untrackedAt[k]
+		if is != nil {
+			at = is.UpdatedTime.Time
+		}
+		if !found || newestFirst(metav1.NewTime(at), metav1.NewTime(oldestAt), k.repository, oldest.repository, k.number, oldest.number) > 0 {
+			oldest, oldestAt, found = k, at, true
+		}
+	}
+	delete(d.issues, oldest)
+	delete(d.untrackedAt, oldest)
 }
 
 func (d *statusDelta) addEvent(event string, n int64, at time.Time) {

@@ -116,3 +116,64 @@ func TestAcknowledgeKeepsOneEntryPerReplicaOfTheRotation(t *testing.T) {
 		t.Error("the newest acknowledgement was cut")
 	}
 }
+
+// TestDeltaStaysBounded: however long a delta waits for its write, it
+// holds at most the newest 50 pull requests, 50 tracked issues and 50
+// removals, and writes the status an unbounded delta would have written.
+func TestDeltaStaysBounded(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	st := &hookv1.GitHubIntegrationStatus{}
+	// Status already lists issues 1..30, newer than the issues delivered
+	// below and older than their removals.
+	for n := int64(1); n <= 30; n++ {
+		st.Issues = append(st.Issues, hookv1.IssueStatus{Repository: "acme/api", Number: n, State: "open",
+			UpdatedTime: metav1.NewTime(t0.Add(30 * time.Minute))})
+	}
+	d := newStatusDelta(t0)
+	for i := int64(1); i <= 200; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		d.add(&record{time: at, result: hookv1.DeliveryProcessed, pullRequest: &hookv1.PullRequestStatus{
+			Repository: "acme/api", Number: 1000 + i, State: "open", UpdatedTime: metav1.NewTime(at)}})
+		d.add(&record{time: at, result: hookv1.DeliveryProcessed, issue: &hookv1.IssueStatus{
+			Repository: "acme/api", Number: 2000 + i, State: "open", UpdatedTime: metav1.NewTime(at)}})
+	}
+	// The last 40 removals concern issues 1..30 of status and 10 others.
+	for i := int64(1); i <= 100; i++ {
+		n := 5000 + i
+		if i > 60 {
+			n = i - 60
+		}
+		k := itemKey{"acme/api", n}
+		d.add(&record{time: t0.Add(time.Hour + time.Duration(i)*time.Second), result: hookv1.DeliveryProcessed, untrackIssue: &k})
+	}
+	tracked, removals := 0, 0
+	for _, is := range d.issues {
+		if is == nil {
+			removals++
+		} else {
+			tracked++
+		}
+	}
+	if len(d.pullRequests) != maxTrackedItems || tracked != maxTrackedItems || removals != maxTrackedItems || len(d.untrackedAt) != maxTrackedItems {
+		t.Errorf("delta holds %d pull requests, %d issues, %d removals (%d times), want %d of each",
+			len(d.pullRequests), tracked, removals, len(d.untrackedAt), maxTrackedItems)
+	}
+	if d.counters.Received != 500 || d.counters.Processed != 500 {
+		t.Errorf("counters = %+v, want every delivery", d.counters)
+	}
+
+	d.applyTo(st)
+	if len(st.PullRequests) != maxTrackedItems || st.PullRequests[0].Number != 1200 || st.PullRequests[maxTrackedItems-1].Number != 1151 {
+		t.Errorf("pull requests %d..%d (%d), want the newest 50: 1200..1151", st.PullRequests[0].Number,
+			st.PullRequests[len(st.PullRequests)-1].Number, len(st.PullRequests))
+	}
+	if len(st.Issues) != maxTrackedItems || st.Issues[0].Number != 2200 || st.Issues[maxTrackedItems-1].Number != 2151 {
+		t.Errorf("issues %d..%d (%d), want the newest 50: 2200..2151, and none of those whose label was removed",
+			st.Issues[0].Number, st.Issues[len(st.Issues)-1].Number, len(st.Issues))
+	}
+	for _, is := range st.Issues {
+		if is.Number <= 30 {
+			t.Errorf("issue %d listed after its label was removed", is.Number)
+		}
+	}
+}
