@@ -12,12 +12,14 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/harness"
+	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
 // TestStatusWritesPerDelivery streams deliveries at 20/s to one integration
 // and at 500/s over 100 integrations, with the operator's default
-// --status-flush-interval, and counts the writes to the integrations
-// (every change the API server reports) per delivery.
+// --status-flush-interval and --status-write-rate, counts the writes to the
+// integrations (every change the API server reports) per delivery, and
+// checks that status counts every delivery answered 2xx.
 func TestStatusWritesPerDelivery(t *testing.T) {
 	needScale(t)
 	for _, tc := range []struct {
@@ -53,6 +55,7 @@ func statusWrites(t *testing.T, n, perSecond int, d time.Duration) {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Second) // the pings' status writes
+	before := receivedInStatus(ctx, t, scene)
 
 	wc, err := client.NewWithWatch(controlPlane.Config, client.Options{Scheme: controlPlane.Scheme})
 	if err != nil {
@@ -79,7 +82,10 @@ func statusWrites(t *testing.T, n, perSecond int, d time.Duration) {
 	if err != nil {
 		t.Error(err)
 	}
-	time.Sleep(5 * time.Second) // the last flush
+	// The last flushes: within the write budget, the integrations still
+	// waiting are written over (integrations / rate) seconds.
+	time.Sleep(webhookserver.DefaultStatusFlushInterval +
+		time.Duration(float64(n)/webhookserver.DefaultStatusWriteRate*float64(time.Second)) + 3*time.Second)
 	stop()
 	w.Stop()
 	count := <-writes
@@ -92,7 +98,25 @@ func statusWrites(t *testing.T, n, perSecond int, d time.Duration) {
 	if ok == 0 {
 		t.Fatalf("no delivery answered 2xx of %d", len(attempts))
 	}
+	if counted := receivedInStatus(ctx, t, scene) - before; counted != int64(ok) {
+		t.Errorf("status counts %d deliveries, %d were answered 2xx", counted, ok)
+	}
 	ratio := float64(count) / float64(ok)
 	fmt.Printf("\nstatus writes: %d deliveries answered 2xx in %s (%.0f/s, asked %d/s) to %d integrations: %d writes, %.4f per delivery (target ≤ 0.05) %s\n",
 		ok, d, float64(len(attempts))/d.Seconds(), perSecond, n, count, ratio, metOrNot(ratio <= 0.05))
+}
+
+// receivedInStatus sums status.deliveries.received over the scene's
+// integrations.
+func receivedInStatus(ctx context.Context, t *testing.T, scene *harness.Scene) int64 {
+	t.Helper()
+	list := &hookv1.GitHubIntegrationList{}
+	if err := scene.Client.List(ctx, list, client.InNamespace(scene.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, gi := range list.Items {
+		sum += gi.Status.Deliveries.Received
+	}
+	return sum
 }
