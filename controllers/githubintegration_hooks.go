@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	gogithub "github.com/google/go-github/v60/github"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
@@ -25,8 +27,13 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	obj.Status.PayloadURL = payloadURL
 
 	desired := hookConfigFor(obj, payloadURL, sec)
+	// What the status shows, with the hooks this process wrote that the
+	// cache does not show yet (writtenHooks).
+	key := client.ObjectKeyFromObject(obj)
+	read := slices.Clone(obj.Status.Hooks)
+	known := r.written.overlay(key, read)
 	previous := map[string]hookv1.HookStatus{}
-	for _, hs := range obj.Status.Hooks {
+	for _, hs := range known {
 		previous[hs.Target] = hs
 	}
 
@@ -51,7 +58,7 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		}
 		hooks = append(hooks, hs)
 	}
-	for _, hs := range obj.Status.Hooks {
+	for _, hs := range known {
 		if _, dropped := previous[hs.Target]; !dropped {
 			continue
 		}
@@ -70,6 +77,7 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		}
 	}
 	setHooks(obj, hooks)
+	r.written.remember(key, read, hooks)
 
 	if len(failures) > 0 {
 		return summarizeFailures(obj, sec, failures)
