@@ -17,7 +17,8 @@ import (
 
 // reconcileHooks makes every target's hook match the spec, removes the hooks
 // of targets dropped from the spec, and records them in status; it returns
-// the failure to report.
+// the failure to report, or the *ghclient.PacingDeferredError of a change
+// the token's pacing deferred (ctx from ghclient.DeferPacing).
 func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, sec *integrationSecret) error {
 	payloadURL := obj.PayloadURL(r.PublicURL)
 	if payloadURL == "" {
@@ -38,22 +39,35 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	}
 
 	var (
-		hooks       []hookv1.HookStatus
-		failures    []targetFailure
-		rateLimited bool
+		hooks    []hookv1.HookStatus
+		failures []targetFailure
+		// stop is set by a rate limit or a deferral by the token's
+		// pacing: the remaining targets wait too.
+		stop     bool
+		deferred *ghclient.PacingDeferredError
 	)
+	// fail records err for a target; a deferral is no failure.
+	fail := func(target string, err error) string {
+		if errors.As(err, &deferred) {
+			stop = true
+			return ""
+		}
+		f := newTargetFailure(target, err)
+		failures = append(failures, f)
+		stop = f.err.Kind == ghclient.RateLimited
+		return f.err.Error()
+	}
 	for _, target := range obj.Targets() {
 		hs, ok := previous[target]
 		if !ok {
 			hs = hookv1.HookStatus{Target: target}
 		}
 		delete(previous, target)
-		if !rateLimited {
+		if !stop {
 			if err := r.syncTargetHook(ctx, obj, gh, target, desired, &hs); err != nil {
-				f := newTargetFailure(target, err)
-				hs.LastError = f.err.Error()
-				failures = append(failures, f)
-				rateLimited = f.err.Kind == ghclient.RateLimited
+				if msg := fail(target, err); msg != "" {
+					hs.LastError = msg
+				}
 			}
 		}
 		hooks = append(hooks, hs)
@@ -62,12 +76,11 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		if _, dropped := previous[hs.Target]; !dropped {
 			continue
 		}
-		if hs.ID != 0 && !rateLimited {
+		if hs.ID != 0 && !stop {
 			if err := r.deleteDroppedHook(ctx, obj, gh, hs); err != nil {
-				f := newTargetFailure(hs.Target, err)
-				hs.LastError = f.err.Error()
-				failures = append(failures, f)
-				rateLimited = f.err.Kind == ghclient.RateLimited
+				if msg := fail(hs.Target, err); msg != "" {
+					hs.LastError = msg
+				}
 				hooks = append(hooks, hs)
 			}
 			continue
@@ -81,6 +94,9 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 
 	if len(failures) > 0 {
 		return summarizeFailures(obj, sec, failures)
+	}
+	if deferred != nil {
+		return deferred
 	}
 	return nil
 }
