@@ -172,7 +172,7 @@ func lastOr(s []int) int {
 
 func orDefault(n int) string {
 	if n == 0 {
-		return "default (4)"
+		return "the operator's default"
 	}
 	return fmt.Sprint(n)
 }
