@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -64,10 +65,13 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 // number of workers rather than by GitHub. So a change that would wait
 // longer than pacingMaxWait is deferred instead: the client keeps the
 // slot, the reconcile ends and comes back pacingLead before it (time for
-// its conditional reads), and its change then goes in that slot.
+// its reads of the Secrets and of GitHub), and its change then goes in that
+// slot. It comes back at the workqueue's normal priority: during the first
+// pass after a start every integration is queued at the low priority of
+// the initial list, and a kept slot must not wait behind that backlog.
 const (
 	pacingMaxWait = 500 * time.Millisecond
-	pacingLead    = 250 * time.Millisecond
+	pacingLead    = 400 * time.Millisecond
 )
 
 // pacingMessage is the Reconciling message of an integration whose change
@@ -80,7 +84,7 @@ const pacingMessage = "Waiting for its turn to change hooks: hookwarden makes at
 func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, at time.Time) ctrl.Result {
 	markReconciling(obj, hookv1.ReasonProgressing, pacingMessage)
 	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", at)
-	return ctrl.Result{RequeueAfter: max(time.Until(at)-pacingLead, 10*time.Millisecond)}
+	return ctrl.Result{RequeueAfter: max(time.Until(at)-pacingLead, 10*time.Millisecond), Priority: ptr.To(0)}
 }
 
 // warn emits a Warning Event.

@@ -115,8 +115,10 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	fmt.Printf("  minimum the limits allow (binding: %s)   %s\n", binding, worst.Round(100*time.Millisecond))
 	fmt.Printf("  target: minimum + 10 %% + 10 s                   %s  %s\n", goal.Round(100*time.Millisecond), metOrNot(took <= goal))
 	fmt.Printf("  rate-limited answers (secondary or primary)     %d  %s\n", secondary, metOrNot(secondary == 0))
+	reqs := sim.Requests()
 	fmt.Printf("  GitHub requests: %d (%d mutations); by route (requests / answered 304 / spent rate limit):\n%s",
-		st.Total, st.Mutating, routeAnswers(sim.Requests()))
+		st.Total, st.Mutating, routeAnswers(reqs))
+	fmt.Printf("  %s\n", creationSpread(reqs, start))
 
 	steadyState(t, sim, *tokens)
 }
@@ -125,9 +127,12 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 // Ready.
 func steadyState(t *testing.T, sim *githubsim.Server, tokens int) {
 	t.Helper()
-	// Let the passes that follow the creations (pings, first delivery
-	// checks) pass.
-	time.Sleep(*interval)
+	// Let the first pass after every creation go by: it reads the hook in
+	// full, since the ping GitHub sent on creation changed the hook's
+	// last_response after the reconcile that created it last read it, as
+	// GitHub would answer too. hookwarden jitters each pass by up to 10 %
+	// of the interval, hence the margin.
+	time.Sleep(*interval*11/10 + 5*time.Second)
 	sim.ResetStats()
 	windowStart := time.Now()
 	window := time.Duration(*intervals) * *interval
@@ -159,6 +164,43 @@ func steadyState(t *testing.T, sim *githubsim.Server, tokens int) {
 	reqs := sim.Requests()
 	fmt.Printf("  by route (requests / answered 304 / spent rate limit):\n%s", routeAnswers(reqs))
 	explainSpent(sim, reqs, windowStart)
+}
+
+// creationSpread summarises when each token's hooks were created, from the
+// operator's start: the first and the last creation of all tokens, and per
+// token the time from its first creation to its last (19 s at best for 20
+// hooks at one a second).
+func creationSpread(reqs []githubsim.RequestRecord, start time.Time) string {
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	for _, r := range reqs {
+		if r.Route != "POST /repos/{owner}/{repo}/hooks" || r.Status != http.StatusCreated {
+			continue
+		}
+		if f, ok := first[r.Token]; !ok || r.At.Before(f) {
+			first[r.Token] = r.At
+		}
+		if l, ok := last[r.Token]; !ok || r.At.After(l) {
+			last[r.Token] = r.At
+		}
+	}
+	if len(first) == 0 {
+		return "no hook created"
+	}
+	var spreads []time.Duration
+	earliest, latest := time.Time{}, time.Time{}
+	for tok, f := range first {
+		spreads = append(spreads, last[tok].Sub(f))
+		if earliest.IsZero() || f.Before(earliest) {
+			earliest = f
+		}
+		if last[tok].After(latest) {
+			latest = last[tok]
+		}
+	}
+	slices.Sort(spreads)
+	return fmt.Sprintf("hook creations from %+.1fs to %+.1fs after the operator's start; per token, first to last: median %.1fs, max %.1fs",
+		earliest.Sub(start).Seconds(), latest.Sub(start).Seconds(),
+		spreads[len(spreads)/2].Seconds(), spreads[len(spreads)-1].Seconds())
 }
 
 // routeAnswers lists, per route, the requests, those answered 304 and
