@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/metrics"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
@@ -195,7 +197,11 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
-	if err := r.reconcileHooks(ctx, obj, gh, sec); err != nil {
+	if err := r.reconcileHooks(ghclient.DeferPacing(ctx, req.String(), pacingMaxWait), obj, gh, sec); err != nil {
+		var deferred *ghclient.PacingDeferredError
+		if errors.As(err, &deferred) {
+			return waitForPacing(ctx, obj, deferred.At), nil
+		}
 		return r.handleFailure(ctx, obj, err)
 	}
 	wake, err := r.finishRotation(ctx, obj, sec)

@@ -142,8 +142,56 @@ func TestFailedStatusWriteAfterCreateLeavesOneHook(t *testing.T) {
 			t.Errorf("%s: status ID %d, hook on GitHub %d", repo, hs.ID, hooks[0].ID)
 		}
 	}
-	if n := len(h.recorder.find("crash", hookv1.EventHookAdopted)); n != 2 {
-		t.Errorf("%d HookAdopted events after the lost write, want 2", n)
+	// The process that created the hooks remembers them: it neither adopts
+	// them by their payload URL nor sets their secret again. (A new
+	// process adopts them: TestExistingHookIsAdoptedAndCorrected.)
+	if n := len(h.recorder.find("crash", hookv1.EventHookAdopted)); n != 0 {
+		t.Errorf("%d HookAdopted events after the lost write, want 0", n)
+	}
+	if n := h.sim.Stats().ByRoute["PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config"]; n != 0 {
+		t.Errorf("%d hook config edits after the lost write, want 0", n)
+	}
+}
+
+// TestCreatedHooksAreNotEditedAgain: the reconcile that follows a creation
+// (woken by the protection of the Secret in the same reconcile) often reads
+// the integration from a cache that does not show the new hook yet. It must
+// still know the hook rather than adopt it by its payload URL and set its
+// secret a second time: n integrations make n creations and no edit.
+func TestCreatedHooksAreNotEditedAgain(t *testing.T) {
+	const n = 12
+	var repos, names []string
+	for i := range n {
+		repos = append(repos, fmt.Sprintf("acme/repo-%02d", i))
+		names = append(names, fmt.Sprintf("fresh-%02d", i))
+	}
+	// The cache shows each status write a second late.
+	h := newHarness(t, harnessOptions{repos: repos, concurrency: 4, statusLag: time.Second})
+	for i, name := range names {
+		h.withSecret(name)
+		h.integration(name, []string{repos[i]})
+	}
+	for _, name := range names {
+		h.waitReady(name)
+	}
+	h.waitQuiet()
+
+	byRoute := h.sim.Stats().ByRoute
+	if got := byRoute["POST /repos/{owner}/{repo}/hooks"]; got != n {
+		t.Errorf("%d hook creations for %d integrations, want %d", got, n, n)
+	}
+	for _, route := range []string{"PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config", "PATCH /repos/{owner}/{repo}/hooks/{hook_id}"} {
+		if got := byRoute[route]; got != 0 {
+			t.Errorf("%d requests %s after creating the hooks, want 0", got, route)
+		}
+	}
+	for i, name := range names {
+		if evs := h.recorder.find(name, hookv1.EventHookAdopted); len(evs) != 0 {
+			t.Errorf("%s adopted the hook it had created: %+v", name, evs)
+		}
+		if hooks := h.simHooks(repos[i]); len(hooks) != 1 || hooks[0].Config.Secret != testWebhookSecret {
+			t.Errorf("%s: hooks on GitHub %+v, want one with the webhook secret", repos[i], hooks)
+		}
 	}
 }
 

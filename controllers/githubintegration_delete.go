@@ -79,7 +79,8 @@ func (r *GitHubIntegrationReconciler) deleteAllHooks(ctx context.Context, obj *h
 	}
 	known := map[string]bool{}
 	var targets []hookv1.HookStatus
-	for _, hs := range obj.Status.Hooks {
+	// With the hooks this process created that the cache does not show yet.
+	for _, hs := range r.written.overlay(client.ObjectKeyFromObject(obj), obj.Status.Hooks) {
 		known[hs.Target] = true
 		targets = append(targets, hs)
 	}

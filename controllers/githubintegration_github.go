@@ -23,6 +23,7 @@ func (r *GitHubIntegrationReconciler) rememberToken(obj *hookv1.GitHubIntegratio
 func (r *GitHubIntegrationReconciler) forgetIntegration(key types.NamespacedName) {
 	r.swapToken(key, nil)
 	r.redeliveries.forgetIntegration(key)
+	r.written.forget(key)
 	metrics.ForgetReconciled(key.Namespace, key.Name)
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	gogithub "github.com/google/go-github/v60/github"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
@@ -15,7 +17,8 @@ import (
 
 // reconcileHooks makes every target's hook match the spec, removes the hooks
 // of targets dropped from the spec, and records them in status; it returns
-// the failure to report.
+// the failure to report, or the *ghclient.PacingDeferredError of a change
+// the token's pacing deferred (ctx from ghclient.DeferPacing).
 func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, sec *integrationSecret) error {
 	payloadURL := obj.PayloadURL(r.PublicURL)
 	if payloadURL == "" {
@@ -25,42 +28,59 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	obj.Status.PayloadURL = payloadURL
 
 	desired := hookConfigFor(obj, payloadURL, sec)
+	// What the status shows, with the hooks this process wrote that the
+	// cache does not show yet (writtenHooks).
+	key := client.ObjectKeyFromObject(obj)
+	read := slices.Clone(obj.Status.Hooks)
+	known := r.written.overlay(key, read)
 	previous := map[string]hookv1.HookStatus{}
-	for _, hs := range obj.Status.Hooks {
+	for _, hs := range known {
 		previous[hs.Target] = hs
 	}
 
 	var (
-		hooks       []hookv1.HookStatus
-		failures    []targetFailure
-		rateLimited bool
+		hooks    []hookv1.HookStatus
+		failures []targetFailure
+		// stop is set by a rate limit or a deferral by the token's
+		// pacing: the remaining targets wait too.
+		stop     bool
+		deferred *ghclient.PacingDeferredError
 	)
+	// fail records err for a target; a deferral is no failure.
+	fail := func(target string, err error) string {
+		if errors.As(err, &deferred) {
+			stop = true
+			return ""
+		}
+		f := newTargetFailure(target, err)
+		failures = append(failures, f)
+		stop = f.err.Kind == ghclient.RateLimited
+		return f.err.Error()
+	}
 	for _, target := range obj.Targets() {
 		hs, ok := previous[target]
 		if !ok {
 			hs = hookv1.HookStatus{Target: target}
 		}
 		delete(previous, target)
-		if !rateLimited {
+		if !stop {
 			if err := r.syncTargetHook(ctx, obj, gh, target, desired, &hs); err != nil {
-				f := newTargetFailure(target, err)
-				hs.LastError = f.err.Error()
-				failures = append(failures, f)
-				rateLimited = f.err.Kind == ghclient.RateLimited
+				if msg := fail(target, err); msg != "" {
+					hs.LastError = msg
+				}
 			}
 		}
 		hooks = append(hooks, hs)
 	}
-	for _, hs := range obj.Status.Hooks {
+	for _, hs := range known {
 		if _, dropped := previous[hs.Target]; !dropped {
 			continue
 		}
-		if hs.ID != 0 && !rateLimited {
+		if hs.ID != 0 && !stop {
 			if err := r.deleteDroppedHook(ctx, obj, gh, hs); err != nil {
-				f := newTargetFailure(hs.Target, err)
-				hs.LastError = f.err.Error()
-				failures = append(failures, f)
-				rateLimited = f.err.Kind == ghclient.RateLimited
+				if msg := fail(hs.Target, err); msg != "" {
+					hs.LastError = msg
+				}
 				hooks = append(hooks, hs)
 			}
 			continue
@@ -70,9 +90,13 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		}
 	}
 	setHooks(obj, hooks)
+	r.written.remember(key, read, hooks)
 
 	if len(failures) > 0 {
 		return summarizeFailures(obj, sec, failures)
+	}
+	if deferred != nil {
+		return deferred
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -55,6 +56,35 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 		k.reconciling(failure.reason, failure.message)
 		return ctrl.Result{}, failure
 	}
+}
+
+// How a reconcile waits for its token's pacing of mutations (at most one a
+// second per token, as GitHub asks). A worker that waited for its slot
+// in the GitHub client would sit idle while other tokens' integrations
+// queue behind it: with many tokens, convergence would be bound by the
+// number of workers rather than by GitHub. So a change that would wait
+// longer than pacingMaxWait is deferred instead: the client keeps the
+// slot, the reconcile ends and comes back pacingLead before it (time for
+// its reads of the Secrets and of GitHub), and its change then goes in that
+// slot. It comes back at the workqueue's normal priority: during the first
+// pass after a start every integration is queued at the low priority of
+// the initial list, and a kept slot must not wait behind that backlog.
+const (
+	pacingMaxWait = 500 * time.Millisecond
+	pacingLead    = 400 * time.Millisecond
+)
+
+// pacingMessage is the Reconciling message of an integration whose change
+// waits for its token's turn; the same every time, so that waiting again
+// writes no status.
+const pacingMessage = "Waiting for its turn to change hooks: hookwarden makes at most one change a second on GitHub with one token"
+
+// waitForPacing ends a reconcile whose change the token's pacing deferred
+// to at: Reconciling, no error and no backoff, back shortly before at.
+func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, at time.Time) ctrl.Result {
+	markReconciling(obj, hookv1.ReasonProgressing, pacingMessage)
+	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", at)
+	return ctrl.Result{RequeueAfter: max(time.Until(at)-pacingLead, 10*time.Millisecond), Priority: ptr.To(0)}
 }
 
 // warn emits a Warning Event.

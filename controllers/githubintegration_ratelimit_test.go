@@ -2,13 +2,17 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 )
 
@@ -130,6 +134,84 @@ func TestSteadyStateSpendsNoRateLimit(t *testing.T) {
 	for _, repo := range repos {
 		if hooks := h.simHooks(repo); len(hooks) != 1 {
 			t.Errorf("%s has %d hooks", repo, len(hooks))
+		}
+	}
+}
+
+// TestPacingDoesNotHoldTheWorker: a worker whose change would wait for its
+// token's pacing defers it instead of waiting, so one worker goes on to
+// the integrations of other tokens; the deferred ones come back for their
+// slot, with Reconciling saying why meanwhile.
+func TestPacingDoesNotHoldTheWorker(t *testing.T) {
+	const otherToken = "ghp_reconciler_test_other_token_0123"
+	paced := []string{"acme/p0", "acme/p1", "acme/p2", "acme/p3"}
+	h := newHarness(t, harnessOptions{
+		repos:          append(slices.Clone(paced), "acme/other"),
+		concurrency:    1,
+		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(time.Second)},
+	})
+	h.sim.AddToken(otherToken, []string{"admin:repo_hook"}, "acme/other")
+	var names []string
+	for i, repo := range paced {
+		names = append(names, fmt.Sprintf("paced-%d", i))
+		h.withSecret(names[i])
+		h.integration(names[i], []string{repo})
+	}
+	// Once the first token's first hook exists, the other token's
+	// integration comes behind the rest of the first token's in the queue.
+	h.eventually(10*time.Second, func() error {
+		if n := h.sim.Stats().ByRoute["POST /repos/{owner}/{repo}/hooks"]; n == 0 {
+			return fmt.Errorf("no hook created yet")
+		}
+		return nil
+	})
+	h.secret("other", map[string]string{"token": otherToken, "webhook_secret": testWebhookSecret})
+	h.integration("other", []string{"acme/other"})
+
+	// Those that wait for their slot say so meanwhile.
+	waited := map[string]bool{}
+	h.eventually(15*time.Second, func() error {
+		pending := 0
+		for _, name := range append(slices.Clone(names), "other") {
+			gi := h.get(name)
+			if c := condition(gi, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+				continue
+			}
+			pending++
+			if c := condition(gi, hookv1.ConditionReconciling); c != nil && strings.Contains(c.Message, "Waiting for its turn") {
+				waited[name] = true
+			}
+		}
+		if pending > 0 {
+			return fmt.Errorf("%d integrations not Ready", pending)
+		}
+		return nil
+	})
+	if len(waited) == 0 {
+		t.Error("no integration of the paced token showed that it waited for its turn")
+	}
+	if waited["other"] {
+		t.Error("the other token's integration waited for a turn, but its token made no other change")
+	}
+	var ids []int64
+	for _, repo := range paced {
+		ids = append(ids, h.simHooks(repo)[0].ID)
+	}
+	other := h.simHooks("acme/other")[0].ID
+	// Hook IDs grow with creation: the other token's hook was created
+	// while the first token's last change waited for its slot.
+	if other > slices.Max(ids) {
+		t.Errorf("the other token's hook (%d) was created after all of the first token's (%v): the worker waited for the first token's pacing", other, ids)
+	}
+	st := h.sim.Stats()
+	if st.RateLimited != 0 || st.ByRoute["POST /repos/{owner}/{repo}/hooks"] != len(paced)+1 {
+		t.Errorf("rate-limited answers %d, hook creations %d; want 0 and %d", st.RateLimited, st.ByRoute["POST /repos/{owner}/{repo}/hooks"], len(paced)+1)
+	}
+	h.recorder.mu.Lock()
+	defer h.recorder.mu.Unlock()
+	for _, e := range h.recorder.events {
+		if e.eventType == corev1.EventTypeWarning {
+			t.Errorf("Warning Event while waiting for the pacing: %+v", e)
 		}
 	}
 }

@@ -57,6 +57,9 @@ type GitHubIntegrationReconciler struct {
 	tokens tokenUsers
 	// redeliveries remembers the redeliveries requested recently.
 	redeliveries redeliveryLog
+	// written remembers the hooks this process wrote until the cache
+	// shows them.
+	written writtenHooks
 }
 
 // DefaultSecretPropagationDelay is the default of

@@ -69,6 +69,11 @@ type harnessOptions struct {
 	// linksInterval shortens the GitHubIssue reconciler's
 	// LinkedPullRequestsInterval.
 	linksInterval time.Duration
+	// statusLag, when set, makes the reconciler's cached reads of a
+	// GitHubIntegration show the status it had before the reconciler's
+	// last status write, until statusLag has passed since that write: a
+	// cache that lags behind the API server, as under load.
+	statusLag time.Duration
 }
 
 // harness is one test's namespace, GitHub simulator, receiver stand-in and
@@ -92,6 +97,15 @@ type harness struct {
 	// receiverDown makes the receiver stand-in close every connection
 	// without an answer, as GitHub sees an outage (status_code 0).
 	receiverDown atomic.Bool
+	// lagged holds, per integration, the status its cached reads show
+	// until a time (harnessOptions.statusLag).
+	laggedMu sync.Mutex
+	lagged   map[client.ObjectKey]laggedStatus
+}
+
+type laggedStatus struct {
+	until  time.Time
+	status hookv1.GitHubIntegrationStatus
 }
 
 type writesKey struct{}
@@ -147,7 +161,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 			if err != nil {
 				return nil, err
 			}
-			return &cachedReads{Client: interceptor.NewClient(c, h.interceptors(opts)), reader: cached}, nil
+			return &cachedReads{Client: interceptor.NewClient(c, h.interceptors(opts)), reader: cached, h: h}, nil
 		},
 	})
 	if err != nil {
@@ -229,6 +243,9 @@ func (h *harness) interceptors(opts harnessOptions) interceptor.Funcs {
 				if err := h.statusWrite(ctx, opts, gi); err != nil {
 					return err
 				}
+				if opts.statusLag > 0 {
+					h.lagStatus(ctx, client.ObjectKeyFromObject(gi), opts.statusLag)
+				}
 			}
 			return c.SubResource(sub).Apply(ctx, obj, o...)
 		},
@@ -247,14 +264,43 @@ func (h *harness) statusWrite(ctx context.Context, opts harnessOptions, gi *hook
 	return nil
 }
 
+// lagStatus makes the cached reads of an integration show its status as it
+// is now, before a write, for lag (unless they already show an older one).
+func (h *harness) lagStatus(ctx context.Context, key client.ObjectKey, lag time.Duration) {
+	h.laggedMu.Lock()
+	defer h.laggedMu.Unlock()
+	if l, ok := h.lagged[key]; ok && time.Now().Before(l.until) {
+		return
+	}
+	current := &hookv1.GitHubIntegration{}
+	if err := env.Client.Get(ctx, key, current); err != nil {
+		return
+	}
+	if h.lagged == nil {
+		h.lagged = map[client.ObjectKey]laggedStatus{}
+	}
+	h.lagged[key] = laggedStatus{until: time.Now().Add(lag), status: current.Status}
+}
+
 // cachedReads serves Get and List from the manager's cache.
 type cachedReads struct {
 	client.Client
 	reader client.Reader
+	h      *harness
 }
 
 func (c *cachedReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	return c.reader.Get(ctx, key, obj, opts...)
+	if err := c.reader.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	if gi, ok := obj.(*hookv1.GitHubIntegration); ok {
+		c.h.laggedMu.Lock()
+		defer c.h.laggedMu.Unlock()
+		if l, ok := c.h.lagged[key]; ok && time.Now().Before(l.until) {
+			gi.Status = *l.status.DeepCopy()
+		}
+	}
+	return nil
 }
 
 func (c *cachedReads) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
@@ -401,6 +447,21 @@ func (h *harness) eventually(timeout time.Duration, cond func() error) {
 func (h *harness) waitReady(name string) *hookv1.GitHubIntegration {
 	h.t.Helper()
 	return h.waitCondition(name, hookv1.ConditionReady, metav1.ConditionTrue, "", 20*time.Second)
+}
+
+// waitQuiet waits until no reconcile has run for a second (at most 20 s):
+// the reconciles that events woke have run.
+func (h *harness) waitQuiet() {
+	h.t.Helper()
+	last, since := h.reconciles.Load(), time.Now()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n := h.reconciles.Load(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= time.Second {
+			return
+		}
+	}
+	h.t.Fatalf("reconciles still running after 20 s (%d so far)", last)
 }
 
 // waitCondition waits until a condition has status (and reason, unless

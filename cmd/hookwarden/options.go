@@ -90,7 +90,7 @@ func DefaultOptions() Options {
 		ReceiverDedupeSize:          webhookserver.DefaultDedupeSize,
 		MetricsBindAddress:          ":8080",
 		HealthProbeBindAddress:      ":8081",
-		MaxConcurrentReconciles:     4,
+		MaxConcurrentReconciles:     DefaultMaxConcurrentReconciles,
 		StatusFlushInterval:         webhookserver.DefaultStatusFlushInterval,
 		StatusWriteRate:             webhookserver.DefaultStatusWriteRate,
 		ReceiverQueueSize:           webhookserver.DefaultQueueSize,
@@ -100,6 +100,13 @@ func DefaultOptions() Options {
 		ReplicaName:                 podName(),
 	}
 }
+
+// DefaultMaxConcurrentReconciles is the default of
+// --max-concurrent-reconciles. A reconcile spends most of its time waiting
+// for GitHub's answers (and a change never waits long for its token's
+// pacing: it is deferred instead), so workers are cheap and many are needed
+// to keep every token's pacing busy; see docs/install.md.
+const DefaultMaxConcurrentReconciles = 32
 
 // The components a process may run (--components).
 const (

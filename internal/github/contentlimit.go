@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -55,25 +56,37 @@ func newSlidingWindows(limits []ContentLimit, now func() time.Time) []*slidingWi
 }
 
 // wait reserves a place for one request in the window, waiting for one to
-// free up, or returns ctx's error.
-func (w *slidingWindow) wait(ctx context.Context) error {
+// free up, and returns the time the place was taken at; or returns ctx's
+// error.
+func (w *slidingWindow) wait(ctx context.Context) (time.Time, error) {
 	for {
-		delay := w.reserve()
+		at, delay := w.reserve()
 		if delay <= 0 {
-			return nil
+			return at, nil
 		}
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("wait for GitHub's content-creation limit (%d requests per %s): %w", w.limit.Requests, w.limit.Period, ctx.Err())
+			return time.Time{}, fmt.Errorf("wait for GitHub's content-creation limit (%d requests per %s): %w", w.limit.Requests, w.limit.Period, ctx.Err())
 		case <-timer.C:
 		}
 	}
 }
 
-// reserve takes a place and returns 0, or returns how long until one frees.
-func (w *slidingWindow) reserve() time.Duration {
+// release gives back the place taken at at, for a request that was not
+// sent after all.
+func (w *slidingWindow) release(at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i := slices.IndexFunc(w.sent, at.Equal); i >= 0 {
+		w.sent = slices.Delete(w.sent, i, i+1)
+	}
+}
+
+// reserve takes a place and returns its time and 0, or returns how long
+// until one frees.
+func (w *slidingWindow) reserve() (time.Time, time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now()
@@ -87,7 +100,7 @@ func (w *slidingWindow) reserve() time.Duration {
 	w.sent = kept
 	if len(w.sent) < w.limit.Requests {
 		w.sent = append(w.sent, now)
-		return 0
+		return now, 0
 	}
-	return max(w.sent[0].Sub(cutoff), time.Millisecond)
+	return time.Time{}, max(w.sent[0].Sub(cutoff), time.Millisecond)
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // secondaryLimitDefaultWait is how long GitHub asks clients to wait after a
@@ -42,7 +40,7 @@ func (e *RateLimitedError) Error() string {
 // requests by a minimum interval.
 type RateLimitTransport struct {
 	next      http.RoundTripper
-	mutations *rate.Limiter
+	mutations *pacer
 	// content keeps mutating requests within GitHub's content-creation
 	// limits.
 	content []*slidingWindow
@@ -59,7 +57,7 @@ type RateLimitTransport struct {
 func NewRateLimitTransport(next http.RoundTripper, mutationInterval time.Duration, content ...ContentLimit) *RateLimitTransport {
 	t := &RateLimitTransport{next: next, now: time.Now}
 	if mutationInterval > 0 {
-		t.mutations = rate.NewLimiter(rate.Every(mutationInterval), 1)
+		t.mutations = newPacer(mutationInterval, func() time.Time { return t.now() })
 	}
 	t.content = newSlidingWindows(content, func() time.Time { return t.now() })
 	return t
@@ -76,7 +74,9 @@ func (t *RateLimitTransport) BlockedUntil() time.Time {
 	return time.Time{}
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A mutating request whose context
+// came from DeferPacing may fail with a *PacingDeferredError instead of
+// waiting for the mutation interval.
 func (t *RateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.refuse(); err != nil {
 		closeBody(req)
@@ -101,19 +101,34 @@ func (t *RateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // pace holds a mutating request until the content-creation limits and the
-// mutation interval let it go.
+// mutation interval let it go. A request the pacing defers gives back its
+// places in the content-creation windows: it was not sent.
 func (t *RateLimitTransport) pace(req *http.Request) error {
+	taken := make([]time.Time, 0, len(t.content))
 	for _, w := range t.content {
-		if err := w.wait(req.Context()); err != nil {
+		at, err := w.wait(req.Context())
+		if err != nil {
+			t.release(taken)
 			return err
 		}
+		taken = append(taken, at)
 	}
-	if t.mutations != nil {
-		if err := t.mutations.Wait(req.Context()); err != nil {
-			return fmt.Errorf("wait for the mutation interval: %w", err)
-		}
+	if t.mutations == nil {
+		return nil
+	}
+	if err := t.mutations.wait(req.Context()); err != nil {
+		t.release(taken)
+		return err
 	}
 	return nil
+}
+
+// release gives back places taken in the content-creation windows, in
+// their order.
+func (t *RateLimitTransport) release(taken []time.Time) {
+	for i, at := range taken {
+		t.content[i].release(at)
+	}
 }
 
 func (t *RateLimitTransport) refuse() error {

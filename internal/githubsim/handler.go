@@ -37,7 +37,7 @@ func (c *call) docURL() string {
 
 func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: rt.String()}
+		rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: rt.String(), At: s.now()}
 		consumed, loseAnswer := s.injectFault(w, r, rt, &rec)
 		if consumed {
 			s.stats.record(rec)
@@ -183,7 +183,7 @@ func (s *Server) nextRequestID() string {
 // notFound answers paths the simulator does not implement the way GitHub
 // answers unknown paths.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: "", Status: http.StatusNotFound}
+	rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: "", Status: http.StatusNotFound, At: s.now()}
 	s.stats.record(rec)
 	errorResponse(http.StatusNotFound, "Not Found", docsREST).write(w)
 }

@@ -3,6 +3,7 @@ package githubsim
 import (
 	"maps"
 	"sync"
+	"time"
 )
 
 // maxRequestLog bounds the request log; statistics keep counting beyond it.
@@ -27,6 +28,8 @@ type RequestRecord struct {
 	RateLimited bool
 	// Fault is "", "reset", "hang", "error" or "lost answer".
 	Fault string
+	// At is when the request arrived.
+	At time.Time
 }
 
 type requestRecord = RequestRecord

@@ -2,8 +2,11 @@ package scale
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +115,10 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	fmt.Printf("  minimum the limits allow (binding: %s)   %s\n", binding, worst.Round(100*time.Millisecond))
 	fmt.Printf("  target: minimum + 10 %% + 10 s                   %s  %s\n", goal.Round(100*time.Millisecond), metOrNot(took <= goal))
 	fmt.Printf("  rate-limited answers (secondary or primary)     %d  %s\n", secondary, metOrNot(secondary == 0))
-	fmt.Printf("  GitHub requests: %d (%d mutations); by route: %s\n", st.Total, st.Mutating, byRoute(st))
+	reqs := sim.Requests()
+	fmt.Printf("  GitHub requests: %d (%d mutations); by route (requests / answered 304 / spent rate limit):\n%s",
+		st.Total, st.Mutating, routeAnswers(reqs))
+	fmt.Printf("  %s\n", creationSpread(reqs, start))
 
 	steadyState(t, sim, *tokens)
 }
@@ -121,10 +127,14 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 // Ready.
 func steadyState(t *testing.T, sim *githubsim.Server, tokens int) {
 	t.Helper()
-	// Let the passes that follow the creations (pings, first delivery
-	// checks) pass.
-	time.Sleep(*interval)
+	// Let the first pass after every creation go by: it reads the hook in
+	// full, since the ping GitHub sent on creation changed the hook's
+	// last_response after the reconcile that created it last read it, as
+	// GitHub would answer too. hookwarden jitters each pass by up to 10 %
+	// of the interval, hence the margin.
+	time.Sleep(*interval*11/10 + 5*time.Second)
 	sim.ResetStats()
+	windowStart := time.Now()
 	window := time.Duration(*intervals) * *interval
 	time.Sleep(window)
 	st := sim.Stats()
@@ -151,16 +161,121 @@ func steadyState(t *testing.T, sim *githubsim.Server, tokens int) {
 	if len(st.ByToken) > tokens {
 		t.Errorf("requests from %d tokens, %d exist", len(st.ByToken), tokens)
 	}
-	fmt.Printf("  by route: %s\n", byRoute(st))
+	reqs := sim.Requests()
+	fmt.Printf("  by route (requests / answered 304 / spent rate limit):\n%s", routeAnswers(reqs))
+	explainSpent(sim, reqs, windowStart)
 }
 
-func byRoute(st githubsim.Stats) string {
-	routes := make([]string, 0, len(st.ByRoute))
-	for r, n := range st.ByRoute {
-		routes = append(routes, fmt.Sprintf("%s: %d", r, n))
+// creationSpread summarises when each token's hooks were created, from the
+// operator's start: the first and the last creation of all tokens, and per
+// token the time from its first creation to its last (19 s at best for 20
+// hooks at one a second).
+func creationSpread(reqs []githubsim.RequestRecord, start time.Time) string {
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	for _, r := range reqs {
+		if r.Route != "POST /repos/{owner}/{repo}/hooks" || r.Status != http.StatusCreated {
+			continue
+		}
+		if f, ok := first[r.Token]; !ok || r.At.Before(f) {
+			first[r.Token] = r.At
+		}
+		if l, ok := last[r.Token]; !ok || r.At.After(l) {
+			last[r.Token] = r.At
+		}
 	}
-	slices.Sort(routes)
-	return strings.Join(routes, "; ")
+	if len(first) == 0 {
+		return "no hook created"
+	}
+	var spreads []time.Duration
+	earliest, latest := time.Time{}, time.Time{}
+	for tok, f := range first {
+		spreads = append(spreads, last[tok].Sub(f))
+		if earliest.IsZero() || f.Before(earliest) {
+			earliest = f
+		}
+		if last[tok].After(latest) {
+			latest = last[tok]
+		}
+	}
+	slices.Sort(spreads)
+	return fmt.Sprintf("hook creations from %+.1fs to %+.1fs after the operator's start; per token, first to last: median %.1fs, max %.1fs",
+		earliest.Sub(start).Seconds(), latest.Sub(start).Seconds(),
+		spreads[len(spreads)/2].Seconds(), spreads[len(spreads)-1].Seconds())
+}
+
+// routeAnswers lists, per route, the requests, those answered 304 and
+// those that spent rate limit.
+func routeAnswers(reqs []githubsim.RequestRecord) string {
+	type counts struct{ total, notModified, spent int }
+	per := map[string]*counts{}
+	for _, r := range reqs {
+		c := per[r.Route]
+		if c == nil {
+			c = &counts{}
+			per[r.Route] = c
+		}
+		c.total++
+		if r.Status == http.StatusNotModified {
+			c.notModified++
+		}
+		if r.Spent {
+			c.spent++
+		}
+	}
+	routes := slices.Sorted(maps.Keys(per))
+	var b strings.Builder
+	for _, route := range routes {
+		c := per[route]
+		fmt.Fprintf(&b, "    %-70s %6d / %6d / %4d\n", route, c.total, c.notModified, c.spent)
+	}
+	return b.String()
+}
+
+// explainSpent prints the requests that spent rate limit, each with the
+// newest delivery its hook had got by then: a hook read answered 200
+// because a delivery changed its last_response (or its delivery log) is
+// what GitHub would answer too.
+func explainSpent(sim *githubsim.Server, reqs []githubsim.RequestRecord, start time.Time) {
+	const most = 40
+	shown := 0
+	for _, r := range reqs {
+		if !r.Spent {
+			continue
+		}
+		if shown++; shown > most {
+			fmt.Printf("    ... and more\n")
+			return
+		}
+		note := ""
+		if target, id, ok := hookOf(r.Path); ok {
+			if ds, err := sim.Deliveries(target, id); err == nil {
+				var newest *githubsim.Delivery
+				for i := range ds {
+					if ds[i].DeliveredAt.Before(r.At) && (newest == nil || ds[i].DeliveredAt.After(newest.DeliveredAt)) {
+						newest = &ds[i]
+					}
+				}
+				if newest != nil {
+					note = fmt.Sprintf("; newest delivery before it: %s at %+.1fs (%d of the hook's deliveries)",
+						newest.Event, newest.DeliveredAt.Sub(start).Seconds(), len(ds))
+				}
+			}
+		}
+		fmt.Printf("    spent: %s %s answered %d at %+.1fs%s\n", r.Method, r.Path, r.Status, r.At.Sub(start).Seconds(), note)
+	}
+}
+
+// hookOf parses /repos/{owner}/{repo}/hooks/{id}[/...].
+func hookOf(path string) (string, int64, bool) {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(parts) < 5 || parts[0] != "repos" || parts[3] != "hooks" {
+		return "", 0, false
+	}
+	id, err := strconv.ParseInt(parts[4], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return parts[1] + "/" + parts[2], id, true
 }
 
 func lastOr(s []int) int {
@@ -172,7 +287,7 @@ func lastOr(s []int) int {
 
 func orDefault(n int) string {
 	if n == 0 {
-		return "default (4)"
+		return "the operator's default"
 	}
 	return fmt.Sprint(n)
 }

@@ -1,0 +1,188 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// pacedPoster sends POSTs through a RateLimitTransport on a fake clock and
+// counts the ones that reach the server.
+type pacedPoster struct {
+	t      *testing.T
+	clock  *fakeClock
+	client *http.Client
+	url    string
+	sent   atomic.Int64
+}
+
+func newPacedPoster(t *testing.T, interval time.Duration, content ...ContentLimit) *pacedPoster {
+	p := &pacedPoster{t: t, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		p.sent.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	rt := NewRateLimitTransport(http.DefaultTransport, interval, content...)
+	rt.now = p.clock.Now
+	p.client, p.url = &http.Client{Transport: rt}, srv.URL
+	return p
+}
+
+// post sends one mutation for key (deferred beyond maxWait) and returns
+// the time it was deferred to, or the zero time when it was sent.
+func (p *pacedPoster) post(ctx context.Context, key string, maxWait time.Duration) time.Time {
+	p.t.Helper()
+	req, err := http.NewRequestWithContext(DeferPacing(ctx, key, maxWait), http.MethodPost, p.url, strings.NewReader("{}"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp, err := p.client.Do(req)
+	var deferred *PacingDeferredError
+	switch {
+	case errors.As(err, &deferred):
+		return deferred.At
+	case err != nil:
+		p.t.Fatalf("POST for %s: %v", key, err)
+	}
+	_ = resp.Body.Close()
+	return time.Time{}
+}
+
+func TestDeferredMutationKeepsItsSlot(t *testing.T) {
+	const interval, maxWait = time.Second, 100 * time.Millisecond
+	p := newPacedPoster(t, interval)
+	ctx := context.Background()
+	t0 := p.clock.Now()
+
+	if at := p.post(ctx, "a", maxWait); !at.IsZero() || p.sent.Load() != 1 {
+		t.Fatalf("first mutation deferred to %v (%d sent), want sent at once", at, p.sent.Load())
+	}
+	// The next two would wait longer than maxWait: deferred, not sent,
+	// each to a slot of its own in the order they asked.
+	if at := p.post(ctx, "b", maxWait); !at.Equal(t0.Add(interval)) {
+		t.Errorf("b deferred to %v, want %v", at, t0.Add(interval))
+	}
+	if at := p.post(ctx, "c", maxWait); !at.Equal(t0.Add(2 * interval)) {
+		t.Errorf("c deferred to %v, want %v", at, t0.Add(2*interval))
+	}
+	if n := p.sent.Load(); n != 1 {
+		t.Fatalf("%d requests sent, want only the first: deferred ones are not sent", n)
+	}
+
+	// At b's slot, b goes without waiting; c, coming back too early, is
+	// told the same slot again rather than losing its place.
+	p.clock.Advance(interval)
+	if at := p.post(ctx, "b", maxWait); !at.IsZero() {
+		t.Errorf("b at its slot deferred again to %v", at)
+	}
+	if at := p.post(ctx, "c", maxWait); !at.Equal(t0.Add(2 * interval)) {
+		t.Errorf("c back early deferred to %v, want its slot %v", at, t0.Add(2*interval))
+	}
+	// A newcomer queues behind c's kept slot.
+	if at := p.post(ctx, "d", maxWait); !at.Equal(t0.Add(3 * interval)) {
+		t.Errorf("d deferred to %v, want %v (behind c)", at, t0.Add(3*interval))
+	}
+	p.clock.Advance(interval)
+	if at := p.post(ctx, "c", maxWait); !at.IsZero() {
+		t.Errorf("c at its slot deferred again to %v", at)
+	}
+	if n := p.sent.Load(); n != 3 {
+		t.Errorf("%d requests sent, want 3 (a, b, c)", n)
+	}
+}
+
+func TestLateHolderStillKeepsTheInterval(t *testing.T) {
+	const interval, maxWait = time.Second, 100 * time.Millisecond
+	p := newPacedPoster(t, interval)
+	ctx := context.Background()
+	t0 := p.clock.Now()
+	p.post(ctx, "a", maxWait)
+	p.post(ctx, "b", maxWait) // kept: t0+1s
+	p.post(ctx, "c", maxWait) // kept: t0+2s
+
+	// b comes back 1.5 s late and is sent at once; c, at its slot, is
+	// then only 0.5 s after b and must wait for the interval: longer
+	// than it may, so it is deferred to b's send + 1 s.
+	p.clock.Advance(interval + 1500*time.Millisecond)
+	if at := p.post(ctx, "b", maxWait); !at.IsZero() {
+		t.Fatalf("late b deferred to %v, want sent", at)
+	}
+	if at, want := p.post(ctx, "c", maxWait), t0.Add(2*interval+1500*time.Millisecond); !at.Equal(want) {
+		t.Errorf("c deferred to %v, want %v (a full interval after b)", at, want)
+	}
+	if n := p.sent.Load(); n != 2 {
+		t.Errorf("%d requests sent, want 2", n)
+	}
+}
+
+func TestDeferredMutationGivesBackItsContentLimitPlace(t *testing.T) {
+	const interval, maxWait = time.Second, 100 * time.Millisecond
+	// Two mutations a minute: the deferral of b must not count as one.
+	p := newPacedPoster(t, interval, ContentLimit{Requests: 2, Period: time.Minute})
+	ctx := context.Background()
+	p.post(ctx, "a", maxWait)
+	if at := p.post(ctx, "b", maxWait); at.IsZero() {
+		t.Fatal("b was sent at once, want deferred by the interval")
+	}
+	p.clock.Advance(interval)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if at := p.post(short, "b", maxWait); !at.IsZero() {
+		t.Errorf("b at its slot deferred to %v", at)
+	}
+	if n := p.sent.Load(); n != 2 {
+		t.Errorf("%d requests sent, want 2: the deferred attempt took the window's second place", n)
+	}
+}
+
+func TestMutationWithoutDeferralWaitsForItsSlot(t *testing.T) {
+	// Callers that did not ask for deferral (the GitHubIssue reconciler,
+	// deletions) wait as before, behind the kept slots.
+	const interval = 200 * time.Millisecond
+	p := newPacedPoster(t, interval)
+	p.client.Transport.(*RateLimitTransport).now = time.Now
+	ctx := context.Background()
+	p.post(ctx, "a", 0)
+	kept := p.post(ctx, "b", 0)
+	if kept.IsZero() {
+		t.Fatal("b sent at once, want deferred")
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.url, strings.NewReader("{}"))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	// Its slot comes after b's kept one.
+	if sent, earliest := time.Now(), kept.Add(interval-10*time.Millisecond); sent.Before(earliest) {
+		t.Errorf("sent at %v, before b's kept slot %v and the interval", sent, kept)
+	}
+	if n := p.sent.Load(); n != 2 {
+		t.Errorf("%d sent, want 2", n)
+	}
+}
