@@ -3,6 +3,9 @@ package scale
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +32,16 @@ func TestMemory(t *testing.T) {
 	sim := githubsim.New()
 	defer sim.Close()
 	scene, ctx := newScene(t, sim)
-	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{})
+	var opts harness.OperatorOptions
+	var pprofAddr string
+	if *heapProfile != "" {
+		var err error
+		if pprofAddr, err = harness.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		opts.Args = append(opts.Args, "--pprof-bind-address="+pprofAddr)
+	}
+	op, err := scene.Operator(ctx, "hookwarden", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +67,9 @@ func TestMemory(t *testing.T) {
 		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
 			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
 	}
+	if *heapProfile != "" {
+		saveHeapProfile(ctx, t, pprofAddr, *heapProfile)
+	}
 	unrelated(ctx, t, scene.Client, scene.Namespace, have)
 	withSecrets := settledRSS(t, op)
 	fmt.Printf("  + %d unrelated Secrets (1 KiB each): %6.1f MiB, %+.1f MiB (target: nothing)\n",
@@ -62,6 +77,33 @@ func TestMemory(t *testing.T) {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// saveHeapProfile writes the operator's heap profile (go tool pprof reads
+// it) to path.
+func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("  heap profile: %s\n", path)
+}
 
 // settledRSS waits for the operator to take in what changed, then returns
 // the median of 9 samples a second apart.
