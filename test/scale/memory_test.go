@@ -2,6 +2,7 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,7 +33,13 @@ func TestMemory(t *testing.T) {
 	sim := githubsim.New()
 	defer sim.Close()
 	scene, ctx := newScene(t, sim)
-	var opts harness.OperatorOptions
+	// Metrics are served, as the Deployment serves them; they also say
+	// when the operator's work queues are empty.
+	metricsAddr, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := harness.OperatorOptions{Args: []string{"--metrics-bind-address=" + metricsAddr}}
 	var pprofAddr string
 	if *heapProfile != "" {
 		var err error
@@ -45,9 +52,10 @@ func TestMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settledRSS := func() int64 { return settledRSS(ctx, t, op, metricsAddr) }
 	defer func() { _ = op.Stop(time.Minute) }()
 
-	baseline := settledRSS(t, op)
+	baseline := settledRSS()
 	fmt.Printf("\nmemory: RSS of the operator (reconciler and receiver in one process)\n")
 	fmt.Printf("  %6d integrations: %6.1f MiB\n", 0, mib(baseline))
 	have := 0
@@ -62,7 +70,7 @@ func TestMemory(t *testing.T) {
 		})
 		fillStatus(ctx, t, scene.Client, scene.Namespace, have, n)
 		have = n
-		last = settledRSS(t, op)
+		last = settledRSS()
 		perIntegration := float64(last-baseline) / float64(n)
 		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
 			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
@@ -71,12 +79,70 @@ func TestMemory(t *testing.T) {
 		saveHeapProfile(ctx, t, pprofAddr, *heapProfile)
 	}
 	unrelated(ctx, t, scene.Client, scene.Namespace, have)
-	withSecrets := settledRSS(t, op)
+	withSecrets := settledRSS()
 	fmt.Printf("  + %d unrelated Secrets (1 KiB each): %6.1f MiB, %+.1f MiB (target: nothing)\n",
 		have, mib(withSecrets), mib(withSecrets-last))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// waitIdle waits until every work queue of the operator (workqueue_depth
+// on its metrics endpoint) has been empty for 3 s, for at most 10 minutes.
+func waitIdle(ctx context.Context, t *testing.T, metricsAddr string) {
+	t.Helper()
+	start, idleSince := time.Now(), time.Time{}
+	var lastErr error
+	for time.Since(start) < 10*time.Minute {
+		depth, err := queueDepth(ctx, metricsAddr)
+		switch {
+		case err != nil:
+			lastErr, idleSince = err, time.Time{}
+		case depth > 0:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		case time.Since(idleSince) >= 3*time.Second:
+			fmt.Printf("  (work queues empty after %s)\n", time.Since(start).Round(time.Second))
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("the operator's work queues were not empty after 10 minutes (last error: %v)", lastErr)
+}
+
+// queueDepth is the sum of workqueue_depth over the operator's queues.
+func queueDepth(ctx context.Context, metricsAddr string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var depth float64
+	found := false
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "workqueue_depth{") {
+			continue
+		}
+		found = true
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics: %q: %w", line, err)
+		}
+		depth += v
+	}
+	if !found {
+		return 0, errors.New("the operator's metrics have no workqueue_depth")
+	}
+	return depth, nil
+}
 
 // saveHeapProfile writes the operator's heap profile (go tool pprof reads
 // it) to path.
@@ -105,10 +171,13 @@ func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	fmt.Printf("  heap profile: %s\n", path)
 }
 
-// settledRSS waits for the operator to take in what changed, then returns
-// the median of 9 samples a second apart.
-func settledRSS(t *testing.T, op *harness.Operator) int64 {
+// settledRSS waits for the operator to take in what changed (its work
+// queues empty, then 20 s), then returns the median of 9 samples a second
+// apart: the memory of the steady state, not of the reconciles after a
+// burst of creations.
+func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, metricsAddr string) int64 {
 	t.Helper()
+	waitIdle(ctx, t, metricsAddr)
 	time.Sleep(20 * time.Second)
 	var samples []int64
 	for range 9 {
