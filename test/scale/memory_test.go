@@ -125,13 +125,15 @@ func queueDepth(ctx context.Context, metricsAddr string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// workqueue_depth has a series only once its queue had an item:
+	// workqueue_adds_total says that the queues' metrics are served.
 	var depth float64
 	found := false
 	for _, line := range strings.Split(string(body), "\n") {
+		found = found || strings.HasPrefix(line, "workqueue_adds_total{")
 		if !strings.HasPrefix(line, "workqueue_depth{") {
 			continue
 		}
-		found = true
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
 			return 0, fmt.Errorf("metrics: %q: %w", line, err)
@@ -139,7 +141,7 @@ func queueDepth(ctx context.Context, metricsAddr string) (float64, error) {
 		depth += v
 	}
 	if !found {
-		return 0, errors.New("the operator's metrics have no workqueue_depth")
+		return 0, errors.New("the operator's metrics have no workqueue_adds_total")
 	}
 	return depth, nil
 }
