@@ -32,13 +32,22 @@ func (h *harness) userSecret(name string) *corev1.Secret {
 // (want false) until it no longer does.
 func (h *harness) waitProtected(name string, want bool) {
 	h.t.Helper()
+	h.waitSecretHas(name, "finalizer "+hookv1.SecretProtectionFinalizer, want, func(s *corev1.Secret) bool {
+		return slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer)
+	})
+}
+
+// waitSecretHas waits until has(Secret) is want; the Secret must exist
+// throughout.
+func (h *harness) waitSecretHas(name, what string, want bool, has func(*corev1.Secret) bool) {
+	h.t.Helper()
 	h.eventually(10*time.Second, func() error {
 		s := h.userSecret(name)
 		if s == nil {
 			return fmt.Errorf("Secret %s is gone", name)
 		}
-		if got := slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer); got != want {
-			return fmt.Errorf("Secret %s finalizers %v, want %s: %t", name, s.Finalizers, hookv1.SecretProtectionFinalizer, want)
+		if got := has(s); got != want {
+			return fmt.Errorf("Secret %s (labels %v, finalizers %v) has %s: %t, want %t", name, s.Labels, s.Finalizers, what, got, want)
 		}
 		return nil
 	})
@@ -138,19 +147,10 @@ func TestOrphanPolicyLeavesTheSecretUnprotected(t *testing.T) {
 }
 
 // waitLabelled waits until the Secret carries webhooksecret.ReferencedLabel,
-// or (want false) until it no longer does; it must exist throughout.
+// or (want false) until it no longer does.
 func (h *harness) waitLabelled(name string, want bool) {
 	h.t.Helper()
-	h.eventually(10*time.Second, func() error {
-		s := h.userSecret(name)
-		if s == nil {
-			return fmt.Errorf("Secret %s is gone", name)
-		}
-		if got := webhooksecret.IsReferenced(s); got != want {
-			return fmt.Errorf("Secret %s labels %v, want %s: %t", name, s.Labels, webhooksecret.ReferencedLabel, want)
-		}
-		return nil
-	})
+	h.waitSecretHas(name, "label "+webhooksecret.ReferencedLabel, want, func(s *corev1.Secret) bool { return webhooksecret.IsReferenced(s) })
 }
 
 // hookwarden caches only the Secrets it labels: every Secret an integration

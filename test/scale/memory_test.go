@@ -2,7 +2,6 @@ package scale
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/harness"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // TestMemory measures the operator's RSS (reconciler and receiver, one
@@ -33,8 +33,8 @@ func TestMemory(t *testing.T) {
 	sim := githubsim.New()
 	defer sim.Close()
 	scene, ctx := newScene(t, sim)
-	// Metrics are served, as the Deployment serves them; they also say
-	// when the operator's work queues are empty.
+	// Metrics are served, as the Deployment serves them (not scraped:
+	// a scrape's garbage would be measured too).
 	metricsAddr, err := harness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,8 @@ func TestMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settledRSS := func() int64 { return settledRSS(ctx, t, op, metricsAddr) }
+	labelled := 0 // Secrets the operator has labelled when it is done
+	settledRSS := func() int64 { return settledRSS(ctx, t, op, scene.Client, scene.Namespace, labelled) }
 	defer func() { _ = op.Stop(time.Minute) }()
 
 	baseline := settledRSS()
@@ -69,7 +70,7 @@ func TestMemory(t *testing.T) {
 			gi.Spec.Suspend = true
 		})
 		fillStatus(ctx, t, scene.Client, scene.Namespace, have, n)
-		have = n
+		have, labelled = n, n
 		last = settledRSS()
 		perIntegration := float64(last-baseline) / float64(n)
 		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
@@ -85,66 +86,6 @@ func TestMemory(t *testing.T) {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// waitIdle waits until every work queue of the operator (workqueue_depth
-// on its metrics endpoint) has been empty for 3 s, for at most 10 minutes.
-func waitIdle(ctx context.Context, t *testing.T, metricsAddr string) {
-	t.Helper()
-	start, idleSince := time.Now(), time.Time{}
-	var lastErr error
-	for time.Since(start) < 10*time.Minute {
-		depth, err := queueDepth(ctx, metricsAddr)
-		switch {
-		case err != nil:
-			lastErr, idleSince = err, time.Time{}
-		case depth > 0:
-			idleSince = time.Time{}
-		case idleSince.IsZero():
-			idleSince = time.Now()
-		case time.Since(idleSince) >= 3*time.Second:
-			fmt.Printf("  (work queues empty after %s)\n", time.Since(start).Round(time.Second))
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("the operator's work queues were not empty after 10 minutes (last error: %v)", lastErr)
-}
-
-// queueDepth is the sum of workqueue_depth over the operator's queues.
-func queueDepth(ctx context.Context, metricsAddr string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metricsAddr+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	// workqueue_depth has a series only once its queue had an item:
-	// workqueue_adds_total says that the queues' metrics are served.
-	var depth float64
-	found := false
-	for _, line := range strings.Split(string(body), "\n") {
-		found = found || strings.HasPrefix(line, "workqueue_adds_total{")
-		if !strings.HasPrefix(line, "workqueue_depth{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			return 0, fmt.Errorf("metrics: %q: %w", line, err)
-		}
-		depth += v
-	}
-	if !found {
-		return 0, errors.New("the operator's metrics have no workqueue_adds_total")
-	}
-	return depth, nil
-}
 
 // saveHeapProfile writes the operator's heap profile (go tool pprof reads
 // it) to path.
@@ -173,14 +114,33 @@ func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	fmt.Printf("  heap profile: %s\n", path)
 }
 
-// settledRSS waits for the operator to take in what changed (its work
-// queues empty, then 20 s), then returns the median of 9 samples a second
-// apart: the memory of the steady state, not of the reconciles after a
-// burst of creations.
-func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, metricsAddr string) int64 {
+// settledRSS waits for the operator to take in what changed, then returns
+// the median of 9 samples a second apart: the memory of the steady state,
+// not of the reconciles after a burst of creations. The operator is done
+// when it has labelled the Secrets of every integration (the last write of
+// a suspended integration's reconcile but its status), asked of the API
+// server rather than of the operator, and 30 s later.
+func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) int64 {
 	t.Helper()
-	waitIdle(ctx, t, metricsAddr)
-	time.Sleep(20 * time.Second)
+	start := time.Now()
+	for {
+		var secrets metav1.PartialObjectMetadataList
+		secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := c.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: webhooksecret.ReferencedSelector()}); err != nil {
+			t.Fatal(err)
+		}
+		if len(secrets.Items) >= labelled {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			t.Fatalf("after 10 minutes the operator has labelled %d Secrets of %d integrations", len(secrets.Items), labelled)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if labelled > 0 {
+		fmt.Printf("  (all %d Secrets labelled after %s)\n", labelled, time.Since(start).Round(time.Second))
+	}
+	time.Sleep(30 * time.Second)
 	var samples []int64
 	for range 9 {
 		rss, err := op.RSS()
