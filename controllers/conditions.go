@@ -114,6 +114,9 @@ type stepError struct {
 	// retryOnInterval: a stalled error the user may fix outside the
 	// cluster (on GitHub), so it is checked again every interval.
 	retryOnInterval bool
+	// retryAfter: a stalled error whose fix no watch reports (a Secret
+	// created later), so it is checked again after this wait.
+	retryAfter time.Duration
 	// retryAt: a known wait (rate limit reset).
 	retryAt time.Time
 	err     error

@@ -94,8 +94,9 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 // integrationsForSecret maps a Secret to the integrations that reference it
 // (spec.secretRef.name, through the field index) and to the integration
 // whose webhook secrets it keeps: by the label hookwarden puts on those
-// Secrets, or by their name, so that deleting a Secret that is in the way
-// under that name wakes the integration too.
+// Secrets, or by their name. Only labelled Secrets are watched: a Secret of
+// someone else's in the way under such a name is looked at again every
+// unwatchedSecretRetry instead.
 func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	var list hookv1.GitHubIntegrationList
 	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
@@ -176,7 +177,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	if obj.Spec.Suspend {
 		markSuspended(obj)
-		return ctrl.Result{}, nil
+		// The receiver keeps receiving: it must still see the Secret's
+		// changes.
+		return ctrl.Result{}, r.labelReferencedSecret(ctx, obj)
 	}
 
 	sec, err := r.reconcileSecret(ctx, obj)

@@ -47,6 +47,9 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 			// The fix may happen on GitHub, where no watch sees it.
 			return ctrl.Result{RequeueAfter: jittered(interval)}, nil
 		}
+		if failure.retryAfter > 0 {
+			return ctrl.Result{RequeueAfter: jittered(failure.retryAfter)}, nil
+		}
 		return ctrl.Result{}, nil
 	case !failure.retryAt.IsZero():
 		k.reconciling(failure.reason, failure.message)

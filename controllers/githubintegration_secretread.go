@@ -74,9 +74,26 @@ func (s *integrationSecret) rotating() bool {
 // missing or empty webhook secret key is filled with a generated secret
 // (secretRotation.interval > 0: hookwarden manages the secret).
 func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
-	secret, sec, err := readToken(ctx, r.APIReader, obj)
+	secret, sec, err := r.checkSecret(ctx, obj, generate)
+	if err != nil && secret != nil {
+		// Not usable yet, but referenced: labelled, it is in the caches,
+		// and its fix wakes the integration.
+		if lerr := r.claimSecret(ctx, secret, false); lerr != nil {
+			return nil, nil, lerr
+		}
+	}
 	if err != nil {
 		return nil, nil, err
+	}
+	return secret, sec, nil
+}
+
+// checkSecret is readSecret without the label: on an error about the
+// Secret's content it also returns the Secret read.
+func (r *GitHubIntegrationReconciler) checkSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
+	secret, sec, err := readToken(ctx, r.APIReader, obj)
+	if err != nil {
+		return secret, nil, err
 	}
 	ref := obj.Spec.SecretRef
 	webhookKey := obj.GetWebhookSecretKey()
@@ -89,19 +106,26 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 		return secret, generated, nil
 	}
 	if !ok {
-		return nil, nil, stalledError(hookv1.ReasonInvalidSecret,
+		return secret, nil, stalledError(hookv1.ReasonInvalidSecret,
 			fmt.Sprintf("Secret %q has no key %q: set it to a random string of at least %d characters", ref.Name, webhookKey, webhooksecret.MinWebhookSecretLength))
 	}
 	if err := webhooksecret.Validate(webhookKey, webhookSecret); err != nil {
-		return nil, nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: %v", ref.Name, err))
+		return secret, nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf("Secret %q: %v", ref.Name, err))
 	}
 	sec.setWebhookSecret(obj, string(webhookSecret))
 	return secret, sec, nil
 }
 
+// unwatchedSecretRetry is how often hookwarden looks again at a Secret no
+// watch reports: a referenced Secret that does not exist yet, or a Secret of
+// someone else's in the way of an owned one. hookwarden watches only the
+// Secrets it labelled (webhooksecret.ReferencedLabel).
+const unwatchedSecretRetry = 5 * time.Second
+
 // readToken reads the Secret an integration references, straight from the
 // API server, and the GitHub token in it: what every GitHub call of the
-// integration, and of the GitHubIssues that use it, needs.
+// integration, and of the GitHubIssues that use it, needs. When the token
+// is missing or not valid it returns the Secret with the error.
 func readToken(ctx context.Context, reader client.Reader, obj *hookv1.GitHubIntegration) (*corev1.Secret, *integrationSecret, error) {
 	ref := obj.Spec.SecretRef
 	tokenKey := obj.GetTokenKey()
@@ -110,15 +134,17 @@ func readToken(ctx context.Context, reader client.Reader, obj *hookv1.GitHubInte
 	var secret corev1.Secret
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, stalledError(hookv1.ReasonSecretNotFound,
+			notFound := stalledError(hookv1.ReasonSecretNotFound,
 				fmt.Sprintf("Secret %q not found in namespace %q: create it with the keys %q and %q", ref.Name, obj.Namespace, tokenKey, webhookKey))
+			notFound.retryAfter = unwatchedSecretRetry
+			return nil, nil, notFound
 		}
 		return nil, nil, fmt.Errorf("get Secret %q: %w", ref.Name, err)
 	}
 
 	sec, err := readCredentials(&secret, obj, tokenKey)
 	if err != nil {
-		return nil, nil, err
+		return &secret, nil, err
 	}
 	return &secret, sec, nil
 }
@@ -208,10 +234,20 @@ func (r *GitHubIntegrationReconciler) writeOwnedSecret(ctx context.Context, curr
 // is refused rather than overwritten or trusted.
 func (r *GitHubIntegrationReconciler) getOwnedSecret(ctx context.Context, obj *hookv1.GitHubIntegration, name string) (*corev1.Secret, error) {
 	s, err := r.peekOwnedSecret(ctx, obj, name)
-	if err != nil || s == nil || metav1.IsControlledBy(s, obj) {
+	if err != nil || s == nil {
 		return s, err
 	}
-	return r.adoptOwnedSecret(ctx, obj, s)
+	if !metav1.IsControlledBy(s, obj) {
+		if s, err = r.adoptOwnedSecret(ctx, obj, s); err != nil {
+			return nil, err
+		}
+	}
+	// Written before the label existed: labelled now, so that the caches
+	// see it.
+	if err := r.claimSecret(ctx, s, false); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // peekOwnedSecret reads one of the operator-owned Secrets without writing
@@ -226,8 +262,10 @@ func (r *GitHubIntegrationReconciler) peekOwnedSecret(ctx context.Context, obj *
 		return nil, fmt.Errorf("get Secret %q: %w", name, err)
 	}
 	if why := notAdoptable(s, obj); why != "" {
-		return nil, stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
+		inTheWay := stalledError(hookv1.ReasonInvalidSecret, fmt.Sprintf(
 			"Secret %q exists but is not hookwarden's: it %s. hookwarden keeps this integration's webhook secrets under that name; delete or rename that Secret and the integration continues at once", name, why))
+		inTheWay.retryAfter = unwatchedSecretRetry
+		return nil, inTheWay
 	}
 	return s, nil
 }

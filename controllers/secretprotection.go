@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // SecretProtectionControllerName names the controller that releases
@@ -33,27 +36,72 @@ const SecretProtectionControllerName = "secretprotection"
 // needed it is gone, points at another Secret, or has deletionPolicy
 // Orphan. It is a controller of its own because an integration no longer
 // knows the Secret it referenced before an edit of spec.secretRef.
+//
+// The label webhooksecret.ReferencedLabel follows the same path with a
+// wider rule: the reconciler sets it on every Secret an integration
+// references, whatever its deletionPolicy, as soon as it reads it (a
+// Secret that is not valid yet included, so that its fix is seen), and
+// this controller removes it once no integration references the Secret.
 
-// protectSecret adds the protection finalizer to the referenced Secret with
-// a metadata patch (never an Update of the user's Secret) guarded by the
-// resourceVersion read. A Secret already being deleted cannot get a new
-// finalizer; it is used for as long as it exists.
+// protectSecret adds the protection finalizer to the referenced Secret, and
+// the label that keeps it in hookwarden's caches, unless the integration
+// has deletionPolicy Orphan (then only the label). A Secret already being
+// deleted cannot get a new finalizer; it is used for as long as it exists.
 func (r *GitHubIntegrationReconciler) protectSecret(ctx context.Context, obj *hookv1.GitHubIntegration, secret *corev1.Secret) error {
-	if obj.Spec.DeletionPolicy == hookv1.DeletionPolicyOrphan || secret == nil ||
-		controllerutil.ContainsFinalizer(secret, hookv1.SecretProtectionFinalizer) || !secret.DeletionTimestamp.IsZero() {
+	if secret == nil {
 		return nil
 	}
-	meta := secretMetadata(secret.Namespace, secret.Name)
-	meta.ResourceVersion = secret.ResourceVersion
-	meta.Finalizers = secret.Finalizers
-	patch := client.MergeFromWithOptions(meta.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.AddFinalizer(meta, hookv1.SecretProtectionFinalizer)
-	if err := r.Patch(ctx, meta, patch); err != nil {
-		return fmt.Errorf("protect Secret %q with finalizer %s: %w", secret.Name, hookv1.SecretProtectionFinalizer, err)
+	return r.claimSecret(ctx, secret, obj.Spec.DeletionPolicy != hookv1.DeletionPolicyOrphan)
+}
+
+// claimSecret labels a Secret an integration references with
+// webhooksecret.ReferencedLabel, so that hookwarden's caches, which hold
+// only labelled Secrets, see its changes, and with protect adds the
+// protection finalizer; one metadata patch (never an Update of the user's
+// Secret) guarded by the resourceVersion read, and none when both are
+// there. secret is updated with what was written.
+func (r *GitHubIntegrationReconciler) claimSecret(ctx context.Context, secret metav1.Object, protect bool) error {
+	addFinalizer := protect && secret.GetDeletionTimestamp().IsZero() &&
+		!slices.Contains(secret.GetFinalizers(), hookv1.SecretProtectionFinalizer)
+	addLabel := !webhooksecret.IsReferenced(secret)
+	if !addFinalizer && !addLabel {
+		return nil
 	}
-	secret.Finalizers, secret.ResourceVersion = meta.Finalizers, meta.ResourceVersion
-	ctrl.LoggerFrom(ctx).Info("Protected the referenced Secret until the hooks are removed", "secret", secret.Name, "finalizer", hookv1.SecretProtectionFinalizer)
+	meta := secretMetadata(secret.GetNamespace(), secret.GetName())
+	meta.ResourceVersion = secret.GetResourceVersion()
+	meta.Finalizers = secret.GetFinalizers()
+	meta.Labels = maps.Clone(secret.GetLabels())
+	patch := client.MergeFromWithOptions(meta.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if addFinalizer {
+		controllerutil.AddFinalizer(meta, hookv1.SecretProtectionFinalizer)
+	}
+	if addLabel {
+		if meta.Labels == nil {
+			meta.Labels = map[string]string{}
+		}
+		meta.Labels[webhooksecret.ReferencedLabel] = webhooksecret.ReferencedValue
+	}
+	if err := r.Patch(ctx, meta, patch); err != nil {
+		return fmt.Errorf("label Secret %q as referenced (%s) or protect it (finalizer %s): %w",
+			secret.GetName(), webhooksecret.ReferencedLabel, hookv1.SecretProtectionFinalizer, err)
+	}
+	secret.SetFinalizers(meta.Finalizers)
+	secret.SetLabels(meta.Labels)
+	secret.SetResourceVersion(meta.ResourceVersion)
+	if addFinalizer {
+		ctrl.LoggerFrom(ctx).Info("Protected the referenced Secret until the hooks are removed", "secret", secret.GetName(), "finalizer", hookv1.SecretProtectionFinalizer)
+	}
 	return nil
+}
+
+// labelReferencedSecret labels the Secret obj references, read through its
+// metadata, when it exists: for the paths that do not read its content.
+func (r *GitHubIntegrationReconciler) labelReferencedSecret(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+	meta := secretMetadata(obj.Namespace, obj.Spec.SecretRef.Name)
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(meta), meta); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return r.claimSecret(ctx, meta, false)
 }
 
 // secretMetadata is a metadata-only Secret, so finalizer patches carry
@@ -66,7 +114,10 @@ func secretMetadata(namespace, name string) *metav1.PartialObjectMetadata {
 }
 
 // secretProtectionReconciler releases referenced Secrets no integration
-// needs any more.
+// needs any more: the finalizer goes once no integration needs the token to
+// remove hooks, the label webhooksecret.ReferencedLabel once no integration
+// references the Secret at all (deletionPolicy Orphan included). Neither
+// deletes anything.
 type secretProtectionReconciler struct {
 	// Client reads GitHubIntegrations from the cache and patches Secret
 	// metadata.
@@ -77,14 +128,15 @@ type secretProtectionReconciler struct {
 
 // setupSecretProtection registers the controller that releases referenced
 // Secrets. Integrations wake it for the Secret they reference before and
-// after a change that can end their need of it; Secrets wake it only while
-// they carry the finalizer.
+// after a change that can end their need of it; Secrets wake it while they
+// carry the finalizer or, unless they are hookwarden's own, the label.
 func (r *GitHubIntegrationReconciler) setupSecretProtection(mgr ctrl.Manager) error {
 	p := &secretProtectionReconciler{Client: r.Client, APIReader: r.APIReader}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(SecretProtectionControllerName).
 		WatchesMetadata(&corev1.Secret{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return controllerutil.ContainsFinalizer(o, hookv1.SecretProtectionFinalizer)
+			return controllerutil.ContainsFinalizer(o, hookv1.SecretProtectionFinalizer) ||
+				(webhooksecret.IsReferenced(o) && !webhooksecret.IsOwned(o))
 		}))).
 		Watches(&hookv1.GitHubIntegration{}, referencedSecretHandler{}).
 		Complete(p)
@@ -128,43 +180,54 @@ func enqueueReferencedSecret(o client.Object, q workqueue.TypedRateLimitingInter
 }
 
 // Reconcile removes the protection finalizer from a Secret no integration
-// needs any more.
+// needs any more, and the label from a Secret no integration references.
 func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	meta := secretMetadata(req.Namespace, req.Name)
 	if err := p.APIReader.Get(ctx, req.NamespacedName, meta); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !controllerutil.ContainsFinalizer(meta, hookv1.SecretProtectionFinalizer) {
+	protected := controllerutil.ContainsFinalizer(meta, hookv1.SecretProtectionFinalizer)
+	labelled := webhooksecret.IsReferenced(meta) && !webhooksecret.IsOwned(meta)
+	if !protected && !labelled {
 		return ctrl.Result{}, nil
 	}
-	user, err := secretNeededBy(ctx, p.Client, req.Namespace, req.Name)
-	if err != nil || user != "" {
+	referrers, err := integrationsReferencing(ctx, p.Client, req.Namespace, req.Name)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	patch := client.MergeFromWithOptions(meta.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(meta, hookv1.SecretProtectionFinalizer)
-	if err := p.Patch(ctx, meta, patch); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("remove finalizer %s from Secret %q: %w", hookv1.SecretProtectionFinalizer, req.Name, err))
+	release := protected && !slices.ContainsFunc(referrers, func(gi hookv1.GitHubIntegration) bool { return needsSecret(&gi) })
+	unlabel := labelled && len(referrers) == 0
+	if !release && !unlabel {
+		return ctrl.Result{}, nil
 	}
-	ctrl.LoggerFrom(ctx).Info("Released the Secret: no GitHubIntegration needs it to remove hooks", "secret", req.NamespacedName, "finalizer", hookv1.SecretProtectionFinalizer)
+	patch := client.MergeFromWithOptions(meta.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if release {
+		controllerutil.RemoveFinalizer(meta, hookv1.SecretProtectionFinalizer)
+	}
+	if unlabel {
+		delete(meta.Labels, webhooksecret.ReferencedLabel)
+	}
+	if err := p.Patch(ctx, meta, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("release Secret %q (finalizer %s, label %s): %w",
+			req.Name, hookv1.SecretProtectionFinalizer, webhooksecret.ReferencedLabel, err))
+	}
+	if release {
+		ctrl.LoggerFrom(ctx).Info("Released the Secret: no GitHubIntegration needs it to remove hooks", "secret", req.NamespacedName, "finalizer", hookv1.SecretProtectionFinalizer)
+	}
+	if unlabel {
+		ctrl.LoggerFrom(ctx).Info("Unlabelled the Secret: no GitHubIntegration references it", "secret", req.NamespacedName, "label", webhooksecret.ReferencedLabel)
+	}
 	return ctrl.Result{}, nil
 }
 
-// secretNeededBy names an integration that still needs the Secret to remove
-// its hooks (empty when none does): one that references it with
-// deletionPolicy Delete and still exists, or is being deleted and has not
-// removed its hooks yet.
-func secretNeededBy(ctx context.Context, c client.Reader, namespace, name string) (string, error) {
+// integrationsReferencing lists the integrations whose spec.secretRef names
+// the Secret, whatever their deletionPolicy, being deleted or not.
+func integrationsReferencing(ctx context.Context, c client.Reader, namespace, name string) ([]hookv1.GitHubIntegration, error) {
 	var list hookv1.GitHubIntegrationList
 	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{SecretRefNameField: name}); err != nil {
-		return "", fmt.Errorf("list the GitHubIntegrations of Secret %q: %w", name, err)
+		return nil, fmt.Errorf("list the GitHubIntegrations of Secret %q: %w", name, err)
 	}
-	for _, gi := range list.Items {
-		if needsSecret(&gi) {
-			return gi.Name, nil
-		}
-	}
-	return "", nil
+	return list.Items, nil
 }
 
 // needsSecret: the integration may still have to remove hooks with the

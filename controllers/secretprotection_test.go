@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // userSecret reads a Secret as a user would; nil when it is gone.
@@ -31,13 +32,22 @@ func (h *harness) userSecret(name string) *corev1.Secret {
 // (want false) until it no longer does.
 func (h *harness) waitProtected(name string, want bool) {
 	h.t.Helper()
+	h.waitSecretHas(name, "finalizer "+hookv1.SecretProtectionFinalizer, want, func(s *corev1.Secret) bool {
+		return slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer)
+	})
+}
+
+// waitSecretHas waits until has(Secret) is want; the Secret must exist
+// throughout.
+func (h *harness) waitSecretHas(name, what string, want bool, has func(*corev1.Secret) bool) {
+	h.t.Helper()
 	h.eventually(10*time.Second, func() error {
 		s := h.userSecret(name)
 		if s == nil {
 			return fmt.Errorf("Secret %s is gone", name)
 		}
-		if got := slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer); got != want {
-			return fmt.Errorf("Secret %s finalizers %v, want %s: %t", name, s.Finalizers, hookv1.SecretProtectionFinalizer, want)
+		if got := has(s); got != want {
+			return fmt.Errorf("Secret %s (labels %v, finalizers %v) has %s: %t, want %t", name, s.Labels, s.Finalizers, what, got, want)
 		}
 		return nil
 	})
@@ -134,4 +144,51 @@ func TestOrphanPolicyLeavesTheSecretUnprotected(t *testing.T) {
 	if s := h.userSecret("loose"); slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer) {
 		t.Errorf("Secret of an Orphan integration has finalizers %v", s.Finalizers)
 	}
+}
+
+// waitLabelled waits until the Secret carries webhooksecret.ReferencedLabel,
+// or (want false) until it no longer does.
+func (h *harness) waitLabelled(name string, want bool) {
+	h.t.Helper()
+	h.waitSecretHas(name, "label "+webhooksecret.ReferencedLabel, want, func(s *corev1.Secret) bool { return webhooksecret.IsReferenced(s) })
+}
+
+// hookwarden caches only the Secrets it labels: every Secret an integration
+// references, whatever its deletionPolicy and suspended or not, and its own;
+// a Secret loses the label once no integration references it, and is never
+// deleted for it. Other Secrets are never touched.
+func TestReferencedSecretsAreLabelledWhileReferenced(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, name := range []string{"shared", "loose", "paused"} {
+		h.withSecret(name)
+	}
+	h.secret("unrelated", map[string]string{"password": "not hookwarden's"})
+	h.integration("first", []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "shared" })
+	h.integration("loose", []string{"acme/web"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
+	h.integration("paused", []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.Suspend = true })
+	h.waitReady("first")
+	h.waitReady("loose")
+	for _, name := range []string{"shared", "loose", "paused", webhooksecret.AppliedName("first"), webhooksecret.AppliedName("loose")} {
+		h.waitLabelled(name, true)
+	}
+	h.waitProtected("loose", false)
+	if s := h.userSecret("unrelated"); len(s.Labels) != 0 || len(s.Finalizers) != 0 {
+		t.Errorf("an unrelated Secret got labels %v and finalizers %v", s.Labels, s.Finalizers)
+	}
+
+	// An Orphan integration moves to the shared Secret: its old one is
+	// unlabelled, and stays.
+	h.update("loose", func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "shared" })
+	h.waitReady("loose")
+	h.waitLabelled("loose", false)
+
+	// The Delete integration goes: the shared Secret loses the finalizer
+	// but keeps the label while the Orphan one references it.
+	h.deleteAndWaitGone("first", 20*time.Second)
+	h.waitProtected("shared", false)
+	h.waitLabelled("shared", true)
+
+	h.deleteAndWaitGone("loose", 20*time.Second)
+	h.waitLabelled("shared", false)
+	h.waitLabelled("paused", true)
 }

@@ -35,6 +35,7 @@ import (
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/testenv"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 var env *testenv.Env
@@ -147,9 +148,13 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		// As in cmd/hookwarden: only the Secrets hookwarden labelled are
+		// cached and watched.
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}, ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: webhooksecret.ReferencedSelector()},
+		}},
+		Client:     client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(cfg, client.Options{Scheme: o.Scheme, Mapper: o.Mapper, HTTPClient: o.HTTPClient})
 			if err != nil {

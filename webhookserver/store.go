@@ -1,6 +1,7 @@
 package webhookserver
 
 import (
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -16,23 +17,27 @@ import (
 type integration struct {
 	key types.NamespacedName
 	// name is key as "namespace/name", for log lines and metric labels.
-	name           string
-	uid            types.UID
-	allEvents      bool
-	events         map[string]bool
+	name      string
+	uid       types.UID
+	allEvents bool
+	// events is spec.events: a short list, scanned (a map per
+	// integration would cost more memory than it saves time).
+	events         []string
 	pullRequestKey string
 	issueLabel     string
 	secretName     string
 	secretKey      string
-	// linked holds the link keys status shows, to tell when one appears.
+	// linked holds the link keys status shows, to tell when one appears;
+	// nil when there are none.
 	linked map[itemKey]string
-	// acked is the fingerprint status.receivers shows for each replica.
+	// acked is the fingerprint status.receivers shows for each replica;
+	// nil when there are none.
 	acked map[string]string
 }
 
 // subscribed reports whether the integration's spec.events lists event.
 func (in *integration) subscribed(event string) bool {
-	return in.allEvents || in.events[event]
+	return in.allEvents || slices.Contains(in.events, event)
 }
 
 func newIntegration(obj *hookv1.GitHubIntegration) *integration {
@@ -40,25 +45,24 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 		key:            client.ObjectKeyFromObject(obj),
 		name:           client.ObjectKeyFromObject(obj).String(),
 		uid:            obj.UID,
-		events:         map[string]bool{},
+		events:         slices.Clip(slices.Clone(obj.GetEvents())),
 		pullRequestKey: obj.GetPullRequestKey(),
 		issueLabel:     obj.Spec.Links.IssueLabel,
 		secretName:     obj.Spec.SecretRef.Name,
 		secretKey:      obj.GetWebhookSecretKey(),
-		linked:         map[itemKey]string{},
-		acked:          map[string]string{},
 	}
-	for _, rs := range obj.Status.Receivers {
-		in.acked[rs.Name] = rs.SecretFingerprint
-	}
-	for _, e := range obj.GetEvents() {
-		if e == "*" {
-			in.allEvents = true
+	in.allEvents = slices.Contains(in.events, "*")
+	if len(obj.Status.Receivers) > 0 {
+		in.acked = make(map[string]string, len(obj.Status.Receivers))
+		for _, rs := range obj.Status.Receivers {
+			in.acked[rs.Name] = rs.SecretFingerprint
 		}
-		in.events[e] = true
 	}
-	for _, pr := range obj.Status.PullRequests {
-		in.linked[itemKey{pr.Repository, pr.Number}] = pr.LinkKey
+	if len(obj.Status.PullRequests) > 0 {
+		in.linked = make(map[itemKey]string, len(obj.Status.PullRequests))
+		for _, pr := range obj.Status.PullRequests {
+			in.linked[itemKey{pr.Repository, pr.Number}] = pr.LinkKey
+		}
 	}
 	return in
 }
@@ -71,8 +75,11 @@ type store struct {
 	mu           sync.RWMutex
 	integrations map[types.NamespacedName]*integration
 	secrets      map[types.NamespacedName]*secretState
-	// referrers maps a Secret to the integrations that read it.
-	referrers map[types.NamespacedName]map[types.NamespacedName]bool
+	// referrers maps the Secret integrations name in spec.secretRef (in
+	// the split layout, their mirror) to them; most have one. An
+	// integration's owned Secrets are found by their names instead, which
+	// costs nothing per integration.
+	referrers map[types.NamespacedName][]types.NamespacedName
 	// mirrorNamespace, in the split layout, is where the mirrors are: each
 	// integration reads its mirror only.
 	mirrorNamespace string
@@ -83,7 +90,7 @@ func newStore(mirrorNamespace string) *store {
 		mirrorNamespace: mirrorNamespace,
 		integrations:    map[types.NamespacedName]*integration{},
 		secrets:         map[types.NamespacedName]*secretState{},
-		referrers:       map[types.NamespacedName]map[types.NamespacedName]bool{},
+		referrers:       map[types.NamespacedName][]types.NamespacedName{},
 	}
 }
 
@@ -156,13 +163,20 @@ func (s *store) linkedKey(key types.NamespacedName, pr itemKey) (string, bool) {
 	return v, ok
 }
 
-// referrersOf returns the integrations whose secrets live in the Secret.
+// referrersOf returns the integrations whose secrets live in the Secret:
+// those that name it, and the one it is an owned Secret of.
 func (s *store) referrersOf(secret types.NamespacedName) []types.NamespacedName {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var keys []types.NamespacedName
-	for k := range s.referrers[secret] {
-		keys = append(keys, k)
+	keys := slices.Clone(s.referrers[secret])
+	if s.mirrorNamespace != "" {
+		return keys
+	}
+	if name, ok := webhooksecret.IntegrationOf(secret.Name); ok {
+		key := types.NamespacedName{Namespace: secret.Namespace, Name: name}
+		if _, known := s.integrations[key]; known && !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
 	}
 	return keys
 }
@@ -178,31 +192,26 @@ func (s *store) keys() []types.NamespacedName {
 	return keys
 }
 
-func (s *store) secretRefs(in *integration) []types.NamespacedName {
+// secretRef is the Secret in names that referrers holds: its user's
+// Secret, or in the split layout its mirror.
+func (s *store) secretRef(in *integration) types.NamespacedName {
 	if s.mirrorNamespace != "" {
-		return []types.NamespacedName{{Namespace: s.mirrorNamespace, Name: webhooksecret.MirrorName(in.uid)}}
+		return types.NamespacedName{Namespace: s.mirrorNamespace, Name: webhooksecret.MirrorName(in.uid)}
 	}
-	return []types.NamespacedName{
-		{Namespace: in.key.Namespace, Name: in.secretName},
-		{Namespace: in.key.Namespace, Name: webhooksecret.AppliedName(in.key.Name)},
-		{Namespace: in.key.Namespace, Name: webhooksecret.PreviousName(in.key.Name)},
-	}
+	return types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}
 }
 
 func (s *store) refLocked(in *integration) {
-	for _, ref := range s.secretRefs(in) {
-		if s.referrers[ref] == nil {
-			s.referrers[ref] = map[types.NamespacedName]bool{}
-		}
-		s.referrers[ref][in.key] = true
-	}
+	ref := s.secretRef(in)
+	s.referrers[ref] = append(s.referrers[ref], in.key)
 }
 
 func (s *store) unrefLocked(in *integration) {
-	for _, ref := range s.secretRefs(in) {
-		delete(s.referrers[ref], in.key)
-		if len(s.referrers[ref]) == 0 {
-			delete(s.referrers, ref)
-		}
+	ref := s.secretRef(in)
+	keys := slices.DeleteFunc(s.referrers[ref], func(k types.NamespacedName) bool { return k == in.key })
+	if len(keys) == 0 {
+		delete(s.referrers, ref)
+		return
 	}
+	s.referrers[ref] = keys
 }

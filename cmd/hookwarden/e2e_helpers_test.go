@@ -18,6 +18,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
@@ -65,6 +66,7 @@ type e2e struct {
 	opts Options
 
 	mu      sync.Mutex
+	mgr     manager.Manager
 	stopMgr context.CancelFunc
 	mgrDone chan struct{}
 }
@@ -139,7 +141,7 @@ func (e *e2e) start() {
 		}
 	}()
 	e.mu.Lock()
-	e.stopMgr, e.mgrDone = cancel, done
+	e.mgr, e.stopMgr, e.mgrDone = mgr, cancel, done
 	e.mu.Unlock()
 	e.eventually(60*time.Second, func() error {
 		resp, err := http.Post("http://"+e.addr+"/", "application/json", nil)

@@ -64,17 +64,21 @@ func managerOptions(o Options) manager.Options {
 	mo := manager.Options{
 		Scheme:                 scheme.New(),
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		PprofBindAddress:       o.PprofBindAddress,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		// A receiver-only process never reconciles, so it competes for
 		// nothing: it needs no lease.
 		LeaderElection:          o.LeaderElect && o.runs(ComponentController),
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		// Secrets are read on demand, never cached: a cache would hold every
-		// Secret of the watched namespaces, most of them unrelated. Their
-		// changes are watched through metadata only.
+		// Secrets are read on demand, never cached whole. Their changes are
+		// watched through metadata only, and only those of the Secrets
+		// hookwarden labelled (the ones integrations reference, and its
+		// own): the other Secrets of the watched namespaces cost nothing.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Cache:  cache.Options{DefaultTransform: trimCachedObject},
+		Cache: cache.Options{DefaultTransform: trimCachedObject, ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: webhooksecret.ReferencedSelector()},
+		}},
 	}
 	if !o.runs(ComponentController) {
 		// The split layout's receiver reads Secrets in the operator's

@@ -38,11 +38,14 @@ type Options struct {
 	TrustedProxies              string
 	MetricsBindAddress          string
 	HealthProbeBindAddress      string
-	LeaderElect                 bool
-	LeaderElectionNamespace     string
-	WatchNamespaces             []string
-	MaxConcurrentReconciles     int
-	StatusFlushInterval         time.Duration
+	// PprofBindAddress serves Go's profiles (/debug/pprof/); empty or "0"
+	// serves none.
+	PprofBindAddress        string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	WatchNamespaces         []string
+	MaxConcurrentReconciles int
+	StatusFlushInterval     time.Duration
 	// StatusWriteRate is in status writes per second, all integrations
 	// together.
 	StatusWriteRate   float64
@@ -178,6 +181,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "Comma-separated CIDRs of proxies whose X-Forwarded-For is believed.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `Address of the Prometheus metrics endpoint; "0" disables it.`)
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of /healthz and /readyz.")
+	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, `Address of Go's profiles (/debug/pprof/: heap, CPU, goroutines), to find where memory or CPU goes; empty or "0" (the default) serves none. Bind it to localhost and reach it with kubectl port-forward: it is not authenticated.`)
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader so only one replica reconciles; every replica receives deliveries.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election lease; defaults to the pod's namespace.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch; empty watches all.", func(v string) error {

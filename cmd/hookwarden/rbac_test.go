@@ -235,6 +235,13 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 		err := c.Get(ctx, client.ObjectKeyFromObject(gi), &hookv1.GitHubIntegration{})
 		return apierrors.IsNotFound(err) && len(hooks) == 0, fmt.Sprintf("%d hooks, get: %v", len(hooks), err)
 	})
+	waitUntil(t, "the referenced Secret is released", func() (bool, string) {
+		got := &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(secret), got); err != nil {
+			return false, err.Error()
+		}
+		return len(got.Finalizers) == 0 && !webhooksecret.IsReferenced(got), fmt.Sprintf("finalizers %v, labels %v", got.Finalizers, got.Labels)
+	})
 	stopMgr()
 
 	t.Run("secret writes target only what hookwarden owns", func(t *testing.T) {
@@ -247,8 +254,9 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 			t.Error("no Secret write was seen: the audit of the manager's requests is not working")
 		}
 		// The referenced Secret gets the protection finalizer while the
-		// integration needs its token, and loses it after: metadata
-		// patches of the finalizers only, never its data.
+		// integration needs its token, and the label that keeps it in the
+		// caches while it is referenced, and loses both after: metadata
+		// patches of the finalizers and that label only, never its data.
 		referenced := watchedNS + "/" + secret.Name
 		for _, w := range writes {
 			target := w[strings.Index(w, " ")+1:]
@@ -270,7 +278,17 @@ func TestRBACIsSufficientAndMinimal(t *testing.T) {
 					t.Errorf("a patch of the referenced Secret touches %q", field)
 				}
 			}
-			for field := range patch["metadata"] {
+			for field, value := range patch["metadata"] {
+				if field == "labels" {
+					// null when hookwarden's label was the only one.
+					labels, _ := value.(map[string]any)
+					for label := range labels {
+						if label != webhooksecret.ReferencedLabel {
+							t.Errorf("a patch of the referenced Secret touches its label %q", label)
+						}
+					}
+					continue
+				}
 				if field != "finalizers" && field != "resourceVersion" {
 					t.Errorf("a patch of the referenced Secret touches metadata.%s", field)
 				}

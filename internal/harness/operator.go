@@ -114,7 +114,11 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	op.cmd = exec.CommandContext(context.Background(), o.Binary, args...) //nolint:gosec // the binary under test
 	// The process dies with the harness, even when the harness is killed.
 	op.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	op.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	runtimeEnv, err := DeploymentRuntimeEnv()
+	if err != nil {
+		return nil, fmt.Errorf("the Deployment's Go runtime settings: %w", err)
+	}
+	op.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, runtimeEnv...)
 	if o.LogDir != "" {
 		op.LogPath = filepath.Join(o.LogDir, name+".log")
 		f, err := os.OpenFile(op.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -29,6 +30,16 @@ const (
 	ManagedByValue = "hookwarden"
 	// IntegrationLabel names the GitHubIntegration a Secret belongs to.
 	IntegrationLabel = "integrations.hookwarden.io/integration"
+	// ReferencedLabel, set to ReferencedValue, marks every Secret hookwarden
+	// has a reason to know: the Secrets integrations reference (the
+	// reconciler labels one when it first reads it, and removes the label
+	// once no integration references it) and hookwarden's own Secrets. Its
+	// caches and watches of Secrets select on it (ReferencedSelector), so
+	// the other Secrets of a namespace cost it no memory. It never marks a
+	// Secret for deletion.
+	ReferencedLabel = "integrations.hookwarden.io/referenced"
+	// ReferencedValue is the value of ReferencedLabel.
+	ReferencedValue = "true"
 	// ExpiresAnnotation, on the previous Secret, holds the RFC 3339 time
 	// after which the previous webhook secret is no longer accepted.
 	ExpiresAnnotation = "integrations.hookwarden.io/expires-at"
@@ -67,7 +78,25 @@ func IntegrationOf(name string) (string, bool) {
 
 // Labels are the labels of integration's owned Secrets.
 func Labels(integration string) map[string]string {
-	return map[string]string{ManagedByLabel: ManagedByValue, IntegrationLabel: integration}
+	return map[string]string{ManagedByLabel: ManagedByValue, IntegrationLabel: integration, ReferencedLabel: ReferencedValue}
+}
+
+// ReferencedSelector selects the Secrets labelled ReferencedLabel: the only
+// ones hookwarden's caches and watches of Secrets hold.
+func ReferencedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{ReferencedLabel: ReferencedValue})
+}
+
+// IsReferenced reports whether s carries ReferencedLabel.
+func IsReferenced(s metav1.Object) bool {
+	return s.GetLabels()[ReferencedLabel] == ReferencedValue
+}
+
+// IsOwned reports whether s is one of hookwarden's own Secrets (an owned
+// webhook-secret Secret or a mirror), which keep ReferencedLabel for as
+// long as they exist.
+func IsOwned(s metav1.Object) bool {
+	return s.GetLabels()[ManagedByLabel] == ManagedByValue
 }
 
 // HasLabels reports whether s carries the labels of integration's owned

@@ -82,7 +82,7 @@ func NewMirror(namespace string, m Mirror) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: MirrorName(m.UID), Namespace: namespace,
-			Labels:      map[string]string{ManagedByLabel: ManagedByValue, MirrorOfLabel: string(m.UID)},
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue, MirrorOfLabel: string(m.UID), ReferencedLabel: ReferencedValue},
 			Annotations: annotations,
 		},
 		Type: corev1.SecretTypeOpaque,

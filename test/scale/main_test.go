@@ -33,6 +33,7 @@ var (
 	intervals    = flag.Int("scale.intervals", 3, "intervals the steady state is watched for")
 	reconcilers  = flag.Int("scale.max-concurrent-reconciles", 0, "--max-concurrent-reconciles of the operator (0: its default)")
 	memorySizes  = flag.String("scale.memory", "1000,10000", "integration counts at which RSS is measured, after 0")
+	heapProfile  = flag.String("scale.heap-profile", "", "with TestMemory: run the operator with --pprof-bind-address and write its heap profile at the largest count to this file")
 )
 
 var controlPlane *testenv.Env

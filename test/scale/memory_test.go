@@ -3,6 +3,9 @@ package scale
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/harness"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // TestMemory measures the operator's RSS (reconciler and receiver, one
@@ -29,13 +33,30 @@ func TestMemory(t *testing.T) {
 	sim := githubsim.New()
 	defer sim.Close()
 	scene, ctx := newScene(t, sim)
-	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{})
+	// Metrics are served, as the Deployment serves them (not scraped:
+	// a scrape's garbage would be measured too).
+	metricsAddr, err := harness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts := harness.OperatorOptions{Args: []string{"--metrics-bind-address=" + metricsAddr}}
+	var pprofAddr string
+	if *heapProfile != "" {
+		var err error
+		if pprofAddr, err = harness.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+		opts.Args = append(opts.Args, "--pprof-bind-address="+pprofAddr)
+	}
+	op, err := scene.Operator(ctx, "hookwarden", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled := 0 // Secrets the operator has labelled when it is done
+	settledRSS := func() int64 { return settledRSS(ctx, t, op, scene.Client, scene.Namespace, labelled) }
 	defer func() { _ = op.Stop(time.Minute) }()
 
-	baseline := settledRSS(t, op)
+	baseline := settledRSS()
 	fmt.Printf("\nmemory: RSS of the operator (reconciler and receiver in one process)\n")
 	fmt.Printf("  %6d integrations: %6.1f MiB\n", 0, mib(baseline))
 	have := 0
@@ -49,25 +70,77 @@ func TestMemory(t *testing.T) {
 			gi.Spec.Suspend = true
 		})
 		fillStatus(ctx, t, scene.Client, scene.Namespace, have, n)
-		have = n
-		last = settledRSS(t, op)
+		have, labelled = n, n
+		last = settledRSS()
 		perIntegration := float64(last-baseline) / float64(n)
 		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
 			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
 	}
+	if *heapProfile != "" {
+		saveHeapProfile(ctx, t, pprofAddr, *heapProfile)
+	}
 	unrelated(ctx, t, scene.Client, scene.Namespace, have)
-	withSecrets := settledRSS(t, op)
+	withSecrets := settledRSS()
 	fmt.Printf("  + %d unrelated Secrets (1 KiB each): %6.1f MiB, %+.1f MiB (target: nothing)\n",
 		have, mib(withSecrets), mib(withSecrets-last))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// settledRSS waits for the operator to take in what changed, then returns
-// the median of 9 samples a second apart.
-func settledRSS(t *testing.T, op *harness.Operator) int64 {
+// saveHeapProfile writes the operator's heap profile (go tool pprof reads
+// it) to path.
+func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	t.Helper()
-	time.Sleep(20 * time.Second)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("  heap profile: %s\n", path)
+}
+
+// settledRSS waits for the operator to take in what changed, then returns
+// the median of 9 samples a second apart: the memory of the steady state,
+// not of the reconciles after a burst of creations. The operator is done
+// when it has labelled the Secrets of every integration (the last write of
+// a suspended integration's reconcile but its status), asked of the API
+// server rather than of the operator, and 30 s later.
+func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) int64 {
+	t.Helper()
+	start := time.Now()
+	for {
+		var secrets metav1.PartialObjectMetadataList
+		secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := c.List(ctx, &secrets, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: webhooksecret.ReferencedSelector()}); err != nil {
+			t.Fatal(err)
+		}
+		if len(secrets.Items) >= labelled {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			t.Fatalf("after 10 minutes the operator has labelled %d Secrets of %d integrations", len(secrets.Items), labelled)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if labelled > 0 {
+		fmt.Printf("  (all %d Secrets labelled after %s)\n", labelled, time.Since(start).Round(time.Second))
+	}
+	time.Sleep(30 * time.Second)
 	var samples []int64
 	for range 9 {
 		rss, err := op.RSS()
