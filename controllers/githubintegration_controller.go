@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -67,9 +68,61 @@ func (r *GitHubIntegrationReconciler) builder(mgr ctrl.Manager, opts controller.
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&hookv1.GitHubIntegration{}, builder.WithPredicates(specOrAnnotationChanged())).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsForSecret)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.integrationsForSecret),
+			builder.WithPredicates(notOwnSecretBookkeeping())).
 		WithOptions(opts)
 }
+
+// notOwnSecretBookkeeping drops the Secret events that hookwarden's own
+// bookkeeping causes, which would otherwise reconcile each new integration
+// a second time for nothing (and, at scale, keep workers from the hooks
+// that wait for them):
+//   - every creation: the watch sees only labelled Secrets, so a Secret
+//     appears in it only when hookwarden labels a referenced Secret or
+//     creates one of its own, both during the integration's reconcile. A
+//     Secret created after its integration carries no label yet and is
+//     found by the reconcile's own retry (unwatchedSecretRetry); when the
+//     watch starts, every integration is reconciled anyway.
+//   - an update that only adds hookwarden's label or protection finalizer.
+//
+// Everything else passes: a change of data (seen through metadata only as a
+// new resourceVersion), any removal of the label or finalizer, deletion.
+func notOwnSecretBookkeeping() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld == nil || e.ObjectNew == nil || !onlyMarksAdded(e.ObjectOld, e.ObjectNew)
+		},
+	}
+}
+
+// onlyMarksAdded reports whether the only change from old to new (apart
+// from resourceVersion and managedFields) is that hookwarden's referenced
+// label or protection finalizer was added.
+func onlyMarksAdded(old, new client.Object) bool {
+	if new.GetDeletionTimestamp() != nil || old.GetDeletionTimestamp() != nil {
+		return false
+	}
+	oldLabels, newLabels := maps.Clone(old.GetLabels()), maps.Clone(new.GetLabels())
+	added := oldLabels[webhooksecret.ReferencedLabel] != newLabels[webhooksecret.ReferencedLabel]
+	if added && newLabels[webhooksecret.ReferencedLabel] != webhooksecret.ReferencedValue {
+		return false
+	}
+	delete(oldLabels, webhooksecret.ReferencedLabel)
+	delete(newLabels, webhooksecret.ReferencedLabel)
+	oldFinalizers := slices.DeleteFunc(slices.Clone(old.GetFinalizers()), isProtection)
+	newFinalizers := slices.DeleteFunc(slices.Clone(new.GetFinalizers()), isProtection)
+	if len(newFinalizers) != len(new.GetFinalizers()) && len(oldFinalizers) == len(old.GetFinalizers()) {
+		added = true
+	} else if len(newFinalizers) == len(new.GetFinalizers()) && len(oldFinalizers) != len(old.GetFinalizers()) {
+		return false // the finalizer was removed
+	}
+	return added && maps.Equal(oldLabels, newLabels) && slices.Equal(oldFinalizers, newFinalizers) &&
+		maps.Equal(old.GetAnnotations(), new.GetAnnotations()) &&
+		equality.Semantic.DeepEqual(old.GetOwnerReferences(), new.GetOwnerReferences())
+}
+
+func isProtection(f string) bool { return f == hookv1.SecretProtectionFinalizer }
 
 // specOrAnnotationChanged passes what a reconciler of hookwarden's kinds
 // acts on: a new generation (spec), a changed annotation (among them
