@@ -157,14 +157,14 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	factory := ghclient.NewFactory(append([]ghclient.FactoryOption{ghclient.WithMutationInterval(5 * time.Millisecond)}, opts.factoryOptions...)...)
-	r := &GitHubIntegrationReconciler{
+	deps := Deps{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  h.recorder,
 		GitHub:    factory,
-		PublicURL: h.receiver.URL,
 	}
+	r := &GitHubIntegrationReconciler{Deps: deps, PublicURL: h.receiver.URL}
 	concurrency := max(opts.concurrency, 1)
 	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
 		t.Fatal(err)
@@ -173,14 +173,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	if opts.issues {
-		ir := &GitHubIssueReconciler{
-			Client:                     mgr.GetClient(),
-			APIReader:                  mgr.GetAPIReader(),
-			Scheme:                     mgr.GetScheme(),
-			Recorder:                   h.recorder,
-			GitHub:                     factory,
-			LinkedPullRequestsInterval: opts.linksInterval,
-		}
+		ir := &GitHubIssueReconciler{Deps: deps, LinkedPullRequestsInterval: opts.linksInterval}
 		if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: concurrency}); err != nil {
 			t.Fatal(err)
 		}
