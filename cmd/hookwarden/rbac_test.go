@@ -44,10 +44,40 @@ const (
 	rbacToken      = "ghp_rbacTestToken000000000000000000000000"
 )
 
+// requestLog records one line per request a client sends; by default
+// (wrap) "METHOD path".
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) add(line string) {
+	l.mu.Lock()
+	l.requests = append(l.requests, line)
+	l.mu.Unlock()
+}
+
+func (l *requestLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests)
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		l.add(req.Method + " " + req.URL.Path)
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // secretWrites records every write the manager sends for Secrets.
 type secretWrites struct {
+	writes requestLog // "METHOD namespace/name"
 	mu     sync.Mutex
-	writes []string // "METHOD namespace/name"
 	// patches holds the body of each PATCH, by "namespace/name".
 	patches map[string][][]byte
 }
@@ -60,11 +90,10 @@ func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 			if m := secretPath.FindStringSubmatch(req.URL.Path); m != nil {
 				name := m[2]
 				if name == "" && req.Body != nil { // a create names the Secret in its body
-					body, err := io.ReadAll(req.Body)
+					body, err := rereadBody(req)
 					if err != nil {
 						return nil, err
 					}
-					req.Body = io.NopCloser(bytes.NewReader(body))
 					// JSON or protobuf, as the client chose.
 					obj, _, err := clientgoscheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
 					if sec, ok := obj.(*corev1.Secret); err == nil && ok {
@@ -75,44 +104,45 @@ func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 				}
 				var patch []byte
 				if req.Method == http.MethodPatch && req.Body != nil {
-					body, err := io.ReadAll(req.Body)
-					if err != nil {
+					var err error
+					if patch, err = rereadBody(req); err != nil {
 						return nil, err
 					}
-					req.Body = io.NopCloser(bytes.NewReader(body))
-					patch = body
 				}
-				s.mu.Lock()
-				s.writes = append(s.writes, fmt.Sprintf("%s %s/%s", req.Method, m[1], name))
+				key := m[1] + "/" + name
+				s.writes.add(req.Method + " " + key)
 				if patch != nil {
+					s.mu.Lock()
 					if s.patches == nil {
 						s.patches = map[string][][]byte{}
 					}
-					key := m[1] + "/" + name
 					s.patches[key] = append(s.patches[key], patch)
+					s.mu.Unlock()
 				}
-				s.mu.Unlock()
 			}
 		}
 		return rt.RoundTrip(req)
 	})
 }
 
-func (s *secretWrites) list() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.writes)
+// rereadBody reads the body of req and puts it back for the request to be
+// sent.
+func rereadBody(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
 }
+
+func (s *secretWrites) list() []string { return s.writes.list() }
 
 func (s *secretWrites) patchesOf(key string) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.patches[key])
 }
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestRBACIsSufficientAndMinimal installs config/namespaced (the manager's
 // ClusterRole bound in the watched namespace only), runs the manager with

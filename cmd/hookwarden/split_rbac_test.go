@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,27 +23,6 @@ import (
 
 // receiverUser is the receiver's ServiceAccount in config/split.
 const receiverUser = "system:serviceaccount:" + namespace + ":hookwarden-receiver"
-
-// requestLog records every request a client sends: "METHOD path".
-type requestLog struct {
-	mu       sync.Mutex
-	requests []string
-}
-
-func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		l.mu.Lock()
-		l.requests = append(l.requests, req.Method+" "+req.URL.Path)
-		l.mu.Unlock()
-		return rt.RoundTrip(req)
-	})
-}
-
-func (l *requestLog) list() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.requests)
-}
 
 // receiverWrites are the writes the receiver may make: the status of an
 // integration, and Events.
