@@ -150,20 +150,10 @@ func (s *secretWrites) patchesOf(key string) [][]byte {
 // through creation, a secret rotation and deletion. SubjectAccessReviews
 // then show what the ServiceAccount cannot do.
 func TestRBACIsSufficientAndMinimal(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c := env.Client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	for _, ns := range []string{namespace, watchedNS, unwatchedNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := startRBACEnv(t, ctx, namespace, watchedNS, unwatchedNS)
+	c := env.Client
 	for _, o := range applyRBACOf(t, ctx, c, "namespaced") {
 		if o.GetKind() == "Deployment" {
 			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
@@ -388,6 +378,23 @@ func impersonating(cfg *rest.Config, user string) *rest.Config {
 
 // applyRBACOf renders config/<dir>, applies its ServiceAccounts, roles and
 // bindings to the API server, and returns every object it renders.
+// startRBACEnv starts a control plane of the test's own, since an RBAC test
+// installs cluster-wide roles, and creates the namespaces.
+func startRBACEnv(t *testing.T, ctx context.Context, namespaces ...string) *testenv.Env {
+	t.Helper()
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	for _, ns := range namespaces {
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
 func applyRBACOf(t *testing.T, ctx context.Context, c client.Client, dir string) []*unstructured.Unstructured {
 	t.Helper()
 	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", dir), "")

@@ -17,7 +17,6 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/scheme"
-	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
@@ -36,19 +35,10 @@ var receiverWrites = regexp.MustCompile(`^(PATCH /apis/integrations\.hookwarden\
 // Secret with the token, and write nothing but integration status and
 // Events.
 func TestSplitReceiverRBAC(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c := env.Client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for _, ns := range []string{namespace, watchedNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := startRBACEnv(t, ctx, namespace, watchedNS)
+	c := env.Client
 	applyRBACOf(t, ctx, c, "split")
 
 	// The user's Secret, the integration, and its mirror as the
