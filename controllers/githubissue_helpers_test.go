@@ -143,3 +143,20 @@ func bodyContains(subs ...string) func(githubsim.Issue) error {
 		return nil
 	}
 }
+
+// adoptedOnce checks that obj's issue exists once on GitHub, that got's
+// status names it, and that the reconciler adopted it (one IssueAdopted
+// Event) instead of creating another.
+func (h *harness) adoptedOnce(obj, got *hookv1.GitHubIssue) {
+	h.t.Helper()
+	issue := h.oneSimIssue(issueRepo, obj, time.Second, nil)
+	if got.Status.Number != int64(issue.Number) {
+		h.t.Errorf("status.number = %d, want %d", got.Status.Number, issue.Number)
+	}
+	if all, _ := h.sim.Issues(issueRepo); len(all) != 1 {
+		h.t.Errorf("%d issues on GitHub, want exactly 1", len(all))
+	}
+	if n := len(h.recorder.find(obj.Name, hookv1.EventIssueAdopted)); n != 1 {
+		h.t.Errorf("%d IssueAdopted Events, want 1", n)
+	}
+}
