@@ -41,6 +41,19 @@ func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) Ho
 	return hooks
 }
 
+// simWithHook is a simulator with one hook on acme/api, created through
+// a client of a factory of its own.
+func simWithHook(t *testing.T) (*githubsim.Server, HookService, *gogithub.Hook) {
+	t.Helper()
+	sim := newSim(t)
+	hooks := repoHooks(t, NewFactory(WithMutationInterval(0)), sim, testToken)
+	created, err := hooks.Create(context.Background(), newHook("https://hooks.example.com/a", "push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, hooks, created
+}
+
 func newHook(url string, events ...string) *gogithub.Hook {
 	return &gogithub.Hook{
 		Name:   gogithub.String("web"),
@@ -85,14 +98,8 @@ func TestFactorySharesOneClientPerURLAndToken(t *testing.T) {
 }
 
 func TestRepositoryHooksCRUDAgainstSimulator(t *testing.T) {
-	sim := newSim(t)
-	hooks := repoHooks(t, NewFactory(WithMutationInterval(0)), sim, testToken)
+	sim, hooks, created := simWithHook(t)
 	ctx := context.Background()
-
-	created, err := hooks.Create(ctx, newHook("https://hooks.example.com/a", "push"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// More than one page: the list follows Link headers.
 	events := []string{"issues", "pull_request", "create", "delete", "fork", "release"}
 	for i := range 120 {
