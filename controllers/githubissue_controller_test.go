@@ -145,7 +145,7 @@ func TestGitHubIssueClosedOrOrphanedOnDelete(t *testing.T) {
 	}
 	h.eventually(15*time.Second, func() error {
 		for _, name := range []string{"close-me", "leave-me"} {
-			err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, &hookv1.GitHubIssue{})
+			err := h.read(name, &hookv1.GitHubIssue{})
 			if !apierrors.IsNotFound(err) {
 				return fmt.Errorf("%s still exists (%w)", name, err)
 			}

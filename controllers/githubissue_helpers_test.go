@@ -38,21 +38,13 @@ func (h *harness) ghIssue(name, integration, repo string, mutate ...func(*hookv1
 
 func (h *harness) getIssue(name string) *hookv1.GitHubIssue {
 	h.t.Helper()
-	is := &hookv1.GitHubIssue{}
-	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, is); err != nil {
-		h.t.Fatal(err)
-	}
-	return is
+	return mustRead(h, name, &hookv1.GitHubIssue{})
 }
 
 // updateIssue changes a GitHubIssue's spec with retries on conflicts.
 func (h *harness) updateIssue(name string, mutate func(*hookv1.GitHubIssue)) {
 	h.t.Helper()
-	h.eventually(5*time.Second, func() error {
-		is := h.getIssue(name)
-		mutate(is)
-		return env.Client.Update(h.ctx, is)
-	})
+	updateWithRetry(h, h.getIssue, name, mutate)
 }
 
 // waitIssueCondition waits until a GitHubIssue's condition has status (and

@@ -96,6 +96,17 @@ type harness struct {
 
 type writesKey struct{}
 
+// readyOnAPI runs a harness with acme/api on the simulator and an
+// integration name on it, with its Secret, and waits until it is Ready.
+func readyOnAPI(t *testing.T, name string, mutate ...func(*hookv1.GitHubIntegration)) *harness {
+	t.Helper()
+	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
+	h.withSecret(name)
+	h.integration(name, []string{"acme/api"}, mutate...)
+	h.waitReady(name)
+	return h
+}
+
 func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -373,14 +384,36 @@ func (h *harness) withSecret(name string) {
 	h.secret(name, map[string]string{"token": testToken, "webhook_secret": testWebhookSecret})
 }
 
+// read reads the object name of the test's namespace into obj, as a user
+// would (from the API server).
+func (h *harness) read(name string, obj client.Object) error {
+	return env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj)
+}
+
+// mustRead is read that fails the test on an error; it returns obj.
+func mustRead[T client.Object](h *harness, name string, obj T) T {
+	h.t.Helper()
+	if err := h.read(name, obj); err != nil {
+		h.t.Fatal(err)
+	}
+	return obj
+}
+
+// updateWithRetry changes an object with retries on conflicts; get reads
+// it afresh for each try.
+func updateWithRetry[T client.Object](h *harness, get func(string) T, name string, mutate func(T)) {
+	h.t.Helper()
+	h.eventually(5*time.Second, func() error {
+		obj := get(name)
+		mutate(obj)
+		return env.Client.Update(h.ctx, obj)
+	})
+}
+
 // get reads the integration as a user would.
 func (h *harness) get(name string) *hookv1.GitHubIntegration {
 	h.t.Helper()
-	gi := &hookv1.GitHubIntegration{}
-	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
-		h.t.Fatal(err)
-	}
-	return gi
+	return mustRead(h, name, &hookv1.GitHubIntegration{})
 }
 
 // eventually polls cond until it returns nil or timeout passes.
@@ -415,7 +448,7 @@ func (h *harness) waitObjectCondition(name string, fresh func() client.Object, c
 	h.t.Helper()
 	h.eventually(timeout, func() error {
 		obj := fresh()
-		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj); err != nil {
+		if err := h.read(name, obj); err != nil {
 			return err
 		}
 		conds := conditions()
@@ -455,11 +488,7 @@ func (h *harness) waitStalledSaying(t *testing.T, name, reason string, timeout t
 // update changes an integration's spec with retries on conflicts.
 func (h *harness) update(name string, mutate func(*hookv1.GitHubIntegration)) {
 	h.t.Helper()
-	h.eventually(5*time.Second, func() error {
-		gi := h.get(name)
-		mutate(gi)
-		return env.Client.Update(h.ctx, gi)
-	})
+	updateWithRetry(h, h.get, name, mutate)
 }
 
 // poke triggers a reconcile through an annotation change.
