@@ -51,12 +51,8 @@ func (h *harness) updateIssue(name string, mutate func(*hookv1.GitHubIssue)) {
 // reason, unless empty) for its current generation.
 func (h *harness) waitIssueCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIssue {
 	h.t.Helper()
-	var is *hookv1.GitHubIssue
-	h.waitObjectCondition(name, func() client.Object {
-		is = &hookv1.GitHubIssue{}
-		return is
-	}, func() []metav1.Condition { return is.Status.Conditions }, condType, want, reason, timeout)
-	return is
+	return waitObjectCondition(h, name, func(is *hookv1.GitHubIssue) []metav1.Condition { return is.Status.Conditions },
+		condType, want, reason, timeout)
 }
 
 func (h *harness) waitIssueReady(name string) *hookv1.GitHubIssue {

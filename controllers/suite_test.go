@@ -433,25 +433,25 @@ func (h *harness) waitReady(name string) *hookv1.GitHubIntegration {
 // empty) for the object's current generation.
 func (h *harness) waitCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIntegration {
 	h.t.Helper()
-	var gi *hookv1.GitHubIntegration
-	h.waitObjectCondition(name, func() client.Object {
-		gi = &hookv1.GitHubIntegration{}
-		return gi
-	}, func() []metav1.Condition { return gi.Status.Conditions }, condType, want, reason, timeout)
-	return gi
+	return waitObjectCondition(h, name, (*hookv1.GitHubIntegration).GetConditions, condType, want, reason, timeout)
 }
 
-// waitObjectCondition is waitCondition for any object: fresh returns a new
-// object to read into, conditions its conditions once read.
-func (h *harness) waitObjectCondition(name string, fresh func() client.Object, conditions func() []metav1.Condition,
-	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) {
+// waitObjectCondition is waitCondition for any kind: conditions reads
+// them from an object of kind T, read afresh for each try; it returns the
+// object as last read.
+func waitObjectCondition[T any, PT interface {
+	*T
+	client.Object
+}](h *harness, name string, conditions func(PT) []metav1.Condition,
+	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) PT {
 	h.t.Helper()
+	var obj PT
 	h.eventually(timeout, func() error {
-		obj := fresh()
+		obj = new(T)
 		if err := h.read(name, obj); err != nil {
 			return err
 		}
-		conds := conditions()
+		conds := conditions(obj)
 		c := apimeta.FindStatusCondition(conds, condType)
 		switch {
 		case c == nil:
@@ -462,6 +462,7 @@ func (h *harness) waitObjectCondition(name string, fresh func() client.Object, c
 		}
 		return nil
 	})
+	return obj
 }
 
 // waitStalledSaying waits until the object is Stalled with reason, and
