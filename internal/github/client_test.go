@@ -28,13 +28,19 @@ func newSim(t *testing.T, opts ...githubsim.Option) *githubsim.Server {
 	return sim
 }
 
-func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) HookService {
+// tokenClient is f's client of token on sim.
+func tokenClient(t *testing.T, f *Factory, sim *githubsim.Server, token string) *Client {
 	t.Helper()
 	c, err := f.Client(sim.URL(), Credentials{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := c.Hooks("acme/api")
+	return c
+}
+
+func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) HookService {
+	t.Helper()
+	hooks, err := tokenClient(t, f, sim, token).Hooks("acme/api")
 	if err != nil {
 		t.Fatal(err)
 	}
