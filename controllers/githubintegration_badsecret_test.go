@@ -31,11 +31,8 @@ func (h *harness) appliedUntouched(name string, before *corev1.Secret) {
 // signed with the secret the hooks carry are still accepted; the applied
 // Secret the receiver reads it from is left alone.
 func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
-	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "typo"
-	h.withSecret(name)
-	h.integration(name, []string{"acme/api"})
-	h.waitReady(name)
+	h := readyOnAPI(t, name)
 	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	h.eventually(5*time.Second, func() error {
@@ -65,11 +62,8 @@ func TestInvalidWebhookSecretKeepsTheAppliedSecret(t *testing.T) {
 // protects it): SecretNotFound says to create it again and that deliveries
 // are still accepted; the applied Secret is left alone.
 func TestDeletedSecretKeepsTheAppliedSecret(t *testing.T) {
-	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "oops"
-	h.withSecret(name)
-	h.integration(name, []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
-	h.waitReady(name)
+	h := readyOnAPI(t, name, func(gi *hookv1.GitHubIntegration) { gi.Spec.DeletionPolicy = hookv1.DeletionPolicyOrphan })
 	before := h.ownedSecret(webhooksecret.AppliedName(name))
 
 	if err := env.Client.Delete(h.ctx, h.ownedSecret(name)); err != nil {
@@ -90,11 +84,8 @@ func TestDeletedSecretKeepsTheAppliedSecret(t *testing.T) {
 // integration keeps working, and Ready says what happens and how to move
 // to another Secret.
 func TestTerminatingSecretIsUsedAndExplained(t *testing.T) {
-	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "kept"
-	h.withSecret(name)
-	h.integration(name, []string{"acme/api"})
-	h.waitReady(name)
+	h := readyOnAPI(t, name)
 	h.waitProtected(name, true)
 	before := h.ownedSecret(webhooksecret.AppliedName(name))
 

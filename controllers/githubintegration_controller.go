@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -151,13 +150,9 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 // someone else's in the way under such a name is looked at again every
 // unwatchedSecretRetry instead.
 func (r *GitHubIntegrationReconciler) integrationsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
-	var list hookv1.GitHubIntegrationList
-	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{SecretRefNameField: secret.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the GitHubIntegrations of a Secret", "secret", klog.KObj(secret))
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items)+1)
-	for _, gi := range list.Items {
+	integrations := integrationsOfSecret(ctx, r, secret)
+	reqs := make([]reconcile.Request, 0, len(integrations)+1)
+	for _, gi := range integrations {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: gi.Namespace, Name: gi.Name}})
 	}
 	if key, _, ok := webhooksecret.MirrorIntegration(secret); ok && r.mirrored() &&

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
@@ -22,16 +20,9 @@ const orphanHint = "; to leave the hooks on GitHub and let the object go, set sp
 // (Orphan), then releases the object. gone reports that the finalizer was
 // removed, so the object may no longer exist.
 func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *hookv1.GitHubIntegration) (result ctrl.Result, gone bool, err error) {
-	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
-		return ctrl.Result{}, true, nil
-	}
-	// The cache may still show an object a previous reconcile released
-	// a moment ago (woken again, e.g. by its Secret being deleted with
-	// it): asking the API server costs one read and spares GitHub a second
-	// round of deletions and users duplicate HookDeleted Events.
-	fresh := &hookv1.GitHubIntegration{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); apierrors.IsNotFound(err) ||
-		(err == nil && !controllerutil.ContainsFinalizer(fresh, hookv1.Finalizer)) {
+	// A second round of deletions would cost GitHub calls and give users
+	// duplicate HookDeleted Events.
+	if released(ctx, r.APIReader, obj, &hookv1.GitHubIntegration{}) {
 		return ctrl.Result{}, true, nil
 	}
 	if obj.Spec.DeletionPolicy == hookv1.DeletionPolicyOrphan {

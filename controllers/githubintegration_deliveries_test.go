@@ -39,7 +39,7 @@ func TestRedeliveredCountIsNotLostToAStaleCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := &GitHubIntegrationReconciler{APIReader: env.Client}
+	r := &GitHubIntegrationReconciler{Deps: Deps{APIReader: env.Client}}
 	r.refreshRedeliveredCount(ctx, stale)
 	if got := stale.Status.Deliveries.Redelivered; got != 5 {
 		t.Fatalf("redelivered = %d after refreshing, want the 5 already written", got)

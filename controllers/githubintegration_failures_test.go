@@ -8,7 +8,6 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
@@ -209,7 +208,7 @@ func (h *harness) deleteAndWaitGone(name string, timeout time.Duration) {
 func (h *harness) waitGone(name string, timeout time.Duration) {
 	h.t.Helper()
 	h.eventually(timeout, func() error {
-		err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, &hookv1.GitHubIntegration{})
+		err := h.read(name, &hookv1.GitHubIntegration{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -42,4 +43,17 @@ func dropFinalizer(ctx context.Context, c client.Client, obj client.Object) erro
 		return client.IgnoreNotFound(fmt.Errorf("remove finalizer: %w", err))
 	}
 	return nil
+}
+
+// released reports whether obj, being deleted, no longer holds hookwarden's
+// finalizer. The cache may still show an object that a previous reconcile
+// released a moment ago (woken again, e.g. by its Secret being deleted with
+// it), so the API server is asked too, reading into fresh: one read spares
+// deleting on GitHub twice.
+func released(ctx context.Context, apiReader client.Reader, obj, fresh client.Object) bool {
+	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+		return true
+	}
+	err := apiReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh)
+	return apierrors.IsNotFound(err) || (err == nil && !controllerutil.ContainsFinalizer(fresh, hookv1.Finalizer))
 }

@@ -46,7 +46,7 @@ func TestSweepRemovesOrphanMirrors(t *testing.T) {
 		}
 	}
 
-	r := &GitHubIntegrationReconciler{Client: env.Client, APIReader: env.Client, MirrorNamespace: operatorNS}
+	r := &GitHubIntegrationReconciler{Deps: Deps{Client: env.Client, APIReader: env.Client}, MirrorNamespace: operatorNS}
 	if err := r.sweepMirrors(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -13,14 +13,6 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
-// now is the reconciler's clock.
-func (r *GitHubIntegrationReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
-
 // handleFailure turns a failed step into conditions and a result:
 // user-fixable errors stall, rate limits wait for the reset, the rest is
 // returned for the workqueue's backoff.

@@ -4,30 +4,17 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 )
 
 // GitHubIntegrationReconciler reconciles GitHubIntegration objects.
 type GitHubIntegrationReconciler struct {
-	// Client reads and patches GitHubIntegrations (cached reads).
-	client.Client
-	// APIReader reads the referenced Secrets straight from the API server:
-	// Secrets are not cached.
-	APIReader client.Reader
-	// Scheme knows the hookwarden types.
-	Scheme *runtime.Scheme
-	// Recorder emits Kubernetes Events on the integrations.
-	Recorder events.EventRecorder
-	// GitHub hands out the shared GitHub client of each token.
-	GitHub *ghclient.Factory
-	// DefaultGitHubURL is used when spec.github.url is empty
-	// (--github-url).
-	DefaultGitHubURL string
+	// Deps: Client reads and patches GitHubIntegrations (cached reads);
+	// APIReader reads the referenced Secrets, which are not cached;
+	// Recorder emits Events on the integrations.
+	Deps
 	// PublicURL is where GitHub reaches the receiver (--public-url); the
 	// payload URL is PublicURL followed by the receiver path unless
 	// spec.payloadURL is set.
@@ -49,8 +36,6 @@ type GitHubIntegrationReconciler struct {
 	// it acknowledged loading it. Empty: the rotation waits
 	// SecretPropagationDelay instead.
 	ReceiverService string
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 
 	// tokens remembers the token each integration last used, so the
 	// GitHub client of a token nobody uses any more is dropped.

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
@@ -42,11 +41,7 @@ func (h *harness) leftoverSecret(integration string, oldUID types.UID, name stri
 
 func (h *harness) ownedSecret(name string) *corev1.Secret {
 	h.t.Helper()
-	s := &corev1.Secret{}
-	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, s); err != nil {
-		h.t.Fatal(err)
-	}
-	return s
+	return mustRead(h, name, &corev1.Secret{})
 }
 
 // An integration deleted and created again under the same name, while the
@@ -184,18 +179,15 @@ func TestForeignSecretIsRefusedUntilDeleted(t *testing.T) {
 // An owned Secret deleted by hand is written again at once: the receiver
 // needs it.
 func TestDeletedOwnedSecretIsRecreated(t *testing.T) {
-	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "restore"
-	h.withSecret(name)
-	h.integration(name, []string{"acme/api"})
-	h.waitReady(name)
+	h := readyOnAPI(t, name)
 	applied := h.ownedSecret(webhooksecret.AppliedName(name))
 	if err := env.Client.Delete(h.ctx, applied); err != nil {
 		t.Fatal(err)
 	}
 	h.eventually(10*time.Second, func() error {
 		s := &corev1.Secret{}
-		err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: applied.Name}, s)
+		err := h.read(applied.Name, s)
 		switch {
 		case apierrors.IsNotFound(err):
 			return fmt.Errorf("Secret %s not recreated", applied.Name)
@@ -215,11 +207,8 @@ func TestDeletedOwnedSecretIsRecreated(t *testing.T) {
 // the reconcile that writing that Secret wakes (it is watched) does not cut
 // it short.
 func TestRotationWaitsForThePropagationDelay(t *testing.T) {
-	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
 	const name = "settle"
-	h.withSecret(name)
-	h.integration(name, []string{"acme/api"})
-	h.waitReady(name)
+	h := readyOnAPI(t, name)
 
 	const next = "the-next-webhook-secret-0123456789"
 	changed := time.Now()

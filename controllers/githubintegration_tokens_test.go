@@ -16,7 +16,7 @@ import (
 func TestOldTokenClientsAreForgotten(t *testing.T) {
 	const api = "https://github.example.com/api/v3/"
 	f := ghclient.NewFactory()
-	r := &GitHubIntegrationReconciler{GitHub: f}
+	r := &GitHubIntegrationReconciler{Deps: Deps{GitHub: f}}
 	obj := func(name string) *hookv1.GitHubIntegration {
 		return &hookv1.GitHubIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name},
 			Spec: hookv1.GitHubIntegrationSpec{GitHub: &hookv1.GitHubServer{URL: api}}}

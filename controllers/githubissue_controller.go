@@ -89,15 +89,10 @@ func (r *GitHubIssueReconciler) issuesOfIntegration(ctx context.Context, gi clie
 // issuesOfSecret maps a Secret to the GitHubIssues of the integrations
 // that reference it.
 func (r *GitHubIssueReconciler) issuesOfSecret(ctx context.Context, secret client.Object) []reconcile.Request {
-	var list hookv1.GitHubIntegrationList
-	if err := r.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{SecretRefNameField: secret.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the GitHubIntegrations of a Secret", "secret", klog.KObj(secret))
-		return nil
-	}
+	integrations := integrationsOfSecret(ctx, r, secret)
 	var reqs []reconcile.Request
-	for i := range list.Items {
-		reqs = append(reqs, r.issuesOfIntegration(ctx, &list.Items[i])...)
+	for i := range integrations {
+		reqs = append(reqs, r.issuesOfIntegration(ctx, &integrations[i])...)
 	}
 	return reqs
 }

@@ -105,16 +105,7 @@ func TestGitHubIssueAdoptedAfterALostCreateAnswer(t *testing.T) {
 	h.sim.SetFault("POST /repos/{owner}/{repo}/issues", githubsim.Fault{LostAnswerRate: 1})
 	obj := h.ghIssue("lost", "exp", issueRepo)
 	got := h.waitIssueReady("lost")
-	issue := h.oneSimIssue(issueRepo, obj, time.Second, nil)
-	if got.Status.Number != int64(issue.Number) {
-		t.Errorf("status.number = %d, want %d", got.Status.Number, issue.Number)
-	}
-	if all, _ := h.sim.Issues(issueRepo); len(all) != 1 {
-		t.Errorf("%d issues on GitHub, want exactly 1", len(all))
-	}
-	if n := len(h.recorder.find("lost", hookv1.EventIssueAdopted)); n != 1 {
-		t.Errorf("%d IssueAdopted Events, want 1", n)
-	}
+	h.adoptedOnce(obj, got)
 	if st := h.sim.Stats(); st.ByRoute["POST /repos/{owner}/{repo}/issues"] != 1 {
 		t.Errorf("%d create requests, want 1", st.ByRoute["POST /repos/{owner}/{repo}/issues"])
 	}
@@ -136,16 +127,7 @@ func TestGitHubIssueAdoptedAfterAFailedStatusWrite(t *testing.T) {
 	if failures.Load() < 2 {
 		t.Fatal("the status writes after creation were not failed")
 	}
-	issue := h.oneSimIssue(issueRepo, obj, time.Second, nil)
-	if got.Status.Number != int64(issue.Number) {
-		t.Errorf("status.number = %d, want %d", got.Status.Number, issue.Number)
-	}
-	if all, _ := h.sim.Issues(issueRepo); len(all) != 1 {
-		t.Errorf("%d issues on GitHub, want exactly 1", len(all))
-	}
-	if n := len(h.recorder.find("crash", hookv1.EventIssueAdopted)); n != 1 {
-		t.Errorf("%d IssueAdopted Events, want 1", n)
-	}
+	h.adoptedOnce(obj, got)
 }
 
 func TestGitHubIssueClosedOrOrphanedOnDelete(t *testing.T) {
@@ -163,7 +145,7 @@ func TestGitHubIssueClosedOrOrphanedOnDelete(t *testing.T) {
 	}
 	h.eventually(15*time.Second, func() error {
 		for _, name := range []string{"close-me", "leave-me"} {
-			err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, &hookv1.GitHubIssue{})
+			err := h.read(name, &hookv1.GitHubIssue{})
 			if !apierrors.IsNotFound(err) {
 				return fmt.Errorf("%s still exists (%w)", name, err)
 			}

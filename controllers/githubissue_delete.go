@@ -5,10 +5,8 @@ import (
 	"fmt"
 
 	gogithub "github.com/google/go-github/v60/github"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/issuebody"
@@ -23,12 +21,7 @@ const issueOrphanHint = "; to leave the issue on GitHub and let the object go, s
 // removed. While the integration or its Secret is missing the issue cannot
 // be closed; switching to Orphan releases the object then.
 func (r *GitHubIssueReconciler) reconcileIssueDelete(ctx context.Context, obj *hookv1.GitHubIssue) (ctrl.Result, bool, error) {
-	if !controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
-		return ctrl.Result{}, true, nil
-	}
-	fresh := &hookv1.GitHubIssue{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); apierrors.IsNotFound(err) ||
-		(err == nil && !controllerutil.ContainsFinalizer(fresh, hookv1.Finalizer)) {
+	if released(ctx, r.APIReader, obj, &hookv1.GitHubIssue{}) {
 		return ctrl.Result{}, true, nil
 	}
 	if obj.GetDeletionPolicy() == hookv1.IssueDeletionPolicyOrphan {

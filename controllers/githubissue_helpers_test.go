@@ -38,33 +38,21 @@ func (h *harness) ghIssue(name, integration, repo string, mutate ...func(*hookv1
 
 func (h *harness) getIssue(name string) *hookv1.GitHubIssue {
 	h.t.Helper()
-	is := &hookv1.GitHubIssue{}
-	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, is); err != nil {
-		h.t.Fatal(err)
-	}
-	return is
+	return mustRead(h, name, &hookv1.GitHubIssue{})
 }
 
 // updateIssue changes a GitHubIssue's spec with retries on conflicts.
 func (h *harness) updateIssue(name string, mutate func(*hookv1.GitHubIssue)) {
 	h.t.Helper()
-	h.eventually(5*time.Second, func() error {
-		is := h.getIssue(name)
-		mutate(is)
-		return env.Client.Update(h.ctx, is)
-	})
+	updateWithRetry(h, h.getIssue, name, mutate)
 }
 
 // waitIssueCondition waits until a GitHubIssue's condition has status (and
 // reason, unless empty) for its current generation.
 func (h *harness) waitIssueCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIssue {
 	h.t.Helper()
-	var is *hookv1.GitHubIssue
-	h.waitObjectCondition(name, func() client.Object {
-		is = &hookv1.GitHubIssue{}
-		return is
-	}, func() []metav1.Condition { return is.Status.Conditions }, condType, want, reason, timeout)
-	return is
+	return waitObjectCondition(h, name, func(is *hookv1.GitHubIssue) []metav1.Condition { return is.Status.Conditions },
+		condType, want, reason, timeout)
 }
 
 func (h *harness) waitIssueReady(name string) *hookv1.GitHubIssue {
@@ -141,5 +129,22 @@ func bodyContains(subs ...string) func(githubsim.Issue) error {
 			}
 		}
 		return nil
+	}
+}
+
+// adoptedOnce checks that obj's issue exists once on GitHub, that got's
+// status names it, and that the reconciler adopted it (one IssueAdopted
+// Event) instead of creating another.
+func (h *harness) adoptedOnce(obj, got *hookv1.GitHubIssue) {
+	h.t.Helper()
+	issue := h.oneSimIssue(issueRepo, obj, time.Second, nil)
+	if got.Status.Number != int64(issue.Number) {
+		h.t.Errorf("status.number = %d, want %d", got.Status.Number, issue.Number)
+	}
+	if all, _ := h.sim.Issues(issueRepo); len(all) != 1 {
+		h.t.Errorf("%d issues on GitHub, want exactly 1", len(all))
+	}
+	if n := len(h.recorder.find(obj.Name, hookv1.EventIssueAdopted)); n != 1 {
+		h.t.Errorf("%d IssueAdopted Events, want 1", n)
 	}
 }

@@ -4,12 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	ghclient "github.com/hookwarden/hookwarden/internal/github"
 )
 
 // DefaultLinkedPullRequestsInterval is how often, at most, the section of an
@@ -20,29 +15,15 @@ const DefaultLinkedPullRequestsInterval = time.Minute
 // issue once with the referenced integration's token, keeps it as declared,
 // and closes or leaves it when the object goes.
 type GitHubIssueReconciler struct {
-	// Client reads GitHubIssues and GitHubIntegrations (cached) and patches
-	// GitHubIssues.
-	client.Client
-	// APIReader reads the integration's Secret, and a GitHubIssue before
-	// looking for its issue by marker, straight from the API server.
-	APIReader client.Reader
-	// Scheme knows the hookwarden types.
-	Scheme *runtime.Scheme
-	// Recorder emits Kubernetes Events on the GitHubIssues.
-	Recorder events.EventRecorder
-	// GitHub hands out the shared GitHub client of each token: the same
-	// factory as the GitHubIntegration reconciler's, so that both share
-	// each token's pacing and rate-limit state.
-	GitHub *ghclient.Factory
-	// DefaultGitHubURL is used when the integration's spec.github.url is
-	// empty (--github-url).
-	DefaultGitHubURL string
+	// Deps: Client reads GitHubIssues and GitHubIntegrations (cached) and
+	// patches GitHubIssues; APIReader reads the integration's Secret, and a
+	// GitHubIssue before looking for its issue by marker; Recorder emits
+	// Events on the GitHubIssues.
+	Deps
 	// LinkedPullRequestsInterval spaces the rewrites of an issue's linked
 	// pull requests section; DefaultLinkedPullRequestsInterval when zero
 	// (tests shorten it).
 	LinkedPullRequestsInterval time.Duration
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 
 	// synced remembers, per GitHubIssue, when its issue was last compared
 	// with GitHub, so that a reconcile woken by the integration's status
@@ -89,13 +70,6 @@ func (m *syncMemo) forget(key types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.entries, key)
-}
-
-func (r *GitHubIssueReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
 }
 
 func (r *GitHubIssueReconciler) linksInterval() time.Duration {

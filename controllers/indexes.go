@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -30,4 +32,18 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return fmt.Errorf("index GitHubIntegrations by %s: %w", SecretRefNameField, err)
 	}
 	return nil
+}
+
+// integrationsOfSecret lists, for a watch's map function, the
+// GitHubIntegrations whose spec.secretRef names secret, through the field
+// index. A map function returns no error: a failure is logged and maps to
+// none.
+func integrationsOfSecret(ctx context.Context, c client.Reader, secret client.Object) []hookv1.GitHubIntegration {
+	var list hookv1.GitHubIntegrationList
+	if err := c.List(ctx, &list, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{SecretRefNameField: secret.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Failed to list the GitHubIntegrations of a Secret", "secret", klog.KObj(secret))
+		return nil
+	}
+	return list.Items
 }

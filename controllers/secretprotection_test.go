@@ -18,7 +18,7 @@ import (
 func (h *harness) userSecret(name string) *corev1.Secret {
 	h.t.Helper()
 	s := &corev1.Secret{}
-	err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, s)
+	err := h.read(name, s)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

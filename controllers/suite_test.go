@@ -111,6 +111,17 @@ type laggedStatus struct {
 
 type writesKey struct{}
 
+// readyOnAPI runs a harness with acme/api on the simulator and an
+// integration name on it, with its Secret, and waits until it is Ready.
+func readyOnAPI(t *testing.T, name string, mutate ...func(*hookv1.GitHubIntegration)) *harness {
+	t.Helper()
+	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
+	h.withSecret(name)
+	h.integration(name, []string{"acme/api"}, mutate...)
+	h.waitReady(name)
+	return h
+}
+
 func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,14 +187,14 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	factory := ghclient.NewFactory(append([]ghclient.FactoryOption{ghclient.WithMutationInterval(5 * time.Millisecond)}, opts.factoryOptions...)...)
-	r := &GitHubIntegrationReconciler{
+	deps := Deps{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  h.recorder,
 		GitHub:    factory,
-		PublicURL: h.receiver.URL,
 	}
+	r := &GitHubIntegrationReconciler{Deps: deps, PublicURL: h.receiver.URL}
 	concurrency := max(opts.concurrency, 1)
 	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
 		t.Fatal(err)
@@ -192,14 +203,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	if opts.issues {
-		ir := &GitHubIssueReconciler{
-			Client:                     mgr.GetClient(),
-			APIReader:                  mgr.GetAPIReader(),
-			Scheme:                     mgr.GetScheme(),
-			Recorder:                   h.recorder,
-			GitHub:                     factory,
-			LinkedPullRequestsInterval: opts.linksInterval,
-		}
+		ir := &GitHubIssueReconciler{Deps: deps, LinkedPullRequestsInterval: opts.linksInterval}
 		if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: concurrency}); err != nil {
 			t.Fatal(err)
 		}
@@ -431,14 +435,36 @@ func (h *harness) withSecret(name string) {
 	h.secret(name, map[string]string{"token": testToken, "webhook_secret": testWebhookSecret})
 }
 
+// read reads the object name of the test's namespace into obj, as a user
+// would (from the API server).
+func (h *harness) read(name string, obj client.Object) error {
+	return env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj)
+}
+
+// mustRead is read that fails the test on an error; it returns obj.
+func mustRead[T client.Object](h *harness, name string, obj T) T {
+	h.t.Helper()
+	if err := h.read(name, obj); err != nil {
+		h.t.Fatal(err)
+	}
+	return obj
+}
+
+// updateWithRetry changes an object with retries on conflicts; get reads
+// it afresh for each try.
+func updateWithRetry[T client.Object](h *harness, get func(string) T, name string, mutate func(T)) {
+	h.t.Helper()
+	h.eventually(5*time.Second, func() error {
+		obj := get(name)
+		mutate(obj)
+		return env.Client.Update(h.ctx, obj)
+	})
+}
+
 // get reads the integration as a user would.
 func (h *harness) get(name string) *hookv1.GitHubIntegration {
 	h.t.Helper()
-	gi := &hookv1.GitHubIntegration{}
-	if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, gi); err != nil {
-		h.t.Fatal(err)
-	}
-	return gi
+	return mustRead(h, name, &hookv1.GitHubIntegration{})
 }
 
 // eventually polls cond until it returns nil or timeout passes.
@@ -473,25 +499,25 @@ func (h *harness) waitQuiet() {
 // empty) for the object's current generation.
 func (h *harness) waitCondition(name, condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) *hookv1.GitHubIntegration {
 	h.t.Helper()
-	var gi *hookv1.GitHubIntegration
-	h.waitObjectCondition(name, func() client.Object {
-		gi = &hookv1.GitHubIntegration{}
-		return gi
-	}, func() []metav1.Condition { return gi.Status.Conditions }, condType, want, reason, timeout)
-	return gi
+	return waitObjectCondition(h, name, (*hookv1.GitHubIntegration).GetConditions, condType, want, reason, timeout)
 }
 
-// waitObjectCondition is waitCondition for any object: fresh returns a new
-// object to read into, conditions its conditions once read.
-func (h *harness) waitObjectCondition(name string, fresh func() client.Object, conditions func() []metav1.Condition,
-	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) {
+// waitObjectCondition is waitCondition for any kind: conditions reads
+// them from an object of kind T, read afresh for each try; it returns the
+// object as last read.
+func waitObjectCondition[T any, PT interface {
+	*T
+	client.Object
+}](h *harness, name string, conditions func(PT) []metav1.Condition,
+	condType string, want metav1.ConditionStatus, reason string, timeout time.Duration) PT {
 	h.t.Helper()
+	var obj PT
 	h.eventually(timeout, func() error {
-		obj := fresh()
-		if err := env.Client.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj); err != nil {
+		obj = new(T)
+		if err := h.read(name, obj); err != nil {
 			return err
 		}
-		conds := conditions()
+		conds := conditions(obj)
 		c := apimeta.FindStatusCondition(conds, condType)
 		switch {
 		case c == nil:
@@ -502,6 +528,7 @@ func (h *harness) waitObjectCondition(name string, fresh func() client.Object, c
 		}
 		return nil
 	})
+	return obj
 }
 
 // waitStalledSaying waits until the object is Stalled with reason, and
@@ -528,11 +555,7 @@ func (h *harness) waitStalledSaying(t *testing.T, name, reason string, timeout t
 // update changes an integration's spec with retries on conflicts.
 func (h *harness) update(name string, mutate func(*hookv1.GitHubIntegration)) {
 	h.t.Helper()
-	h.eventually(5*time.Second, func() error {
-		gi := h.get(name)
-		mutate(gi)
-		return env.Client.Update(h.ctx, gi)
-	})
+	updateWithRetry(h, h.get, name, mutate)
 }
 
 // poke triggers a reconcile through an annotation change.

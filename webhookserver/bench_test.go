@@ -3,7 +3,6 @@ package webhookserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -33,36 +32,14 @@ type benchSize struct {
 	bytes int
 }
 
-// pushOfSize returns GitHub's push example grown, by repeating its commits,
-// to at least size bytes.
-func pushOfSize(b testing.TB, size int) []byte {
-	b.Helper()
-	ex, err := testfixtures.ExampleFor("push", "")
+// pushOfSize returns the benchmarks' push payload of at least size bytes.
+func pushOfSize(tb testing.TB, size int) []byte {
+	tb.Helper()
+	raw, err := testfixtures.PushOfSize(size)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(ex.Raw, &doc); err != nil {
-		b.Fatal(err)
-	}
-	commit := map[string]any{"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "message": "Update README.md with the rollout notes of the checkout flow",
-		"url": "https://github.com/Codertocat/Hello-World/commit/6113728f27ae82c7b1a177c8d03f9e96e0adf246", "added": []string{}, "removed": []string{},
-		"modified": []string{"README.md", "docs/checkout.md"}, "author": map[string]string{"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com"}}
-	one, _ := json.Marshal(commit)
-	var commits []any
-	for {
-		raw, err := json.Marshal(doc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(raw) >= size {
-			return raw
-		}
-		for range max(1, (size-len(raw))/(len(one)+1)) {
-			commits = append(commits, commit)
-		}
-		doc["commits"] = commits
-	}
+	return raw
 }
 
 // serveLoopback serves h on a loopback port and returns its URL.

@@ -208,12 +208,7 @@ func TestConnectionsPerPeer(t *testing.T) {
 	for range 4 {
 		held("127.0.0.2")
 	}
-	eventually(t, 5*time.Second, "4 connections admitted", func() error {
-		if n := s.conns.inUse(); n != 4 {
-			return fmt.Errorf("%d connections admitted", n)
-		}
-		return nil
-	})
+	waitAdmitted(t, s, 4)
 	code, body := answerOf(t, dialFrom(t, "127.0.0.2", addr))
 	if code != http.StatusTooManyRequests || body != `{"error":"too many connections from this address: retry later"}` {
 		t.Errorf("fifth connection of one peer: %d %s, want 429", code, body)
@@ -223,12 +218,7 @@ func TestConnectionsPerPeer(t *testing.T) {
 	for range 4 {
 		held("127.0.0.9")
 	}
-	eventually(t, 5*time.Second, "8 connections admitted", func() error {
-		if n := s.conns.inUse(); n != 8 {
-			return fmt.Errorf("%d connections admitted", n)
-		}
-		return nil
-	})
+	waitAdmitted(t, s, 8)
 	// A peer holding nothing gets a connection from the reserve, and its
 	// delivery is answered.
 	c := dialFrom(t, "127.0.0.3", addr)
@@ -242,12 +232,7 @@ func TestConnectionsPerPeer(t *testing.T) {
 	_ = c.Close()
 	// Another peer takes one more; its second would eat into the reserve.
 	held("127.0.0.4")
-	eventually(t, 5*time.Second, "9 connections admitted", func() error {
-		if n := s.conns.inUse(); n != 9 {
-			return fmt.Errorf("%d connections admitted", n)
-		}
-		return nil
-	})
+	waitAdmitted(t, s, 9)
 	code, body = answerOf(t, dialFrom(t, "127.0.0.4", addr))
 	if code != http.StatusServiceUnavailable || body != `{"error":"too many connections: retry later"}` {
 		t.Errorf("second connection of a peer when only the reserve is left: %d %s, want 503", code, body)
@@ -299,12 +284,7 @@ func TestAnswersAreJSONForRefusedConnections(t *testing.T) {
 	if _, err := io.WriteString(first, "POST / HTTP/1.1\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "one connection admitted", func() error {
-		if n := s.conns.inUse(); n != 1 {
-			return fmt.Errorf("%d connections admitted", n)
-		}
-		return nil
-	})
+	waitAdmitted(t, s, 1)
 	c := dialFrom(t, "127.0.0.2", addr)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -320,4 +300,15 @@ func TestAnswersAreJSONForRefusedConnections(t *testing.T) {
 		body["error"] != "too many connections from this address: retry later" {
 		t.Errorf("answer %d %v (Retry-After %q)", resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
+}
+
+// waitAdmitted waits until the server holds n connections.
+func waitAdmitted(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	eventually(t, 5*time.Second, fmt.Sprintf("%d connections admitted", n), func() error {
+		if got := s.conns.inUse(); got != n {
+			return fmt.Errorf("%d connections admitted", got)
+		}
+		return nil
+	})
 }

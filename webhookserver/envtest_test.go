@@ -392,12 +392,8 @@ func sortedCopy(s []string) []string {
 // replaced.
 func prWithBody(t testing.TB, body string) []byte {
 	t.Helper()
-	ex, err := testfixtures.ExampleFor("pull_request", "opened")
+	doc, err := testfixtures.ExampleDoc("pull_request", "opened")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(ex.Raw, &doc); err != nil {
 		t.Fatal(err)
 	}
 	doc["pull_request"].(map[string]any)["body"] = body

@@ -106,13 +106,18 @@ func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 	// One factory for both reconcilers: the hooks and the issues of a token
 	// share its pacing, content-creation limits and rate-limit state.
 	factory := github.NewFactory(github.WithMutationInterval(mutationInterval(o)), github.WithContentLimits(contentLimits(o)...))
+	deps := func(recorderName string) controllers.Deps {
+		return controllers.Deps{
+			Client:           mgr.GetClient(),
+			APIReader:        mgr.GetAPIReader(),
+			Scheme:           mgr.GetScheme(),
+			Recorder:         mgr.GetEventRecorder(recorderName),
+			GitHub:           factory,
+			DefaultGitHubURL: o.GitHubURL,
+		}
+	}
 	r := &controllers.GitHubIntegrationReconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Scheme:           mgr.GetScheme(),
-		Recorder:         mgr.GetEventRecorder(controllers.ControllerName),
-		GitHub:           factory,
-		DefaultGitHubURL: o.GitHubURL,
+		Deps:             deps(controllers.ControllerName),
 		PublicURL:        o.PublicURL,
 		RedeliveryWindow: o.RedeliveryWindow,
 		MirrorNamespace:  o.mirrorNamespace(),
@@ -121,14 +126,7 @@ func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 	if err := r.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
 	}
-	ir := &controllers.GitHubIssueReconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Scheme:           mgr.GetScheme(),
-		Recorder:         mgr.GetEventRecorder(controllers.IssueControllerName),
-		GitHub:           factory,
-		DefaultGitHubURL: o.GitHubURL,
-	}
+	ir := &controllers.GitHubIssueReconciler{Deps: deps(controllers.IssueControllerName)}
 	if err := ir.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIssue controller: %w", err)
 	}

@@ -44,10 +44,40 @@ const (
 	rbacToken      = "ghp_rbacTestToken000000000000000000000000"
 )
 
+// requestLog records one line per request a client sends; by default
+// (wrap) "METHOD path".
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) add(line string) {
+	l.mu.Lock()
+	l.requests = append(l.requests, line)
+	l.mu.Unlock()
+}
+
+func (l *requestLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests)
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		l.add(req.Method + " " + req.URL.Path)
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // secretWrites records every write the manager sends for Secrets.
 type secretWrites struct {
+	writes requestLog // "METHOD namespace/name"
 	mu     sync.Mutex
-	writes []string // "METHOD namespace/name"
 	// patches holds the body of each PATCH, by "namespace/name".
 	patches map[string][][]byte
 }
@@ -60,11 +90,10 @@ func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 			if m := secretPath.FindStringSubmatch(req.URL.Path); m != nil {
 				name := m[2]
 				if name == "" && req.Body != nil { // a create names the Secret in its body
-					body, err := io.ReadAll(req.Body)
+					body, err := rereadBody(req)
 					if err != nil {
 						return nil, err
 					}
-					req.Body = io.NopCloser(bytes.NewReader(body))
 					// JSON or protobuf, as the client chose.
 					obj, _, err := clientgoscheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
 					if sec, ok := obj.(*corev1.Secret); err == nil && ok {
@@ -75,34 +104,39 @@ func (s *secretWrites) wrap(rt http.RoundTripper) http.RoundTripper {
 				}
 				var patch []byte
 				if req.Method == http.MethodPatch && req.Body != nil {
-					body, err := io.ReadAll(req.Body)
-					if err != nil {
+					var err error
+					if patch, err = rereadBody(req); err != nil {
 						return nil, err
 					}
-					req.Body = io.NopCloser(bytes.NewReader(body))
-					patch = body
 				}
-				s.mu.Lock()
-				s.writes = append(s.writes, fmt.Sprintf("%s %s/%s", req.Method, m[1], name))
+				key := m[1] + "/" + name
+				s.writes.add(req.Method + " " + key)
 				if patch != nil {
+					s.mu.Lock()
 					if s.patches == nil {
 						s.patches = map[string][][]byte{}
 					}
-					key := m[1] + "/" + name
 					s.patches[key] = append(s.patches[key], patch)
+					s.mu.Unlock()
 				}
-				s.mu.Unlock()
 			}
 		}
 		return rt.RoundTrip(req)
 	})
 }
 
-func (s *secretWrites) list() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.writes)
+// rereadBody reads the body of req and puts it back for the request to be
+// sent.
+func rereadBody(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
 }
+
+func (s *secretWrites) list() []string { return s.writes.list() }
 
 func (s *secretWrites) patchesOf(key string) [][]byte {
 	s.mu.Lock()
@@ -110,30 +144,16 @@ func (s *secretWrites) patchesOf(key string) [][]byte {
 	return slices.Clone(s.patches[key])
 }
 
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // TestRBACIsSufficientAndMinimal installs config/namespaced (the manager's
 // ClusterRole bound in the watched namespace only), runs the manager with
 // nothing but the ServiceAccount's permissions, and takes an integration
 // through creation, a secret rotation and deletion. SubjectAccessReviews
 // then show what the ServiceAccount cannot do.
 func TestRBACIsSufficientAndMinimal(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c := env.Client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	for _, ns := range []string{namespace, watchedNS, unwatchedNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := startRBACEnv(t, ctx, namespace, watchedNS, unwatchedNS)
+	c := env.Client
 	for _, o := range applyRBACOf(t, ctx, c, "namespaced") {
 		if o.GetKind() == "Deployment" {
 			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
@@ -376,6 +396,23 @@ func impersonating(cfg *rest.Config, user string) *rest.Config {
 
 // applyRBACOf renders config/<dir>, applies its ServiceAccounts, roles and
 // bindings to the API server, and returns every object it renders.
+// startRBACEnv starts a control plane of the test's own, since an RBAC test
+// installs cluster-wide roles, and creates the namespaces.
+func startRBACEnv(t *testing.T, ctx context.Context, namespaces ...string) *testenv.Env {
+	t.Helper()
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	for _, ns := range namespaces {
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
 func applyRBACOf(t *testing.T, ctx context.Context, c client.Client, dir string) []*unstructured.Unstructured {
 	t.Helper()
 	manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), "config", dir), "")

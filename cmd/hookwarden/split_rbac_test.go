@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,33 +17,11 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/scheme"
-	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // receiverUser is the receiver's ServiceAccount in config/split.
 const receiverUser = "system:serviceaccount:" + namespace + ":hookwarden-receiver"
-
-// requestLog records every request a client sends: "METHOD path".
-type requestLog struct {
-	mu       sync.Mutex
-	requests []string
-}
-
-func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		l.mu.Lock()
-		l.requests = append(l.requests, req.Method+" "+req.URL.Path)
-		l.mu.Unlock()
-		return rt.RoundTrip(req)
-	})
-}
-
-func (l *requestLog) list() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.requests)
-}
 
 // receiverWrites are the writes the receiver may make: the status of an
 // integration, and Events.
@@ -59,19 +35,10 @@ var receiverWrites = regexp.MustCompile(`^(PATCH /apis/integrations\.hookwarden\
 // Secret with the token, and write nothing but integration status and
 // Events.
 func TestSplitReceiverRBAC(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c := env.Client
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for _, ns := range []string{namespace, watchedNS} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := startRBACEnv(t, ctx, namespace, watchedNS)
+	c := env.Client
 	applyRBACOf(t, ctx, c, "split")
 
 	// The user's Secret, the integration, and its mirror as the

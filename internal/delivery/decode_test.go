@@ -232,12 +232,11 @@ func TestStringSpecial(t *testing.T) {
 // BenchmarkDecode measures validating and decoding GitHub's push example
 // padded with commits, next to the HMAC-SHA256 every delivery also costs.
 func BenchmarkDecode(b *testing.B) {
-	ex, err := testfixtures.Examples("push")
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, size := range []int{7 << 10, 256 << 10} {
-		payload := padPush(b, ex[0].Raw, size)
+		payload, err := testfixtures.PushOfSize(size)
+		if err != nil {
+			b.Fatal(err)
+		}
 		d := &Delivery{Event: "push"}
 		b.Run(byteSize(size), func(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
@@ -259,27 +258,3 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func byteSize(n int) string { return fmt.Sprintf("%dKiB", n>>10) }
-
-// padPush grows a push payload to about size bytes with copies of its
-// commits, as a large push looks.
-func padPush(tb testing.TB, raw []byte, size int) []byte {
-	tb.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		tb.Fatal(err)
-	}
-	commit := map[string]any{"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "message": strings.Repeat("Update the checkout flow. ", 8),
-		"added": []string{"a.go"}, "modified": []string{"b.go", "c.go"}, "removed": []string{}}
-	var commits []any
-	for {
-		out, err := json.Marshal(doc)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(out) >= size {
-			return out
-		}
-		commits = append(commits, commit)
-		doc["commits"] = commits
-	}
-}

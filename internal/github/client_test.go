@@ -28,17 +28,36 @@ func newSim(t *testing.T, opts ...githubsim.Option) *githubsim.Server {
 	return sim
 }
 
-func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) HookService {
+// tokenClient is f's client of token on sim.
+func tokenClient(t *testing.T, f *Factory, sim *githubsim.Server, token string) *Client {
 	t.Helper()
 	c, err := f.Client(sim.URL(), Credentials{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := c.Hooks("acme/api")
+	return c
+}
+
+func repoHooks(t *testing.T, f *Factory, sim *githubsim.Server, token string) HookService {
+	t.Helper()
+	hooks, err := tokenClient(t, f, sim, token).Hooks("acme/api")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return hooks
+}
+
+// simWithHook is a simulator with one hook on acme/api, created through
+// a client of a factory of its own.
+func simWithHook(t *testing.T) (*githubsim.Server, HookService, *gogithub.Hook) {
+	t.Helper()
+	sim := newSim(t)
+	hooks := repoHooks(t, NewFactory(WithMutationInterval(0)), sim, testToken)
+	created, err := hooks.Create(context.Background(), newHook("https://hooks.example.com/a", "push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, hooks, created
 }
 
 func newHook(url string, events ...string) *gogithub.Hook {
@@ -85,14 +104,8 @@ func TestFactorySharesOneClientPerURLAndToken(t *testing.T) {
 }
 
 func TestRepositoryHooksCRUDAgainstSimulator(t *testing.T) {
-	sim := newSim(t)
-	hooks := repoHooks(t, NewFactory(WithMutationInterval(0)), sim, testToken)
+	sim, hooks, created := simWithHook(t)
 	ctx := context.Background()
-
-	created, err := hooks.Create(ctx, newHook("https://hooks.example.com/a", "push"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// More than one page: the list follows Link headers.
 	events := []string{"issues", "pull_request", "create", "delete", "fork", "release"}
 	for i := range 120 {

@@ -19,11 +19,7 @@ func TestContentLimitKeepsABurstWithinGitHubsSecondaryLimit(t *testing.T) {
 	sim := newSim(t, githubsim.WithSecondaryLimit(githubsim.SecondaryLimit{MutationsPerMinute: limit.Requests, Period: limit.Period}))
 	sim.AddToken(testToken, []string{"repo"}, "acme/api")
 	f := NewFactory(WithMutationInterval(0), WithContentLimits(limit))
-	c, err := f.Client(sim.URL(), Credentials{Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issues, err := c.RepositoryIssues("acme/api")
+	issues, err := tokenClient(t, f, sim, testToken).RepositoryIssues("acme/api")
 	if err != nil {
 		t.Fatal(err)
 	}

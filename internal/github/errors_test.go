@@ -19,11 +19,7 @@ func TestClassifyGitHubAnswers(t *testing.T) {
 	ctx := context.Background()
 
 	create := func(token, repo string, events ...string) error {
-		c, err := f.Client(sim.URL(), Credentials{Token: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hooks, err := c.Hooks(repo)
+		hooks, err := tokenClient(t, f, sim, token).Hooks(repo)
 		if err != nil {
 			t.Fatal(err)
 		}

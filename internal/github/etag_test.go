@@ -11,13 +11,8 @@ import (
 )
 
 func TestETagTransportAnswersUnchangedReadsFrom304(t *testing.T) {
-	sim := newSim(t)
-	hooks := repoHooks(t, NewFactory(WithMutationInterval(0)), sim, testToken)
+	sim, hooks, created := simWithHook(t)
 	ctx := context.Background()
-	created, err := hooks.Create(ctx, newHook("https://hooks.example.com/a", "push"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	sim.Drain() // the ping on creation changes the hook's last_response
 
 	if _, err := hooks.Get(ctx, created.GetID()); err != nil {

@@ -175,23 +175,19 @@ func (r *repositoryHooks) List(ctx context.Context) ([]*gogithub.Hook, error) {
 }
 
 func (r *repositoryHooks) Get(ctx context.Context, id int64) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.GetHook(ctx, r.owner, r.repo, id)
-	return h, err
+	return result(r.gh.Repositories.GetHook(ctx, r.owner, r.repo, id))
 }
 
 func (r *repositoryHooks) Create(ctx context.Context, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.CreateHook(ctx, r.owner, r.repo, hook)
-	return h, err
+	return result(r.gh.Repositories.CreateHook(ctx, r.owner, r.repo, hook))
 }
 
 func (r *repositoryHooks) Edit(ctx context.Context, id int64, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := r.gh.Repositories.EditHook(ctx, r.owner, r.repo, id, hook)
-	return h, err
+	return result(r.gh.Repositories.EditHook(ctx, r.owner, r.repo, id, hook))
 }
 
 func (r *repositoryHooks) EditConfig(ctx context.Context, id int64, config *gogithub.HookConfig) error {
-	_, _, err := r.gh.Repositories.EditHookConfiguration(ctx, r.owner, r.repo, id, config)
-	return err
+	return errOf(r.gh.Repositories.EditHookConfiguration(ctx, r.owner, r.repo, id, config))
 }
 
 func (r *repositoryHooks) Delete(ctx context.Context, id int64) error {
@@ -231,23 +227,19 @@ func (o *organizationHooks) List(ctx context.Context) ([]*gogithub.Hook, error) 
 }
 
 func (o *organizationHooks) Get(ctx context.Context, id int64) (*gogithub.Hook, error) {
-	h, _, err := o.gh.Organizations.GetHook(ctx, o.org, id)
-	return h, err
+	return result(o.gh.Organizations.GetHook(ctx, o.org, id))
 }
 
 func (o *organizationHooks) Create(ctx context.Context, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := o.gh.Organizations.CreateHook(ctx, o.org, hook)
-	return h, err
+	return result(o.gh.Organizations.CreateHook(ctx, o.org, hook))
 }
 
 func (o *organizationHooks) Edit(ctx context.Context, id int64, hook *gogithub.Hook) (*gogithub.Hook, error) {
-	h, _, err := o.gh.Organizations.EditHook(ctx, o.org, id, hook)
-	return h, err
+	return result(o.gh.Organizations.EditHook(ctx, o.org, id, hook))
 }
 
 func (o *organizationHooks) EditConfig(ctx context.Context, id int64, config *gogithub.HookConfig) error {
-	_, _, err := o.gh.Organizations.EditHookConfiguration(ctx, o.org, id, config)
-	return err
+	return errOf(o.gh.Organizations.EditHookConfiguration(ctx, o.org, id, config))
 }
 
 func (o *organizationHooks) Delete(ctx context.Context, id int64) error {
@@ -335,6 +327,14 @@ func (a *appHook) Redeliver(ctx context.Context, _, deliveryID int64) error {
 	_, _, err := a.gh.Apps.RedeliverHookDelivery(ctx, deliveryID)
 	return acceptedIsSuccess(err)
 }
+
+// result drops the *gogithub.Response that go-github returns with a
+// value: the transport already read what the client needs of it (rate
+// limits, ETags).
+func result[T any](v T, _ *gogithub.Response, err error) (T, error) { return v, err }
+
+// errOf keeps only the error of a go-github call whose value is not used.
+func errOf[T any](_ T, _ *gogithub.Response, err error) error { return err }
 
 // listHooks follows the pages of a hooks list.
 func listHooks(page func(*gogithub.ListOptions) ([]*gogithub.Hook, *gogithub.Response, error)) ([]*gogithub.Hook, error) {

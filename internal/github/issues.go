@@ -56,18 +56,15 @@ func (s *IssueService) Find(ctx context.Context, match func(*gogithub.Issue) boo
 // Get returns one issue; a conditional request when it was read before, so
 // an unchanged issue costs no rate limit.
 func (s *IssueService) Get(ctx context.Context, number int) (*gogithub.Issue, error) {
-	is, _, err := s.gh.Issues.Get(ctx, s.owner, s.repo, number)
-	return is, err
+	return result(s.gh.Issues.Get(ctx, s.owner, s.repo, number))
 }
 
 // Create opens an issue.
 func (s *IssueService) Create(ctx context.Context, req *gogithub.IssueRequest) (*gogithub.Issue, error) {
-	is, _, err := s.gh.Issues.Create(ctx, s.owner, s.repo, req)
-	return is, err
+	return result(s.gh.Issues.Create(ctx, s.owner, s.repo, req))
 }
 
 // Edit changes an issue; fields left nil in req stay as they are.
 func (s *IssueService) Edit(ctx context.Context, number int, req *gogithub.IssueRequest) (*gogithub.Issue, error) {
-	is, _, err := s.gh.Issues.Edit(ctx, s.owner, s.repo, number, req)
-	return is, err
+	return result(s.gh.Issues.Edit(ctx, s.owner, s.repo, number, req))
 }

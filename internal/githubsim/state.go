@@ -149,46 +149,37 @@ func (s *Server) AddInstallation(appID, installationID int64, account string, pe
 	return nil
 }
 
+// parseRSAPublicKey reads the RSA public key of an App from a PEM private
+// or public key, PKCS#1, PKCS#8 or PKIX.
 func parseRSAPublicKey(data []byte) (*rsa.PublicKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("no PEM block in key")
 	}
+	var key any
+	var err error
 	switch block.Type {
 	case "RSA PRIVATE KEY":
-		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse PKCS#1 private key: %w", err)
-		}
-		return &k.PublicKey, nil
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse PKCS#8 private key: %w", err)
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("private key is not RSA")
-		}
-		return &rk.PublicKey, nil
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case "RSA PUBLIC KEY":
-		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse PKCS#1 public key: %w", err)
-		}
-		return k, nil
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
 	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse public key: %w", err)
-		}
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, errors.New("public key is not RSA")
-		}
-		return rk, nil
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("unsupported PEM block %q", block.Type)
 	}
-	return nil, fmt.Errorf("unsupported PEM block %q", block.Type)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", block.Type, err)
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		return &k.PublicKey, nil
+	case *rsa.PublicKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s is not RSA", block.Type)
 }
 
 // ownerLocked resolves a Go API target to its hook owner.

@@ -114,3 +114,48 @@ func newExample(event string, index int, raw json.RawMessage) (Example, error) {
 	}
 	return Example{Event: event, Action: head.Action, Name: name, Raw: compact.Bytes()}, nil
 }
+
+// ExampleDoc returns the first published example of event with the given
+// action as a JSON document, for a test to change before marshalling it.
+func ExampleDoc(event, action string) (map[string]any, error) {
+	ex, err := ExampleFor(event, action)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(ex.Raw, &doc); err != nil {
+		return nil, fmt.Errorf("webhook example %s: %w", ex.Name, err)
+	}
+	return doc, nil
+}
+
+// PushOfSize returns GitHub's push example grown, by repeating one commit,
+// to at least size bytes, as a large push looks: the payload of the
+// receiver's throughput benchmarks (docs/performance.md).
+func PushOfSize(size int) ([]byte, error) {
+	doc, err := ExampleDoc("push", "")
+	if err != nil {
+		return nil, err
+	}
+	commit := map[string]any{"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "message": "Update README.md with the rollout notes of the checkout flow",
+		"url": "https://github.com/Codertocat/Hello-World/commit/6113728f27ae82c7b1a177c8d03f9e96e0adf246", "added": []string{}, "removed": []string{},
+		"modified": []string{"README.md", "docs/checkout.md"}, "author": map[string]string{"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com"}}
+	one, err := json.Marshal(commit)
+	if err != nil {
+		return nil, err
+	}
+	var commits []any
+	for {
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		if len(raw) >= size {
+			return raw, nil
+		}
+		for range max(1, (size-len(raw))/(len(one)+1)) {
+			commits = append(commits, commit)
+		}
+		doc["commits"] = commits
+	}
+}
