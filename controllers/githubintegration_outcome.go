@@ -60,13 +60,15 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 // number of workers rather than by GitHub. So a change that would wait
 // longer than pacingMaxWait is deferred instead: the client keeps the
 // slot, the reconcile ends and comes back pacingLead before it (time for
-// its reads of the Secrets and of GitHub), and its change then goes in that
-// slot. It comes back at the workqueue's normal priority: during the first
+// its reads of the Secrets and of GitHub; the client lets the holder of a
+// slot wait up to twice pacingMaxWait for it), and its change then goes in
+// that slot: a holder late for its slot would move every later slot of
+// its token. It comes back at the workqueue's normal priority: during the first
 // pass after a start every integration is queued at the low priority of
 // the initial list, and a kept slot must not wait behind that backlog.
 const (
 	pacingMaxWait = 500 * time.Millisecond
-	pacingLead    = 400 * time.Millisecond
+	pacingLead    = 900 * time.Millisecond
 )
 
 // pacingMessage is the Reconciling message of an integration whose change

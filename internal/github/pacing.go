@@ -14,6 +14,10 @@ import (
 // needed the change).
 const reservationTTL = time.Minute
 
+// heldMaxWait is how many times DeferPacing's maxWait the holder of a kept
+// slot may wait for it when it comes back: it comes back early on purpose.
+const heldMaxWait = 2
+
 // PacingDeferredError is returned, without any request being sent, for a
 // mutating request whose context came from DeferPacing when the token's
 // pacing would hold it longer than the context allows. The slot is kept for
@@ -39,7 +43,8 @@ type pacingRequest struct {
 // maxWait for their token's pacing: a request that would wait longer fails
 // with a *PacingDeferredError, and the slot it would have had is kept for
 // key (one caller, e.g. one integration), so that the caller's next attempt
-// neither waits again nor queues behind those who asked meanwhile. A
+// neither queues behind those who asked meanwhile nor waits longer than
+// heldMaxWait × maxWait (it may come back that early for its slot). A
 // worker that serves many tokens then never sits in one token's queue.
 // Without it, a mutating request waits for its slot as long as its context
 // allows.
@@ -113,7 +118,13 @@ func (p *pacer) take(ctx context.Context) (time.Time, error) {
 		earliest = later(now, p.booked.Add(p.interval))
 	}
 	send := p.fit(earliest)
-	if deferrable && send.Sub(now) > req.maxWait {
+	limit := req.maxWait
+	if held {
+		// A holder comes back a little before its slot, so that it is not
+		// late for it: a late holder moves every later slot of the token.
+		limit = heldMaxWait * req.maxWait
+	}
+	if deferrable && send.Sub(now) > limit {
 		if !held {
 			p.kept[req.key] = send
 			p.booked = later(p.booked, send)

@@ -186,3 +186,30 @@ func TestMutationWithoutDeferralWaitsForItsSlot(t *testing.T) {
 		t.Errorf("%d sent, want 2", n)
 	}
 }
+
+// A holder may come back up to heldMaxWait × maxWait before its slot and
+// wait for it, so that it is not late for it; earlier than that it is told
+// its slot again.
+func TestHolderComingBackEarlyWaitsForItsSlot(t *testing.T) {
+	const interval, maxWait = time.Second, 100 * time.Millisecond
+	p := newPacedPoster(t, interval)
+	ctx := context.Background()
+	t0 := p.clock.Now()
+	p.post(ctx, "a", maxWait)
+	if at := p.post(ctx, "b", maxWait); !at.Equal(t0.Add(interval)) {
+		t.Fatalf("b deferred to %v, want %v", at, t0.Add(interval))
+	}
+	// 1.5 × maxWait early: more than a newcomer may wait, within what the
+	// holder may.
+	p.clock.Advance(interval - 3*maxWait/2)
+	if at := p.post(ctx, "b", maxWait); !at.IsZero() {
+		t.Errorf("b back %v before its slot deferred again to %v, want it to wait and be sent", 3*maxWait/2, at)
+	}
+	if n := p.sent.Load(); n != 2 {
+		t.Errorf("%d requests sent, want 2 (a, b)", n)
+	}
+	// A newcomer asking now still may not wait that long.
+	if at := p.post(ctx, "c", maxWait); !at.Equal(t0.Add(2 * interval)) {
+		t.Errorf("c deferred to %v, want %v", at, t0.Add(2*interval))
+	}
+}
