@@ -116,14 +116,25 @@ func TestDeferredMutationKeepsItsSlot(t *testing.T) {
 	}
 }
 
+// withKeptSlots returns a poster whose token sent "a" at t0 and kept the
+// next slots, one an interval, for keys in order.
+func withKeptSlots(t *testing.T, interval, maxWait time.Duration, keys ...string) (*pacedPoster, time.Time) {
+	t.Helper()
+	p := newPacedPoster(t, interval)
+	t0 := p.clock.Now()
+	p.post(context.Background(), "a", maxWait)
+	for i, key := range keys {
+		if at, want := p.post(context.Background(), key, maxWait), t0.Add(time.Duration(i+1)*interval); !at.Equal(want) {
+			t.Fatalf("%s deferred to %v, want %v", key, at, want)
+		}
+	}
+	return p, t0
+}
+
 func TestLateHolderStillKeepsTheInterval(t *testing.T) {
 	const interval, maxWait = time.Second, 100 * time.Millisecond
-	p := newPacedPoster(t, interval)
+	p, t0 := withKeptSlots(t, interval, maxWait, "b", "c")
 	ctx := context.Background()
-	t0 := p.clock.Now()
-	p.post(ctx, "a", maxWait)
-	p.post(ctx, "b", maxWait) // kept: t0+1s
-	p.post(ctx, "c", maxWait) // kept: t0+2s
 
 	// b comes back 1.5 s late and is sent at once; c, at its slot, is
 	// then only 0.5 s after b and must wait for the interval: longer
@@ -192,13 +203,8 @@ func TestMutationWithoutDeferralWaitsForItsSlot(t *testing.T) {
 // its slot again.
 func TestHolderComingBackEarlyWaitsForItsSlot(t *testing.T) {
 	const interval, maxWait = time.Second, 100 * time.Millisecond
-	p := newPacedPoster(t, interval)
+	p, t0 := withKeptSlots(t, interval, maxWait, "b")
 	ctx := context.Background()
-	t0 := p.clock.Now()
-	p.post(ctx, "a", maxWait)
-	if at := p.post(ctx, "b", maxWait); !at.Equal(t0.Add(interval)) {
-		t.Fatalf("b deferred to %v, want %v", at, t0.Add(interval))
-	}
 	// 1.5 × maxWait early: more than a newcomer may wait, within what the
 	// holder may.
 	p.clock.Advance(interval - 3*maxWait/2)
