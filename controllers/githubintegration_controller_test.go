@@ -153,11 +153,12 @@ func TestFailedStatusWriteAfterCreateLeavesOneHook(t *testing.T) {
 	}
 }
 
-// TestCreatedHooksAreNotEditedAgain: the reconcile that follows a creation
-// (woken by the protection of the Secret in the same reconcile) often reads
-// the integration from a cache that does not show the new hook yet. It must
-// still know the hook rather than adopt it by its payload URL and set its
-// secret a second time: n integrations make n creations and no edit.
+// TestCreatedHooksAreNotEditedAgain: a reconcile that closely follows a
+// creation (here asked for with reconcile.hookwarden.io/requestedAt as soon
+// as the hook is on GitHub) often reads the integration from a cache that
+// does not show the new hook yet. It must still know the hook rather than
+// adopt it by its payload URL and set its secret a second time: n
+// integrations make n creations and no edit.
 func TestCreatedHooksAreNotEditedAgain(t *testing.T) {
 	const n = 12
 	var repos, names []string
@@ -170,6 +171,21 @@ func TestCreatedHooksAreNotEditedAgain(t *testing.T) {
 	for i, name := range names {
 		h.withSecret(name)
 		h.integration(name, []string{repos[i]})
+	}
+	// Wake each integration again the moment its hook is on GitHub,
+	// within the second its cache still shows no hook ID.
+	woken := map[int]bool{}
+	deadline := time.Now().Add(time.Minute)
+	for len(woken) < n && time.Now().Before(deadline) {
+		for i := range n {
+			if !woken[i] && len(h.simHooks(repos[i])) > 0 {
+				woken[i] = true
+				h.update(names[i], func(gi *hookv1.GitHubIntegration) {
+					metav1.SetMetaDataAnnotation(&gi.ObjectMeta, hookv1.ReconcileRequestAnnotation, "2026-11-30T08:00:00Z")
+				})
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	for _, name := range names {
 		h.waitReady(name)

@@ -15,8 +15,8 @@ import (
 // kube-controller-manager's ReplicaSet controller, for hooks).
 //
 // Why: right after a reconcile creates a hook, the next reconcile of the
-// same integration (woken, for example, by the protection of its Secret in
-// the same reconcile) often reads the integration from a cache that has not
+// same integration (woken, for example, by a spec edit, a rotation or a
+// reconcile request) often reads the integration from a cache that has not
 // yet seen the status write. Without the hook ID it finds the hook by its
 // payload URL, rightly adopts it, but must set its secret again, since
 // GitHub never shows it: a second paced mutation for every hook. Waiting at
