@@ -68,11 +68,15 @@ const (
 // scenario is one scenario's scene: integrations each with one repository
 // and its own token (hookwarden paces mutations per token).
 type scenario struct {
-	t      *testing.T
-	ctx    context.Context
-	scene  *harness.Scene
-	repos  []string
-	ledger harness.Ledger
+	t     *testing.T
+	ctx   context.Context
+	scene *harness.Scene
+	repos []string
+	// receiver is where the scenario's operators receive, one after the
+	// other: a restarted operator keeps its public URL, as a Deployment's
+	// new pod behind the same Service does.
+	receiver string
+	ledger   harness.Ledger
 }
 
 func newScenario(t *testing.T, title string, integrations int, simOpts ...githubsim.Option) *scenario {
@@ -84,12 +88,16 @@ func newScenario(t *testing.T, title string, integrations int, simOpts ...github
 	t.Cleanup(cancel)
 	sim := githubsim.New(simOpts...)
 	t.Cleanup(sim.Close)
-	dir := t.TempDir()
+	// Not t.TempDir: the operators' logs must outlive a failed scenario.
+	dir, err := os.MkdirTemp("", "hookwarden-"+t.Name()+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	scene, err := harness.NewScene(ctx, controlPlane, sim, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{t: t, ctx: ctx, scene: scene, ledger: harness.Ledger{Scenario: title}}
+	s := &scenario{t: t, ctx: ctx, scene: scene, receiver: mustFreeAddr(t), ledger: harness.Ledger{Scenario: title}}
 	for i := range integrations {
 		repo := fmt.Sprintf("acme/service-%02d", i)
 		token := fmt.Sprintf("ghp_resilience_simulator_only_%010d", i)
@@ -102,7 +110,9 @@ func newScenario(t *testing.T, title string, integrations int, simOpts ...github
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("operator logs are in %s", dir)
+			return
 		}
+		_ = os.RemoveAll(dir)
 	})
 	return s
 }
@@ -123,6 +133,9 @@ func (s *scenario) operator(name string, o harness.OperatorOptions) *harness.Ope
 	s.t.Helper()
 	if o.FlushInterval == 0 {
 		o.FlushInterval = flushInterval
+	}
+	if o.Receiver == "" && o.PublicURL == "" {
+		o.Receiver = s.receiver
 	}
 	op, err := s.scene.Operator(s.ctx, name, o)
 	if err != nil {
