@@ -352,11 +352,7 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 // metadata are checked by the server (TestChartRendersEveryOption checks
 // their content).
 func TestChartIsAdmittedByTheAPIServer(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := testenv.StartForTest(t)
 	if err := apiextensionsv1.AddToScheme(env.Scheme); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,4 +41,17 @@ func (d *Deps) now() time.Time {
 		return d.Now()
 	}
 	return time.Now()
+}
+
+// writeStatusOnReturn is deferred at the top of both Reconciles, so that a
+// reconcile writes its status once, whatever path it returns by: it calls
+// write unless the reconcile found the object gone (*gone), and adds
+// write's error to the reconcile's (*retErr).
+func writeStatusOnReturn(gone *bool, retErr *error, write func() error) {
+	if *gone {
+		return
+	}
+	if err := write(); err != nil {
+		*retErr = kerrors.NewAggregate([]error{*retErr, err})
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -205,15 +204,11 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	// between the status as fetched and as left by the steps below.
 	fetched := obj.Status.DeepCopy()
 	gone := false
-	defer func() {
-		if gone {
-			return
-		}
-		if err := r.patchStatus(ctx, obj, fetched); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-		}
+	defer writeStatusOnReturn(&gone, &retErr, func() error {
+		err := r.patchStatus(ctx, obj, fetched)
 		exportConditions(obj)
-	}()
+		return err
+	})
 	handleReconcileRequest(obj)
 
 	if !obj.DeletionTimestamp.IsZero() {

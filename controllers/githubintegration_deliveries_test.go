@@ -18,10 +18,7 @@ import (
 // cached copy that may not show this reconciler's previous write yet.
 func TestRedeliveredCountIsNotLostToAStaleCache(t *testing.T) {
 	ctx := context.Background()
-	ns, err := env.Namespace(ctx, "redelivered")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "redelivered")
 	gi := &hookv1.GitHubIntegration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "experiments"},
 		Spec: hookv1.GitHubIntegrationSpec{

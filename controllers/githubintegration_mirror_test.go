@@ -20,14 +20,8 @@ import (
 func TestSweepRemovesOrphanMirrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ns, err := env.Namespace(ctx, "sweep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	operatorNS, err := env.Namespace(ctx, "operator")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "sweep")
+	operatorNS := env.NewNamespace(t, "operator")
 	gi := &hookv1.GitHubIntegration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "live"},
 		Spec:       hookv1.GitHubIntegrationSpec{Repositories: []string{"acme/api"}, SecretRef: hookv1.SecretReference{Name: "github"}, Suspend: true},

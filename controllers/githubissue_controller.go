@@ -11,7 +11,6 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -112,14 +111,9 @@ func (r *GitHubIssueReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// difference, and a write right after creation moves it on.
 	written := obj.DeepCopy()
 	gone := false
-	defer func() {
-		if gone {
-			return
-		}
-		if err := r.patchIssueStatus(ctx, obj, written); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-		}
-	}()
+	defer writeStatusOnReturn(&gone, &retErr, func() error {
+		return r.patchIssueStatus(ctx, obj, written)
+	})
 
 	if !obj.DeletionTimestamp.IsZero() {
 		result, gone, retErr = r.reconcileIssueDelete(ctx, obj)

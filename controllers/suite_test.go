@@ -125,10 +125,7 @@ func readyOnAPI(t *testing.T, name string, mutate ...func(*hookv1.GitHubIntegrat
 func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ns, err := env.Namespace(ctx, "ghi")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "ghi")
 	h := &harness{t: t, ctx: ctx, ns: ns, recorder: &fakeRecorder{}}
 	h.sim = githubsim.New(opts.simOptions...)
 	h.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

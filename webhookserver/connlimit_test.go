@@ -18,6 +18,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 // serveTCP serves the receiver on a loopback port and returns its address.
@@ -76,8 +77,7 @@ func readResponse(t testing.TB, conn net.Conn, timeout time.Duration) (*http.Res
 	if err != nil {
 		t.Fatalf("read the answer: %v", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := testenv.ReadBody(t, resp)
 	return resp, strings.TrimSpace(string(body))
 }
 
@@ -131,8 +131,7 @@ func TestEarlyAnswersReachClientsStillSending(t *testing.T) {
 				if err != nil {
 					t.Fatalf("no answer: %v", err)
 				}
-				defer resp.Body.Close()
-				got, _ := io.ReadAll(resp.Body)
+				got := testenv.ReadBody(t, resp)
 				if resp.StatusCode != tc.code || strings.TrimSpace(string(got)) != tc.want {
 					t.Errorf("answer %d %s, want %d %s", resp.StatusCode, got, tc.code, tc.want)
 				}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
@@ -147,10 +147,7 @@ func newIntegrationWithSecret(t *testing.T, mutate func(*hookv1.GitHubIntegratio
 	t.Helper()
 	requireEnv(t)
 	ctx := context.Background()
-	ns, err := env.Namespace(ctx, "receiver")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "receiver")
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "github-experiments"},
 		Data:       map[string][]byte{"token": []byte(testToken), "webhook_secret": []byte(testSecret)},
@@ -207,8 +204,7 @@ func postWith(t testing.TB, cli *http.Client, base string, key types.NamespacedN
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
+	answer := testenv.ReadBody(t, resp)
 	return resp.StatusCode, strings.TrimSpace(string(answer))
 }
 

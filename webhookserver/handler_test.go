@@ -1,7 +1,6 @@
 package webhookserver
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -663,15 +662,8 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			conn := dialInMemory(t, s)
-			go func() { _, _ = io.WriteString(conn, tc.raw) }()
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.code || strings.TrimSpace(string(body)) != tc.body ||
+			resp, body := exchange(t, dialInMemory(t, s), tc.raw)
+			if resp.StatusCode != tc.code || body != tc.body ||
 				resp.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("answer %d %q (%s), want %d %s", resp.StatusCode, body, resp.Header.Get("Content-Type"), tc.code, tc.body)
 			}
@@ -689,13 +681,8 @@ func TestSlowHeadersAreAnswered408(t *testing.T) {
 	if _, err := io.WriteString(conn, "POST "+hookv1.ReceiverPath(testNS, testName)+" HTTP/1.1\r\nHost: receiver.test\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusRequestTimeout || strings.TrimSpace(string(body)) != `{"error":"request not received in time"}` {
+	resp, body := readResponse(t, conn, readHeaderTimeout+10*time.Second)
+	if resp.StatusCode != http.StatusRequestTimeout || body != `{"error":"request not received in time"}` {
 		t.Errorf("answer %d %s, want 408", resp.StatusCode, body)
 	}
 	if waited := time.Since(start); waited < readHeaderTimeout-time.Second || waited > readHeaderTimeout+5*time.Second {

@@ -3,7 +3,6 @@ package webhookserver
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/metrics/metricstest"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 // seen is one answer as a client reads it.
@@ -53,11 +53,7 @@ func serveAll(t *testing.T, s *Server, reqs []*http.Request) []seen {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := testenv.ReadBody(t, resp)
 		out = append(out, seen{resp.StatusCode, strings.TrimSpace(string(body))})
 	}
 	return out

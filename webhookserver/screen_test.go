@@ -13,6 +13,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 // rawDelivery is a correctly signed push for the test integration, sent
@@ -153,7 +154,7 @@ func TestExpectContinue(t *testing.T) {
 			} else if tc.code == http.StatusOK {
 				t.Fatalf("answer %d before the body, want 100 Continue", resp.StatusCode)
 			}
-			body, _ := io.ReadAll(resp.Body)
+			body := testenv.ReadBody(t, resp)
 			if resp.StatusCode != tc.code || strings.TrimSpace(string(body)) != tc.body ||
 				resp.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("answer %d %s (%s), want %d %s", resp.StatusCode, body, resp.Header.Get("Content-Type"), tc.code, tc.body)

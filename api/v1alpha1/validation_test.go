@@ -22,15 +22,6 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns, err := env.Namespace(context.Background(), "validation")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
 // integration returns a valid GitHubIntegration as unstructured content, so
 // tests can set values the Go types could not express.
 func integration(ns, name string) *unstructured.Unstructured {
@@ -47,7 +38,7 @@ func integration(ns, name string) *unstructured.Unstructured {
 }
 
 func TestSampleIsAccepted(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "validation")
 	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "integrations_v1alpha1_githubintegration.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +54,7 @@ func TestSampleIsAccepted(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "validation")
 	ctx := context.Background()
 	if err := env.Client.Create(ctx, integration(ns, "defaults")); err != nil {
 		t.Fatal(err)
@@ -100,7 +91,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestInvalidSpecsAreRejected(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "validation")
 	many := make([]any, 101)
 	for i := range many {
 		many[i] = fmt.Sprintf("acme/repo-%d", i)
@@ -167,7 +158,7 @@ func TestInvalidSpecsAreRejected(t *testing.T) {
 }
 
 func TestOtherTargetsAreAccepted(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "validation")
 	for name, set := range map[string]func(map[string]any){
 		"organization": func(s map[string]any) { delete(s, "repositories"); s["organization"] = "acme-corp" },
 		"app":          func(s map[string]any) { delete(s, "repositories"); s["app"] = map[string]any{} },
@@ -183,7 +174,7 @@ func TestOtherTargetsAreAccepted(t *testing.T) {
 }
 
 func TestGitHubIssueValidation(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "validation")
 	ctx := context.Background()
 	issue := &hookv1.GitHubIssue{}
 	issue.Namespace, issue.Name = ns, "review"

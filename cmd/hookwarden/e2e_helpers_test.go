@@ -75,10 +75,7 @@ func newE2E(t *testing.T, repos []string, simOpts ...githubsim.Option) *e2e {
 	t.Helper()
 	env := sharedEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	ns, err := env.Namespace(ctx, "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "e2e")
 	// The mutation pacing of the operator is shortened below; GitHub's
 	// secondary limit would then refuse bursts of redeliveries.
 	sim := githubsim.New(append([]githubsim.Option{

@@ -38,11 +38,7 @@ func binary(t *testing.T) string {
 // answers deliveries.
 func TestBinaryServes(t *testing.T) {
 	bin := binary(t)
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := testenv.StartForTest(t)
 	kubeconfig, err := env.Kubeconfig()
 	if err != nil {
 		t.Fatal(err)
@@ -182,8 +178,7 @@ func get(t *testing.T, url string) (int, string) {
 	if err != nil {
 		return 0, ""
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := testenv.ReadBody(t, resp)
 	return resp.StatusCode, string(body)
 }
 

@@ -400,11 +400,7 @@ func impersonating(cfg *rest.Config, user string) *rest.Config {
 // installs cluster-wide roles, and creates the namespaces.
 func startRBACEnv(t *testing.T, ctx context.Context, namespaces ...string) *testenv.Env {
 	t.Helper()
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := testenv.StartForTest(t)
 	for _, ns := range namespaces {
 		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)

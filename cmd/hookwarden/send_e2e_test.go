@@ -25,20 +25,13 @@ import (
 // server and sends it a delivery with `hookwarden send`: the right secret is
 // processed and recorded, a wrong one is refused with the receiver's message.
 func TestSendToTheReceiver(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := testenv.StartForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := env.Client
 
 	const webhookSecret = "send-test-webhook-secret-0123456789"
-	ns, err := env.Namespace(ctx, "send")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "send")
 	if err := c.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "github"},
 		StringData: map[string]string{"token": "unused-while-suspended", "webhook_secret": webhookSecret},

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
@@ -39,21 +39,8 @@ const splitReceiverService = "hookwarden-receiver"
 type process struct {
 	name   string
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	logs   bytes.Buffer
+	output testenv.Buffer
 	exited chan struct{}
-}
-
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.Write(b)
-}
-
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
 }
 
 // stop interrupts the process as Kubernetes would and waits for it.
@@ -73,14 +60,14 @@ func (e *e2e) run(bin, kubeconfig, name string, env []string, args ...string) *p
 	p := &process{name: name, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
 	if err := p.cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	e.t.Cleanup(func() {
 		p.stop()
-		out := p.output()
+		out := p.output.String()
 		for _, secret := range []string{e2eToken, e2eOldSecret, e2eNewSecret} {
 			if strings.Contains(out, secret) {
 				e.t.Errorf("the %s logged a token or webhook secret", name)

@@ -109,10 +109,7 @@ func condition(typ string, status metav1.ConditionStatus, reason, message string
 // Where kstatus has an opinion, it must agree.
 func TestHealthOfRealObjects(t *testing.T) {
 	ctx := context.Background()
-	ns, err := env.Namespace(ctx, "argocd-health")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "argocd-health")
 
 	for _, tc := range []struct {
 		name string

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 func TestETagTransportAnswersUnchangedReadsFrom304(t *testing.T) {
@@ -103,8 +104,7 @@ func TestETagTransportPassesThroughWhatItCannotCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b := testenv.ReadBody(t, resp)
 		return resp, string(b)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 func TestPrimaryLimitRefusesLocallyUntilReset(t *testing.T) {
@@ -94,8 +95,7 @@ func TestSecondaryLimitWithoutRetryAfterWaitsAMinute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := testenv.ReadBody(t, resp)
 	if !strings.Contains(string(body), "secondary rate limit") {
 		t.Errorf("the answer's body was not given back to the caller: %q", body)
 	}

@@ -170,12 +170,7 @@ func (s *Server) findDelivery(c *call, level string) (*hookState, *Delivery, *re
 
 func (s *Server) getHookDelivery(c *call) *response {
 	_, d, resp := s.findDelivery(c, PermRead)
-	if resp != nil {
-		return resp
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return jsonResponse(http.StatusOK, deliveryDetail(d))
+	return s.answerRead(resp, func() any { return deliveryDetail(d) })
 }
 
 // redeliverHookDelivery answers 202 and redelivers after answering, as

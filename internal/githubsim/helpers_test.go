@@ -18,6 +18,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 const (
@@ -102,11 +104,7 @@ func apiRequest(t *testing.T, sim *Server, method, path, token string, body any,
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadBody(t, resp)
 	return resp.StatusCode, resp.Header, data
 }
 

@@ -277,6 +277,19 @@ func decodeBody(c *call, into any) *response {
 	return nil
 }
 
+// writeRequest is the start of a hook write: what resolve finds for a
+// caller allowed to write, then the decoded body. The body is decoded only
+// after resolving, so a caller who may not write gets resolve's answer
+// whatever the body holds.
+func writeRequest[B, T any](c *call, resolve func(*call, string) (T, *response)) (T, B, *response) {
+	var body B
+	found, resp := resolve(c, PermWrite)
+	if resp == nil {
+		resp = decodeBody(c, &body)
+	}
+	return found, body, resp
+}
+
 func validateEvents(events []string) *fieldError {
 	for _, e := range events {
 		if !KnownEvent(e) {
@@ -392,12 +405,8 @@ func (s *Server) listHooks(c *call) *response {
 }
 
 func (s *Server) createHook(c *call) *response {
-	owner, resp := s.resolveOwner(c, PermWrite)
+	owner, req, resp := writeRequest[hookRequest](c, s.resolveOwner)
 	if resp != nil {
-		return resp
-	}
-	var req hookRequest
-	if resp := decodeBody(c, &req); resp != nil {
 		return resp
 	}
 	if req.Name != nil && *req.Name != "web" {
@@ -466,21 +475,23 @@ func (s *Server) schedulePing(c *call, h *hookState) {
 
 func (s *Server) getHook(c *call) *response {
 	h, resp := s.resolveHook(c, PermRead)
+	return s.answerRead(resp, func() any { return s.hookJSON(h) })
+}
+
+// answerRead ends a read: resp when resolving what was asked for failed,
+// else 200 with view's JSON, taken under s.mu.
+func (s *Server) answerRead(resp *response, view func() any) *response {
 	if resp != nil {
 		return resp
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return jsonResponse(http.StatusOK, s.hookJSON(h))
+	return jsonResponse(http.StatusOK, view())
 }
 
 func (s *Server) updateHook(c *call) *response {
-	h, resp := s.resolveHook(c, PermWrite)
+	h, req, resp := writeRequest[hookRequest](c, s.resolveHook)
 	if resp != nil {
-		return resp
-	}
-	var req hookRequest
-	if resp := decodeBody(c, &req); resp != nil {
 		return resp
 	}
 	s.mu.Lock()
@@ -536,21 +547,12 @@ func (s *Server) deleteHook(c *call) *response {
 
 func (s *Server) getHookConfig(c *call) *response {
 	h, resp := s.resolveHook(c, PermRead)
-	if resp != nil {
-		return resp
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return jsonResponse(http.StatusOK, maskConfig(h.config))
+	return s.answerRead(resp, func() any { return maskConfig(h.config) })
 }
 
 func (s *Server) updateHookConfig(c *call) *response {
-	h, resp := s.resolveHook(c, PermWrite)
+	h, raw, resp := writeRequest[map[string]any](c, s.resolveHook)
 	if resp != nil {
-		return resp
-	}
-	var raw map[string]any
-	if resp := decodeBody(c, &raw); resp != nil {
 		return resp
 	}
 	patch, fe := parseConfigPatch(raw)

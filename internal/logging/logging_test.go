@@ -7,11 +7,12 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ctrlzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/hookwarden/hookwarden/internal/testenv"
 )
 
 // One line per delivery means no line is dropped, however many identical
@@ -51,7 +52,7 @@ func TestLoggerKeepsEveryLine(t *testing.T) {
 // Lines wait in the buffer for at most the flush interval; an error is
 // written at once, with what was buffered before it.
 func TestLoggerBuffersBriefly(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	log, flush := New(ctrlzap.Options{DestWriter: out})
 	defer flush()
 	log.Info("Delivery answered", "delivery", "d1")
@@ -69,23 +70,6 @@ func TestLoggerBuffersBriefly(t *testing.T) {
 	if !strings.Contains(got, `"d2"`) || !strings.Contains(got, `"Failed to record status"`) {
 		t.Errorf("an error did not write the buffered lines at once: %q", got)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Written to a pipe, as stderr is in every container, the log stays JSON:

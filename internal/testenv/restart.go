@@ -47,23 +47,34 @@ func StartRestartable(dir string) (*Env, error) {
 // StopControlPlane stops kube-apiserver, then etcd, gracefully; the data
 // stays. Only for an Env from StartRestartable.
 func (e *Env) StopControlPlane() error {
-	if err := e.env.ControlPlane.APIServer.Stop(); err != nil {
-		return fmt.Errorf("stop kube-apiserver: %w", err)
-	}
-	if err := e.env.ControlPlane.Etcd.Stop(); err != nil {
-		return fmt.Errorf("stop etcd: %w", err)
-	}
-	return nil
+	cp := &e.env.ControlPlane
+	return inTurn("stop",
+		process{"kube-apiserver", cp.APIServer.Stop},
+		process{"etcd", cp.Etcd.Stop})
 }
 
 // StartControlPlane starts etcd, then kube-apiserver, again on their ports
 // and data after StopControlPlane, and waits until the API server is healthy.
 func (e *Env) StartControlPlane() error {
-	if err := e.env.ControlPlane.Etcd.Start(); err != nil {
-		return fmt.Errorf("restart etcd: %w", err)
-	}
-	if err := e.env.ControlPlane.APIServer.Start(); err != nil {
-		return fmt.Errorf("restart kube-apiserver: %w", err)
+	cp := &e.env.ControlPlane
+	return inTurn("restart",
+		process{"etcd", cp.Etcd.Start},
+		process{"kube-apiserver", cp.APIServer.Start})
+}
+
+// process is one process of the control plane and what to do to it.
+type process struct {
+	name string
+	do   func() error
+}
+
+// inTurn does each process's action in turn and stops at the first that
+// fails, with an error that says what failed ("stop etcd: ...").
+func inTurn(verb string, processes ...process) error {
+	for _, p := range processes {
+		if err := p.do(); err != nil {
+			return fmt.Errorf("%s %s: %w", verb, p.name, err)
+		}
 	}
 	return nil
 }

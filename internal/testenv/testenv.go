@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -72,6 +74,19 @@ func Start() (*Env, error) {
 	})
 }
 
+// StartForTest starts a control plane of the test's own, for a test that
+// needs one no other test touches; the test's cleanup stops it, and the
+// test fails when it cannot start.
+func StartForTest(t testing.TB) *Env {
+	t.Helper()
+	env, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return env
+}
+
 // assetsDir is KUBEBUILDER_ASSETS, checked to hold the control plane.
 func assetsDir() (string, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
@@ -114,6 +129,17 @@ func (e *Env) Namespace(ctx context.Context, prefix string) (string, error) {
 		return "", fmt.Errorf("create namespace: %w", err)
 	}
 	return ns.Name, nil
+}
+
+// NewNamespace returns a new namespace for one test, whose name starts with
+// prefix; the test fails when it cannot be created.
+func (e *Env) NewNamespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ns, err := e.Namespace(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
 }
 
 // Kubeconfig returns a kubeconfig for an administrator of this control plane,
@@ -188,4 +214,16 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ReadBody reads an HTTP answer's body to its end and closes it; the test
+// fails when the body cannot be read.
+func ReadBody(t testing.TB, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read the answer's body: %v", err)
+	}
+	return body
 }
