@@ -66,17 +66,9 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 // its token. It comes back at the workqueue's normal priority: during the first
 // pass after a start every integration is queued at the low priority of
 // the initial list, and a kept slot must not wait behind that backlog.
-//
-// The lead is a trade: a worker that comes back early waits for the slot
-// in the client, idle, so each change holds a worker for about the lead;
-// with one change a second on each of 50 tokens, a 0.9 s lead kept 32
-// workers busy waiting (1,000 creations took about 1,000 × 1 s / 32 ≈ 31 s
-// of worker time, make bench-scale) and the returns queued behind one
-// another, later than any lead. Half a second covers the reads and the
-// first writes of a new integration when a worker is free.
 const (
 	pacingMaxWait = 500 * time.Millisecond
-	pacingLead    = 500 * time.Millisecond
+	pacingLead    = 900 * time.Millisecond
 )
 
 // pacingMessage is the Reconciling message of an integration whose change
