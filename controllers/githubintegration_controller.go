@@ -215,6 +215,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		result, gone, retErr = r.reconcileDelete(ctx, obj)
 		return result, retErr
 	}
+	if at, wait := r.awaitFirstTurn(ctx, obj, req.String()); wait {
+		return waitForPacing(ctx, obj, at), nil
+	}
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 func TestPrimaryRateLimitWaitsForTheReset(t *testing.T) {
@@ -213,5 +214,65 @@ func TestPacingDoesNotHoldTheWorker(t *testing.T) {
 		if e.eventType == corev1.EventTypeWarning {
 			t.Errorf("Warning Event while waiting for the pacing: %+v", e)
 		}
+	}
+}
+
+// TestNewIntegrationWritesNothingUntilItsTurn: a new integration whose
+// token's next turn is seconds away learns that turn with reads only, so
+// that every integration's turn is handed out within the first pass after
+// a start. While it waits, it shows Reconciling "waiting for its turn" and
+// nothing else of it is written: no finalizer, no label or protection on
+// its Secret, no applied Secret. At its turn it gets them all, and its hook
+// (never before the finalizer).
+func TestNewIntegrationWritesNothingUntilItsTurn(t *testing.T) {
+	repos := []string{"acme/t0", "acme/t1", "acme/t2"}
+	h := newHarness(t, harnessOptions{
+		repos:          repos,
+		concurrency:    1,
+		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(3 * time.Second)},
+	})
+	for i, repo := range repos {
+		name := fmt.Sprintf("turn-%d", i)
+		h.withSecret(name)
+		h.integration(name, []string{repo})
+	}
+	// One of the later ones waits seconds for its turn: seen as the user
+	// sees it, in one read of the object.
+	var waiting *hookv1.GitHubIntegration
+	h.eventually(10*time.Second, func() error {
+		for i := len(repos) - 1; i > 0; i-- { // the last has the most time left
+			gi := h.get(fmt.Sprintf("turn-%d", i))
+			if c := condition(gi, hookv1.ConditionReconciling); c != nil && strings.Contains(c.Message, "Waiting for its turn") &&
+				len(gi.Status.Hooks) == 0 {
+				waiting = gi
+				return nil
+			}
+		}
+		return fmt.Errorf("no integration shows that it waits for its turn")
+	})
+	name := waiting.Name
+	if slices.Contains(waiting.Finalizers, hookv1.Finalizer) {
+		t.Errorf("%s waits for its turn but already carries the finalizer: the first pass wrote before learning its turn", name)
+	}
+	if s := h.userSecret(name); s != nil && (slices.Contains(s.Finalizers, hookv1.SecretProtectionFinalizer) || s.Labels[webhooksecret.ReferencedLabel] != "") {
+		t.Errorf("%s waits for its turn but its Secret is already labelled or protected: labels %v, finalizers %v", name, s.Labels, s.Finalizers)
+	}
+	if s := h.userSecret(webhooksecret.AppliedName(name)); s != nil {
+		t.Errorf("%s waits for its turn but its applied Secret %s exists already", name, s.Name)
+	}
+
+	for i, repo := range repos {
+		gi := h.waitReady(fmt.Sprintf("turn-%d", i))
+		if !slices.Contains(gi.Finalizers, hookv1.Finalizer) || len(h.simHooks(repo)) != 1 {
+			t.Errorf("%s Ready with finalizers %v and %d hooks on %s, want the finalizer and one hook", gi.Name, gi.Finalizers, len(h.simHooks(repo)), repo)
+		}
+	}
+	h.waitProtected(name, true)
+	h.waitLabelled(name, true)
+	if h.userSecret(webhooksecret.AppliedName(name)) == nil {
+		t.Errorf("%s Ready without its applied Secret", name)
+	}
+	if n := h.sim.Stats().ByRoute["POST /repos/{owner}/{repo}/hooks"]; n != len(repos) {
+		t.Errorf("%d hooks created, want %d", n, len(repos))
 	}
 }

@@ -259,6 +259,19 @@ func (c *Client) Fingerprint() string { return c.fingerprint }
 // when they may be sent now.
 func (c *Client) RateLimitedUntil() time.Time { return c.limits.BlockedUntil() }
 
+// ReserveMutation asks for the turn of a mutation the caller is about to
+// work towards, before that work: with a context from DeferPacing, a
+// *PacingDeferredError when the token's pacing would hold the mutation
+// longer than the context allows, the slot then being kept for the caller
+// as for a deferred request; nil when it may go on (nothing is booked
+// then). It sends nothing and does nothing without DeferPacing or pacing.
+func (c *Client) ReserveMutation(ctx context.Context) error {
+	if c.limits.mutations == nil {
+		return nil
+	}
+	return c.limits.mutations.reserve(ctx)
+}
+
 // listDeliveries follows the cursor pages of a deliveries list, newest
 // first, until a page reaches back to since (or there is no next page).
 // The first page is a conditional request like every GET (ETagTransport):

@@ -106,36 +106,71 @@ func (p *pacer) take(ctx context.Context) (time.Time, error) {
 	now := p.now()
 	p.prune(now)
 
-	slot, held := p.kept[req.key]
-	earliest := now
-	switch {
-	case deferrable && held:
-		// Its place was kept: it goes at its slot, not behind the slots
-		// kept since.
-		earliest = later(now, slot)
-	case !p.booked.IsZero():
-		// A newcomer queues behind every slot handed out.
-		earliest = later(now, p.booked.Add(p.interval))
-	}
-	send := p.fit(earliest)
-	limit := req.maxWait
-	if held {
-		// A holder comes back a little before its slot, so that it is not
-		// late for it: a late holder moves every later slot of the token.
-		limit = heldMaxWait * req.maxWait
-	}
+	send, held, limit := p.slot(req, deferrable, now)
 	if deferrable && send.Sub(now) > limit {
-		if !held {
-			p.kept[req.key] = send
-			p.booked = later(p.booked, send)
-		}
-		return time.Time{}, &PacingDeferredError{At: send}
+		return time.Time{}, p.keep(req, held, send)
 	}
 	delete(p.kept, req.key)
 	p.sends = append(p.sends, send)
 	slices.SortFunc(p.sends, time.Time.Compare)
 	p.booked = later(p.booked, send)
 	return send, nil
+}
+
+// reserve is take for a mutation its caller has not made yet, to learn its
+// turn before the work that leads up to it: with a context from
+// DeferPacing, when the mutation would wait longer than the context
+// allows, the slot is kept for the caller as take keeps it and a
+// *PacingDeferredError says when to come back; otherwise nothing is booked
+// (the mutation takes its slot when it is made). Without DeferPacing it
+// does nothing.
+func (p *pacer) reserve(ctx context.Context) error {
+	req, deferrable := ctx.Value(pacingKey{}).(pacingRequest)
+	if !deferrable {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	p.prune(now)
+	send, held, limit := p.slot(req, true, now)
+	if send.Sub(now) <= limit {
+		return nil
+	}
+	return p.keep(req, held, send)
+}
+
+// slot is the send time the request would get now, whether its caller
+// holds a kept slot, and how long it may wait for it.
+func (p *pacer) slot(req pacingRequest, deferrable bool, now time.Time) (send time.Time, held bool, limit time.Duration) {
+	kept, held := p.kept[req.key]
+	earliest := now
+	switch {
+	case deferrable && held:
+		// Its place was kept: it goes at its slot, not behind the slots
+		// kept since.
+		earliest = later(now, kept)
+	case !p.booked.IsZero():
+		// A newcomer queues behind every slot handed out.
+		earliest = later(now, p.booked.Add(p.interval))
+	}
+	limit = req.maxWait
+	if held {
+		// A holder comes back a little before its slot, so that it is not
+		// late for it: a late holder moves every later slot of the token.
+		limit = heldMaxWait * req.maxWait
+	}
+	return p.fit(earliest), held, limit
+}
+
+// keep keeps send for the caller (unless it holds a slot already) and
+// returns the error that sends it away until then.
+func (p *pacer) keep(req pacingRequest, held bool, send time.Time) error {
+	if !held {
+		p.kept[req.key] = send
+		p.booked = later(p.booked, send)
+	}
+	return &PacingDeferredError{At: send}
 }
 
 // fit is the earliest time from t that is at least interval apart from

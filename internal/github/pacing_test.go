@@ -219,3 +219,54 @@ func TestHolderComingBackEarlyWaitsForItsSlot(t *testing.T) {
 		t.Errorf("c deferred to %v, want %v", at, t0.Add(2*interval))
 	}
 }
+
+// A caller may learn its turn before the work that leads to its mutation:
+// reserve books nothing when the mutation could go soon, and otherwise keeps
+// the slot, in order with the deferred requests, and the mutation made on
+// the caller's return goes in it.
+func TestReserveKeepsTheSlotOfAMutationNotMadeYet(t *testing.T) {
+	const interval, maxWait = time.Second, 100 * time.Millisecond
+	p := newPacedPoster(t, interval)
+	pace := p.client.Transport.(*RateLimitTransport).mutations
+	ctx := context.Background()
+	t0 := p.clock.Now()
+
+	// Nothing sent yet: it may go at once, so nothing is booked and a
+	// later newcomer's request is not held behind it.
+	if err := pace.reserve(DeferPacing(ctx, "first", maxWait)); err != nil {
+		t.Fatalf("reserve on an idle token: %v, want nil", err)
+	}
+	if at := p.post(ctx, "a", maxWait); !at.IsZero() {
+		t.Fatalf("a deferred to %v after a reserve that booked nothing, want sent", at)
+	}
+	// b reserves behind a: kept, not sent.
+	var deferred *PacingDeferredError
+	if err := pace.reserve(DeferPacing(ctx, "b", maxWait)); !errors.As(err, &deferred) || !deferred.At.Equal(t0.Add(interval)) {
+		t.Fatalf("reserve for b: %v, want deferred to %v", err, t0.Add(interval))
+	}
+	// A request deferred meanwhile queues behind b's slot.
+	if at := p.post(ctx, "c", maxWait); !at.Equal(t0.Add(2 * interval)) {
+		t.Errorf("c deferred to %v, want %v (behind b's reserved slot)", at, t0.Add(2*interval))
+	}
+	// b back too early to wait for its slot: told the same slot again.
+	if err := pace.reserve(DeferPacing(ctx, "b", maxWait)); !errors.As(err, &deferred) || !deferred.At.Equal(t0.Add(interval)) {
+		t.Errorf("reserve for b at once again: %v, want deferred to its slot %v", err, t0.Add(interval))
+	}
+	// Back shortly before its slot: it may go on, and its mutation takes
+	// the kept slot.
+	p.clock.Advance(interval - maxWait)
+	if err := pace.reserve(DeferPacing(ctx, "b", maxWait)); err != nil {
+		t.Errorf("reserve for b shortly before its slot: %v, want nil", err)
+	}
+	p.clock.Advance(maxWait)
+	if at := p.post(ctx, "b", maxWait); !at.IsZero() {
+		t.Errorf("b at its slot deferred to %v, want sent", at)
+	}
+	if n := p.sent.Load(); n != 2 {
+		t.Errorf("%d requests sent, want 2 (a, b): reserve sends nothing", n)
+	}
+	// Without DeferPacing, reserve does nothing.
+	if err := pace.reserve(ctx); err != nil {
+		t.Errorf("reserve without DeferPacing: %v", err)
+	}
+}

@@ -83,6 +83,10 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	if *reconcilers > 0 {
 		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", *reconcilers))
 	}
+	writesBefore, err := readAPIWrites(ctx, scene.Env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{Args: args})
 	if err != nil {
@@ -94,6 +98,10 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := readyAt.Sub(start)
+	writesAfter, err := readAPIWrites(ctx, scene.Env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	worst, binding := time.Duration(0), ""
 	for _, repos := range perToken {
@@ -119,6 +127,9 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	fmt.Printf("  GitHub requests: %d (%d mutations); by route (requests / answered 304 / spent rate limit):\n%s",
 		st.Total, st.Mutating, routeAnswers(reqs))
 	fmt.Printf("  %s\n", creationSpread(reqs, start))
+	writes, total := writesAfter.since(writesBefore)
+	fmt.Printf("  API server writes from the operator's start until all were Ready: %.0f (%.2f per integration, %.0f/s); by verb and resource:\n%s",
+		total, total/float64(*integrations), total/took.Seconds(), writes.perIntegration(*integrations))
 
 	steadyState(t, sim, *tokens)
 }

@@ -1,0 +1,109 @@
+package scale
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/client-go/rest"
+)
+
+// apiWrites counts the write requests the API server served, by verb and
+// resource (with its subresource), from its own apiserver_request_total:
+// what everything that wrote during a phase (the operator's reconciler and
+// receiver, the garbage collector, Events) cost the API server.
+type apiWrites map[string]float64
+
+// writeVerbs are the verbs of apiserver_request_total that change objects.
+var writeVerbs = []string{"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
+
+var requestTotal = regexp.MustCompile(`^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$`)
+
+// readAPIWrites scrapes the API server's /metrics as its administrator.
+func readAPIWrites(ctx context.Context, cfg *rest.Config) (apiWrites, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape the API server's metrics: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("scrape the API server's metrics: %s: %s", resp.Status, body)
+	}
+	out := apiWrites{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := requestTotal.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		labels := map[string]string{}
+		for _, kv := range strings.Split(m[1], ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+		if !slices.Contains(writeVerbs, labels["verb"]) || labels["dry_run"] != "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			continue
+		}
+		resource := labels["resource"]
+		if labels["subresource"] != "" {
+			resource += "/" + labels["subresource"]
+		}
+		out[labels["verb"]+" "+resource] += n
+	}
+	return out, sc.Err()
+}
+
+// since is the writes between before and w, and their total.
+func (w apiWrites) since(before apiWrites) (apiWrites, float64) {
+	out, total := apiWrites{}, 0.0
+	for k, n := range w {
+		if d := n - before[k]; d > 0 {
+			out[k] = d
+			total += d
+		}
+	}
+	return out, total
+}
+
+// perIntegration lists the writes by verb and resource, most first, each
+// also per integration.
+func (w apiWrites) perIntegration(n int) string {
+	keys := slices.Collect(maps.Keys(w))
+	slices.SortFunc(keys, func(a, b string) int {
+		if w[a] != w[b] {
+			if w[a] > w[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %-52s %7.0f  %5.2f per integration\n", k, w[k], w[k]/float64(n))
+	}
+	return b.String()
+}
