@@ -10,8 +10,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,29 +105,79 @@ func IsReady(gi *hookv1.GitHubIntegration) bool {
 		int(gi.Status.HookCount) == len(gi.Spec.Repositories)
 }
 
-// WaitReady waits until all n integrations of the scene are Ready and
-// returns when that was seen.
+// WaitReady waits until n integrations of the scene are Ready and returns
+// the moment it saw the last of them become so. It follows a watch rather
+// than polling with lists: at 1,000 integrations a list is megabytes,
+// and four a second would load the API server that the measurement shares
+// with hookwarden. When the watch ends (the API server stopped, or the
+// watch timed out), it lists and watches again.
 func (s *Scene) WaitReady(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
-	var last error
-	err := Poll(ctx, timeout, 250*time.Millisecond, func() (bool, error) {
-		list, err := s.Integrations(ctx)
-		if err != nil {
-			last = err
-			return false, nil //nolint:nilerr // the API server may be away for a while: poll again
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wc, err := client.NewWithWatch(s.Env.Config, client.Options{Scheme: s.Client.Scheme()})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for {
+		at, err := s.watchReady(ctx, wc, n)
+		if err == nil {
+			return at, nil
 		}
-		ready := 0
-		for i := range list {
-			if IsReady(&list[i]) {
-				ready++
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("%w: %w", ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// watchReady lists the scene's integrations, then follows their changes
+// until n are Ready; its error says how many were when the watch ended.
+func (s *Scene) watchReady(ctx context.Context, wc client.WithWatch, n int) (time.Time, error) {
+	var list hookv1.GitHubIntegrationList
+	if err := wc.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
+		return time.Time{}, err
+	}
+	ready := map[string]bool{}
+	for i := range list.Items {
+		ready[list.Items[i].Name] = IsReady(&list.Items[i])
+	}
+	done := func() (bool, error) {
+		count := 0
+		for _, r := range ready {
+			if r {
+				count++
 			}
 		}
-		last = fmt.Errorf("%d of %d integrations Ready", ready, n)
-		return ready == n && len(list) == n, nil
-	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %w", err, last)
+		return count == n && len(ready) == n, fmt.Errorf("%d of %d integrations Ready", count, n)
 	}
-	return time.Now(), nil
+	if ok, _ := done(); ok {
+		return time.Now(), nil
+	}
+	w, err := wc.Watch(ctx, &hookv1.GitHubIntegrationList{}, client.InNamespace(s.Namespace),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		gi, isIntegration := ev.Object.(*hookv1.GitHubIntegration)
+		switch {
+		case ev.Type == watch.Error:
+			return time.Time{}, apierrors.FromObject(ev.Object)
+		case !isIntegration:
+			continue
+		case ev.Type == watch.Deleted:
+			delete(ready, gi.Name)
+		default:
+			ready[gi.Name] = IsReady(gi)
+		}
+		if ok, _ := done(); ok {
+			return time.Now(), nil
+		}
+	}
+	_, err = done()
+	return time.Time{}, err
 }
 
 // Counted sums the push deliveries the scene's integrations count in
