@@ -28,14 +28,12 @@ type conditionGauges struct {
 type integrationKey struct{ namespace, name string }
 
 // conditionState is one condition type of an integration and the index
-// of its status in ConditionStatuses (noStatus for a value outside them:
+// of its status in ConditionStatuses (-1 for a value outside them:
 // then all three series are 0).
 type conditionState struct {
 	condType string
-	status   uint8
+	status   int
 }
-
-const noStatus = uint8(255)
 
 func newConditionGauges(desc *prometheus.Desc) *conditionGauges {
 	return &conditionGauges{desc: desc, byIntegration: map[integrationKey][]conditionState{}}
@@ -62,10 +60,8 @@ func (g *conditionGauges) set(namespace, name, condType, status string) {
 		g.byIntegration[key] = conds
 		return
 	}
-	st := noStatus
-	if j := slices.Index(ConditionStatuses, status); j >= 0 {
-		st = uint8(j)
-	}
+	// -1 for a value outside ConditionStatuses: its three series are 0.
+	st := slices.Index(ConditionStatuses, status)
 	if i >= 0 {
 		conds[i].status = st
 		return
@@ -94,7 +90,7 @@ func (g *conditionGauges) Collect(ch chan<- prometheus.Metric) {
 		for _, c := range conds {
 			for i, status := range ConditionStatuses {
 				v := 0.0
-				if int(c.status) == i {
+				if c.status == i {
 					v = 1
 				}
 				ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, key.namespace, key.name, c.condType, status)
