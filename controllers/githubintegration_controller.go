@@ -43,7 +43,7 @@ const ControllerName = "githubintegration"
 // indexes it lists by, and beside it the controller that releases the
 // referenced Secrets no integration needs any more.
 func (r *GitHubIntegrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts controller.Options) error {
-	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := setupIndexes(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
 	if err := r.builder(mgr, opts).Complete(r); err != nil {

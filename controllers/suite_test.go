@@ -180,7 +180,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := setupIndexes(ctx, mgr.GetCache()); err != nil {
 		t.Fatal(err)
 	}
 	factory := ghclient.NewFactory(append([]ghclient.FactoryOption{ghclient.WithMutationInterval(5 * time.Millisecond)}, opts.factoryOptions...)...)

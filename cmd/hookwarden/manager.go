@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/internal/github"
 	"github.com/hookwarden/hookwarden/internal/metrics"
@@ -164,10 +165,14 @@ func addReceiver(mgr manager.Manager, o Options) error {
 	return nil
 }
 
+// cachedStrings is the pool of the strings the cached objects share.
+var cachedStrings = newStringPool()
+
 // trimCachedObject keeps the cache small and free of secret data: neither
 // managedFields nor kubectl's last-applied-configuration annotation is ever
 // read, and on a Secret (watched through its metadata only) that annotation
-// holds the Secret's whole content.
+// holds the Secret's whole content. The strings many objects hold the same
+// value of are shared (intern.go).
 func trimCachedObject(obj any) (any, error) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
@@ -181,6 +186,10 @@ func trimCachedObject(obj any) (any, error) {
 			delete(a, corev1.LastAppliedConfigAnnotation)
 			m.SetAnnotations(a)
 		}
+	}
+	cachedStrings.internMeta(m)
+	if gi, ok := obj.(*hookv1.GitHubIntegration); ok {
+		cachedStrings.internIntegration(gi)
 	}
 	return obj, nil
 }

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"strconv"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
 func TestTrimCachedObjectDropsSecretContentFromMetadata(t *testing.T) {
@@ -30,5 +36,72 @@ func TestTrimCachedObjectDropsSecretContentFromMetadata(t *testing.T) {
 	}
 	if got.ManagedFields != nil {
 		t.Error("managedFields are still cached")
+	}
+}
+
+// TestTrimCachedObjectSharesStrings: two cached integrations decoded apart
+// hold one copy of the strings they share the value of (namespace,
+// finalizer, events, condition), and every value is as decoded.
+func TestTrimCachedObjectSharesStrings(t *testing.T) {
+	decode := func(name string) *hookv1.GitHubIntegration {
+		raw := `{"metadata":{"name":"` + name + `","namespace":"team-a","finalizers":["integrations.hookwarden.io/hooks"],
+			"labels":{"team":"a"},"annotations":{"note":"` + name + `"}},
+			"spec":{"repositories":["acme/` + name + `"],"events":["push","issues"],"secretRef":{"name":"github"},"contentType":"json"},
+			"status":{"conditions":[{"type":"Ready","status":"True","reason":"HooksRegistered","message":"1 hook registered","lastTransitionTime":"2026-11-30T10:00:00Z"}],
+			"hooks":[{"target":"acme/` + name + `","id":1,"events":["push","issues"]}],"eventCounts":[{"event":"push","count":3}]}}`
+		gi := &hookv1.GitHubIntegration{}
+		if err := json.Unmarshal([]byte(raw), gi); err != nil {
+			t.Fatal(err)
+		}
+		return gi
+	}
+	a, b := decode("one"), decode("two")
+	wantA := a.DeepCopy()
+	for _, gi := range []*hookv1.GitHubIntegration{a, b} {
+		if _, err := trimCachedObject(gi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !equality.Semantic.DeepEqual(a, wantA) {
+		t.Fatalf("the transform changed a value:\n%+v\nwant\n%+v", a, wantA)
+	}
+	same := func(what, x, y string) {
+		t.Helper()
+		if x != y || unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: %q and %q are two copies, want one shared", what, x, y)
+		}
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("finalizer", a.Finalizers[0], b.Finalizers[0])
+	for k := range a.Labels {
+		for k2, v2 := range b.Labels {
+			same("label key", k, k2)
+			same("label value", a.Labels[k], v2)
+		}
+	}
+	same("spec.events", a.Spec.Events[0], b.Spec.Events[0])
+	same("status.hooks[].events", a.Status.Hooks[0].Events[1], b.Status.Hooks[0].Events[1])
+	same("status.hooks[].events and spec.events", a.Status.Hooks[0].Events[0], b.Spec.Events[0])
+	same("status.eventCounts[].event", a.Status.EventCounts[0].Event, b.Status.EventCounts[0].Event)
+	same("condition type", a.Status.Conditions[0].Type, b.Status.Conditions[0].Type)
+	same("condition status", string(a.Status.Conditions[0].Status), string(b.Status.Conditions[0].Status))
+	same("condition reason", a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason)
+	if unsafe.StringData(a.Annotations["note"]) == unsafe.StringData(b.Annotations["note"]) {
+		t.Error("annotation values, which differ, share memory")
+	}
+}
+
+// TestStringPoolIsBounded: past maxInterned strings the pool keeps no
+// more, and gives back what it is given.
+func TestStringPoolIsBounded(t *testing.T) {
+	p := newStringPool()
+	for i := range maxInterned + 100 {
+		s := strconv.Itoa(i)
+		if got := p.intern(s); got != s {
+			t.Fatalf("intern(%q) = %q", s, got)
+		}
+	}
+	if len(p.m) != maxInterned {
+		t.Fatalf("the pool holds %d strings, want at most %d", len(p.m), maxInterned)
 	}
 }

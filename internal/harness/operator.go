@@ -212,6 +212,36 @@ func (op *Operator) RSS() (int64, error) {
 	return 0, errors.New("no VmRSS in /proc status")
 }
 
+// CPUTime is the CPU time the operator's process has used so far, user
+// and system (/proc/<pid>/stat, in clock ticks of 1/100 s, Linux's
+// USER_HZ).
+func (op *Operator) CPUTime() (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", op.Pid()))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted from stat(5) start after it (utime and stime are the 14th
+	// and 15th, the 12th and 13th after the parenthesis).
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	if !ok {
+		return 0, errors.New("no command name in /proc stat")
+	}
+	fields := strings.Fields(rest)
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // FreeAddr returns a loopback address with a free port.
 func FreeAddr() (string, error) {
 	var lc net.ListenConfig

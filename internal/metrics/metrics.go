@@ -85,11 +85,13 @@ var (
 
 	// IntegrationCondition is one series per integration, condition type
 	// and status, as kube-state-metrics shows pod conditions: 1 for the
-	// condition's current status, 0 for the two others.
-	IntegrationCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "hookwarden_integration_condition",
-		Help: "Conditions of each GitHubIntegration as the reconciler last wrote them: 1 for the current status (True, False, Unknown) of each condition type, 0 for the others.",
-	}, []string{LabelNamespace, LabelName, "type", "status"})
+	// condition's current status, 0 for the two others. It is kept as one
+	// small entry per integration and its series are built at each scrape
+	// (conditions.go): nine prometheus.Gauge series per integration cost
+	// about 2 KB each integration.
+	IntegrationCondition = newConditionGauges(prometheus.NewDesc("hookwarden_integration_condition",
+		"Conditions of each GitHubIntegration as the reconciler last wrote them: 1 for the current status (True, False, Unknown) of each condition type, 0 for the others.",
+		[]string{LabelNamespace, LabelName, "type", "status"}, nil))
 
 	// StatusWrites counts status patches sent to the Kubernetes API.
 	StatusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -157,17 +159,7 @@ func Integration(namespace, name string) prometheus.Labels {
 // for a condition the integration does not have, deletes them, so that a
 // condition that is gone leaves no series behind.
 func SetCondition(namespace, name, condType, status string) {
-	for _, s := range ConditionStatuses {
-		if status == "" {
-			IntegrationCondition.DeleteLabelValues(namespace, name, condType, s)
-			continue
-		}
-		v := 0.0
-		if s == status {
-			v = 1
-		}
-		IntegrationCondition.WithLabelValues(namespace, name, condType, s).Set(v)
-	}
+	IntegrationCondition.set(namespace, name, condType, status)
 }
 
 // ForgetReconciled deletes the series the reconciler keeps for the
@@ -177,5 +169,5 @@ func ForgetReconciled(namespace, name string) {
 	labels := Integration(namespace, name)
 	HooksRegistered.DeletePartialMatch(labels)
 	Redeliveries.DeletePartialMatch(labels)
-	IntegrationCondition.DeletePartialMatch(labels)
+	IntegrationCondition.forget(namespace, name)
 }

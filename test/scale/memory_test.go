@@ -66,6 +66,7 @@ func TestMemory(t *testing.T) {
 		if err != nil || n <= have {
 			t.Fatalf("-scale.memory=%q: want increasing counts", *memorySizes)
 		}
+		cpuBefore := cpuTime(t, op)
 		createAll(ctx, t, scene.Client, scene.Namespace, have, n-have, func(_ int, gi *hookv1.GitHubIntegration) {
 			gi.Spec.Suspend = true
 		})
@@ -75,6 +76,9 @@ func TestMemory(t *testing.T) {
 		perIntegration := float64(last-baseline) / float64(n)
 		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
 			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
+		// The price of the Go runtime settings (GOGC) in CPU: what the
+		// operator spent taking the new integrations in and settling.
+		fmt.Printf("    CPU time of the operator from their creation until measured: %.1f s\n", (cpuTime(t, op) - cpuBefore).Seconds())
 	}
 	if *heapProfile != "" {
 		saveHeapProfile(ctx, t, pprofAddr, *heapProfile)
@@ -86,6 +90,15 @@ func TestMemory(t *testing.T) {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func cpuTime(t *testing.T, op *harness.Operator) time.Duration {
+	t.Helper()
+	d, err := op.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
 
 // saveHeapProfile writes the operator's heap profile (go tool pprof reads
 // it) to path.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"strings"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+)
+
+// maxInterned bounds the strings a stringPool keeps, which it never
+// forgets: the values it is given come from small sets (namespaces, label
+// keys, condition reasons, event names), but users choose some of them
+// (label values); past the bound, strings are kept as decoded, and the
+// pool holds at most a few hundred KB.
+const maxInterned = 4096
+
+// stringPool shares one copy of the strings that many cached objects hold
+// the same value of. The decoders allocate every string of every object
+// anew: at 10,000 integrations, their namespace, finalizers, event names
+// and condition reasons, and their Secrets' namespace, label and finalizer,
+// were some 400 bytes an integration (docs/performance.md).
+type stringPool struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newStringPool() *stringPool { return &stringPool{m: map[string]string{}} }
+
+// intern returns the pool's copy of s, which it keeps if there is room.
+func (p *stringPool) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.m[s]; ok {
+		return v
+	}
+	if len(p.m) < maxInterned {
+		// A copy: s may share its bytes with something larger.
+		s = strings.Clone(s)
+		p.m[s] = s
+	}
+	return s
+}
+
+func (p *stringPool) internAll(ss []string) {
+	for i := range ss {
+		ss[i] = p.intern(ss[i])
+	}
+}
+
+// internMeta interns the metadata every object of a namespace shares the
+// values of: the namespace, label keys and values, annotation keys,
+// finalizers and owner kinds. Names, UIDs and resource versions are
+// unique and left alone.
+func (p *stringPool) internMeta(m metav1.Object) {
+	m.SetNamespace(p.intern(m.GetNamespace()))
+	p.internAll(m.GetFinalizers())
+	if labels := m.GetLabels(); len(labels) > 0 {
+		out := make(map[string]string, len(labels))
+		for k, v := range labels {
+			out[p.intern(k)] = p.intern(v)
+		}
+		m.SetLabels(out)
+	}
+	if annotations := m.GetAnnotations(); len(annotations) > 0 {
+		out := make(map[string]string, len(annotations))
+		for k, v := range annotations {
+			out[p.intern(k)] = v
+		}
+		m.SetAnnotations(out)
+	}
+	refs := m.GetOwnerReferences()
+	for i := range refs {
+		refs[i].APIVersion = p.intern(refs[i].APIVersion)
+		refs[i].Kind = p.intern(refs[i].Kind)
+	}
+}
+
+// internIntegration interns the fields of a GitHubIntegration whose values
+// come from a small set: event names, enumerations, condition types,
+// statuses and reasons. Values that keep changing (the receivers' pod
+// names, rejection messages) are left alone: they would fill the pool.
+func (p *stringPool) internIntegration(gi *hookv1.GitHubIntegration) {
+	spec := &gi.Spec
+	p.internAll(spec.Events)
+	spec.ContentType = hookv1.ContentType(p.intern(string(spec.ContentType)))
+	spec.DeletionPolicy = hookv1.DeletionPolicy(p.intern(string(spec.DeletionPolicy)))
+	spec.SecretRef.TokenKey = p.intern(spec.SecretRef.TokenKey)
+	spec.Links.PullRequestKey = p.intern(spec.Links.PullRequestKey)
+	spec.Links.IssueLabel = p.intern(spec.Links.IssueLabel)
+
+	st := &gi.Status
+	for i := range st.Conditions {
+		c := &st.Conditions[i]
+		c.Type = p.intern(c.Type)
+		c.Status = metav1.ConditionStatus(p.intern(string(c.Status)))
+		c.Reason = p.intern(c.Reason)
+	}
+	for i := range st.Hooks {
+		p.internAll(st.Hooks[i].Events)
+	}
+	for i := range st.EventCounts {
+		st.EventCounts[i].Event = p.intern(st.EventCounts[i].Event)
+	}
+	if d := st.LastDelivery; d != nil {
+		d.Event = p.intern(d.Event)
+		d.Action = p.intern(d.Action)
+		d.Result = hookv1.DeliveryResult(p.intern(string(d.Result)))
+	}
+	for i := range st.PullRequests {
+		st.PullRequests[i].State = p.intern(st.PullRequests[i].State)
+	}
+	for i := range st.Issues {
+		st.Issues[i].State = p.intern(st.Issues[i].State)
+	}
+}
