@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -14,17 +15,39 @@ import (
 // ensureFinalizer adds the finalizer, with a metadata patch, before the
 // first GitHub call: no hook may be created that deletion would forget.
 func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
-	return addFinalizer(ctx, r.Client, obj)
+	return addFinalizer(ctx, r.Client, r.APIReader, obj)
 }
 
 // addFinalizer adds hookwarden's finalizer to obj with a metadata patch.
-func addFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
+// The patch carries obj's resourceVersion, so that it never drops a
+// finalizer another controller added meanwhile. When the API server
+// refuses it because obj, read from the cache, is older than the object
+// (the cache may not show yet the status this reconciler just wrote), the
+// finalizers and resourceVersion are read again from the API server and
+// the patch is sent again: one read, instead of a failed reconcile retried
+// with backoff.
+func addFinalizer(ctx context.Context, c client.Client, apiReader client.Reader, obj client.Object) error {
 	if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
 		return nil
 	}
-	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
-	controllerutil.AddFinalizer(obj, hookv1.Finalizer)
-	if err := c.Patch(ctx, obj, patch); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(obj, hookv1.Finalizer)
+		err := c.Patch(ctx, obj, patch)
+		if apierrors.IsConflict(err) {
+			fresh := obj.DeepCopyObject().(client.Object)
+			if rerr := apiReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); rerr != nil {
+				return rerr
+			}
+			obj.SetFinalizers(fresh.GetFinalizers())
+			obj.SetResourceVersion(fresh.GetResourceVersion())
+			if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
+				return nil
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
 	}
 	return nil

@@ -276,3 +276,33 @@ func TestNewIntegrationWritesNothingUntilItsTurn(t *testing.T) {
 		t.Errorf("%d hooks created, want %d", n, len(repos))
 	}
 }
+
+// TestReturnForItsTurnAddsTheFinalizerDespiteALaggingCache: a new
+// integration that waited for its token's turn wrote its status, and comes
+// back before its cache shows that write (an older resourceVersion). Its
+// finalizer's patch is refused with a conflict by the API server; the
+// reconcile reads the object again and adds the finalizer, instead of
+// failing and being retried with backoff (and missing its turn).
+func TestReturnForItsTurnAddsTheFinalizerDespiteALaggingCache(t *testing.T) {
+	repos := []string{"acme/l0", "acme/l1", "acme/l2", "acme/l3"}
+	h := newHarness(t, harnessOptions{
+		repos:          repos,
+		concurrency:    2,
+		statusLag:      3 * time.Second,
+		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(time.Second)},
+	})
+	for i, repo := range repos {
+		name := fmt.Sprintf("lag-%d", i)
+		h.withSecret(name)
+		h.integration(name, []string{repo})
+	}
+	for i, repo := range repos {
+		gi := h.waitReady(fmt.Sprintf("lag-%d", i))
+		if !slices.Contains(gi.Finalizers, hookv1.Finalizer) || len(h.simHooks(repo)) != 1 {
+			t.Errorf("%s Ready with finalizers %v and %d hooks on %s, want the finalizer and one hook", gi.Name, gi.Finalizers, len(h.simHooks(repo)), repo)
+		}
+	}
+	if n := h.conflicts.Load(); n != 0 {
+		t.Errorf("%d reconciles failed with a conflict, want none", n)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -89,7 +90,9 @@ type harness struct {
 
 	reconciles  atomic.Int64
 	statusPatch atomic.Int64
-	maxPerLoop  atomic.Int64
+	// conflicts counts the reconciles that ended with a conflict error.
+	conflicts  atomic.Int64
+	maxPerLoop atomic.Int64
 	// readyAfter records, per integration name, how many reconciles of
 	// it had run when Ready was first seen True after one.
 	readyMu    sync.Mutex
@@ -104,9 +107,12 @@ type harness struct {
 	lagged   map[client.ObjectKey]laggedStatus
 }
 
+// laggedStatus is what a lagging cache shows of an integration: its
+// status, and its resourceVersion, from before the last status write.
 type laggedStatus struct {
-	until  time.Time
-	status hookv1.GitHubIntegrationStatus
+	until           time.Time
+	status          hookv1.GitHubIntegrationStatus
+	resourceVersion string
 }
 
 type writesKey struct{}
@@ -285,7 +291,7 @@ func (h *harness) lagStatus(ctx context.Context, key client.ObjectKey, lag time.
 	if h.lagged == nil {
 		h.lagged = map[client.ObjectKey]laggedStatus{}
 	}
-	h.lagged[key] = laggedStatus{until: time.Now().Add(lag), status: current.Status}
+	h.lagged[key] = laggedStatus{until: time.Now().Add(lag), status: current.Status, resourceVersion: current.ResourceVersion}
 }
 
 // cachedReads serves Get and List from the manager's cache.
@@ -304,6 +310,7 @@ func (c *cachedReads) Get(ctx context.Context, key client.ObjectKey, obj client.
 		defer c.h.laggedMu.Unlock()
 		if l, ok := c.h.lagged[key]; ok && time.Now().Before(l.until) {
 			gi.Status = *l.status.DeepCopy()
+			gi.ResourceVersion = l.resourceVersion
 		}
 	}
 	return nil
@@ -323,6 +330,9 @@ func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	writes := &atomic.Int64{}
 	res, err := c.inner.Reconcile(context.WithValue(ctx, writesKey{}, writes), req)
 	c.h.reconciles.Add(1)
+	if apierrors.IsConflict(err) {
+		c.h.conflicts.Add(1)
+	}
 	c.h.noteReconcile(ctx, req)
 	for {
 		old := c.h.maxPerLoop.Load()
