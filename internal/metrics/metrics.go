@@ -54,22 +54,16 @@ var (
 	}, []string{"method"})
 
 	// RateLimitRemaining is GitHub's x-ratelimit-remaining per token fingerprint.
-	RateLimitRemaining = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "hookwarden_github_rate_limit_remaining",
-		Help: "GitHub's x-ratelimit-remaining as last seen, by token fingerprint and resource.",
-	}, []string{"token", "resource"})
+	RateLimitRemaining = rateLimitGauge("hookwarden_github_rate_limit_remaining",
+		"GitHub's x-ratelimit-remaining as last seen, by token fingerprint and resource.")
 
 	// RateLimitLimit is GitHub's x-ratelimit-limit per token fingerprint.
-	RateLimitLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "hookwarden_github_rate_limit_limit",
-		Help: "GitHub's x-ratelimit-limit (requests per window) as last seen, by token fingerprint and resource.",
-	}, []string{"token", "resource"})
+	RateLimitLimit = rateLimitGauge("hookwarden_github_rate_limit_limit",
+		"GitHub's x-ratelimit-limit (requests per window) as last seen, by token fingerprint and resource.")
 
 	// RateLimitReset is GitHub's x-ratelimit-reset per token fingerprint.
-	RateLimitReset = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "hookwarden_github_rate_limit_reset_timestamp_seconds",
-		Help: "GitHub's x-ratelimit-reset as last seen (Unix time when the window resets), by token fingerprint and resource.",
-	}, []string{"token", "resource"})
+	RateLimitReset = rateLimitGauge("hookwarden_github_rate_limit_reset_timestamp_seconds",
+		"GitHub's x-ratelimit-reset as last seen (Unix time when the window resets), by token fingerprint and resource.")
 
 	// HooksRegistered is the number of hooks registered per integration.
 	HooksRegistered = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -127,6 +121,13 @@ var (
 		Help: "Always 1, labelled with the version, commit and Go version hookwarden was built with.",
 	}, []string{"version", "commit", "goversion"})
 )
+
+// rateLimitGauge is a gauge of one of GitHub's x-ratelimit-* headers: the
+// client sets the three from the same answer and deletes them together
+// (internal/github), so they share their labels.
+func rateLimitGauge(name, help string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"token", "resource"})
+}
 
 // ConditionStatuses are the values of IntegrationCondition's status label.
 var ConditionStatuses = []string{"True", "False", "Unknown"}
