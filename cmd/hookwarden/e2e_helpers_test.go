@@ -111,6 +111,15 @@ func newE2E(t *testing.T, repos []string, simOpts ...githubsim.Option) *e2e {
 	return e
 }
 
+// startE2E is newE2E with the manager started, for the tests that keep the
+// default test options (as httptest.NewServer is to NewUnstartedServer).
+func startE2E(t *testing.T, repos []string) *e2e {
+	t.Helper()
+	e := newE2E(t, repos)
+	e.start()
+	return e
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -218,6 +227,14 @@ func (e *e2e) waitReady(name string, hooks int) *hookv1.GitHubIntegration {
 		return nil
 	})
 	return gi
+}
+
+// readyIntegration creates the integration name over repos, as integration
+// does, and waits until it is Ready with a hook per repository.
+func (e *e2e) readyIntegration(name string, repos []string, webhookSecret string, mutate ...func(*hookv1.GitHubIntegration)) *hookv1.GitHubIntegration {
+	e.t.Helper()
+	e.integration(name, repos, webhookSecret, mutate...)
+	return e.waitReady(name, len(repos))
 }
 
 // integrationRotatingEvery creates the integration name with no webhook
@@ -465,10 +482,9 @@ const userRotationGrace = 8 * time.Second
 // until it is Ready with a hook per repository, and returns it with the
 // fingerprint e2eNewSecret will have on it.
 func (e *e2e) integrationForUserRotation(repos []string) (*hookv1.GitHubIntegration, string) {
-	e.integration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+	gi := e.readyIntegration("rotate", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
 		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
 		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: userRotationGrace}
 	})
-	gi := e.waitReady("rotate", len(repos))
 	return gi, webhooksecret.Fingerprint([]byte(e2eNewSecret), string(gi.UID))
 }

@@ -22,10 +22,9 @@ func TestIssuesDeliveryShowsInTheGitHubIssueWithinSeconds(t *testing.T) {
 	e := newE2E(t, []string{"acme/api"})
 	e.sim.AddToken(e2eToken, []string{"admin:repo_hook", "repo"}, "acme/api")
 	e.start()
-	e.integration("exp", []string{"acme/api"}, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+	e.readyIntegration("exp", []string{"acme/api"}, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
 		gi.Spec.Interval = metav1.Duration{Duration: time.Hour}
 	})
-	e.waitReady("exp", 1)
 
 	obj := &hookv1.GitHubIssue{
 		ObjectMeta: metav1.ObjectMeta{Name: "review", Namespace: e.ns},

@@ -57,8 +57,7 @@ func TestMetricsOfARunningManager(t *testing.T) {
 	metricsAddr := freeAddr(t)
 	e.opts.MetricsBindAddress = metricsAddr
 	e.start()
-	e.integration("observed", []string{"acme/api"}, e2eOldSecret)
-	e.waitReady("observed", 1)
+	e.readyIntegration("observed", []string{"acme/api"}, e2eOldSecret)
 	if code := e.deliver("observed", e2eOldSecret); code != http.StatusOK {
 		t.Fatalf("a signed delivery answered %d", code)
 	}

@@ -31,8 +31,7 @@ const streamRate = 25
 func TestUserRotationLosesNoDelivery(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api", "acme/web"}
-	e := newE2E(t, repos)
-	e.start()
+	e := startE2E(t, repos)
 	const grace = userRotationGrace
 	_, newFP := e.integrationForUserRotation(repos)
 
@@ -99,8 +98,7 @@ func TestUserRotationLosesNoDelivery(t *testing.T) {
 func TestScheduledRotationLosesNoDelivery(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
-	e := newE2E(t, repos)
-	e.start()
+	e := startE2E(t, repos)
 	const interval, grace = 12 * time.Second, 3 * time.Second
 	e.integrationRotatingEvery("scheduled", repos, interval, grace)
 	e.waitReady("scheduled", 1)
@@ -137,12 +135,10 @@ func TestScheduledRotationLosesNoDelivery(t *testing.T) {
 func TestOperatorRestartMidRotation(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api", "acme/web"}
-	e := newE2E(t, repos)
-	e.start()
-	e.integration("restart", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+	e := startE2E(t, repos)
+	e.readyIntegration("restart", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
 		gi.Spec.SecretRotation.GracePeriod = metav1.Duration{Duration: 5 * time.Minute}
 	})
-	e.waitReady("restart", 2)
 
 	const patchConfig = "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config"
 	e.sim.SetFault(patchConfig, githubsim.Fault{ErrorRate: 1, ErrorStatus: http.StatusBadGateway})
@@ -212,10 +208,8 @@ func TestOperatorRestartMidRotation(t *testing.T) {
 func TestReceiverOutageRecoveredByRedelivery(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
-	e := newE2E(t, repos)
-	e.start()
-	e.integration("outage", repos, e2eOldSecret)
-	e.waitReady("outage", 1)
+	e := startE2E(t, repos)
+	e.readyIntegration("outage", repos, e2eOldSecret)
 
 	s := e.startStream("acme/api", streamRate)
 	time.Sleep(2 * time.Second)
@@ -258,8 +252,7 @@ func TestFullQueueRecoveredByRedelivery(t *testing.T) {
 	e.opts.ReceiverQueueSize = 1
 	e.opts.ReceiverBeforeRecord = gate.wait
 	e.start()
-	e.integration("burst", repos, e2eOldSecret)
-	e.waitReady("burst", 1)
+	e.readyIntegration("burst", repos, e2eOldSecret)
 
 	s := e.startStream("acme/api", streamRate)
 	time.Sleep(2 * time.Second)
@@ -324,11 +317,10 @@ func TestNoRedeliveryStorm(t *testing.T) {
 	e.opts.RedeliveryWindow = window
 	e.start()
 	proxy := poisonProxy(t, "http://"+e.addr)
-	e.integration("storm", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+	e.readyIntegration("storm", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
 		gi.Spec.Interval = metav1.Duration{Duration: interval}
 		gi.Spec.PayloadURL = proxy.URL + hookv1.ReceiverPath(e.ns, "storm")
 	})
-	e.waitReady("storm", 1)
 
 	s := e.startStream("acme/api", 5)
 	poisoned, err := e.sim.TriggerEvent("acme/api", "push", []byte(`{"ref":"refs/heads/poison","poison":true}`))
@@ -406,10 +398,8 @@ func poisonProxy(t *testing.T, receiver string) *httptest.Server {
 func TestHealthyDeliveriesCostOneCheckPerPass(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
-	e := newE2E(t, repos)
-	e.start()
-	e.integration("budget", repos, e2eOldSecret)
-	e.waitReady("budget", 1)
+	e := startE2E(t, repos)
+	e.readyIntegration("budget", repos, e2eOldSecret)
 	e.sim.ResetStats()
 	s := e.startStream("acme/api", streamRate)
 	const watched = 12 * time.Second

@@ -21,12 +21,10 @@ import (
 func TestEachStatusFieldHasOneWriter(t *testing.T) {
 	t.Parallel()
 	repos := []string{"acme/api"}
-	e := newE2E(t, repos)
-	e.start()
-	e.integration("owners", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
+	e := startE2E(t, repos)
+	e.readyIntegration("owners", repos, e2eOldSecret, func(gi *hookv1.GitHubIntegration) {
 		gi.Spec.Interval = metav1.Duration{Duration: time.Minute}
 	})
-	e.waitReady("owners", 1)
 	if code := e.deliver("owners", e2eOldSecret); code != http.StatusOK {
 		t.Fatalf("delivery answered %d, want 200", code)
 	}
