@@ -116,14 +116,8 @@ func (p *stringPool) internLabels(labels map[string]string) map[string]string {
 // them in: the sum of the hashes of its pairs.
 func (p *stringPool) hashLabels(labels map[string]string) uint64 {
 	var sum uint64
-	var h maphash.Hash
-	h.SetSeed(p.seed)
 	for k, v := range labels {
-		h.Reset()
-		h.WriteString(k)
-		h.WriteByte(0)
-		h.WriteString(v)
-		sum += h.Sum64()
+		sum += maphash.Comparable(p.seed, [2]string{k, v})
 	}
 	return sum
 }

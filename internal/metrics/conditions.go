@@ -49,10 +49,10 @@ const (
 	codeOther = codeMask
 )
 
-func (c conditionCodes) code(i int) int { return int(c>>(i*codeBits)) & codeMask }
+func (c conditionCodes) code(i int) conditionCodes { return c >> (i * codeBits) & codeMask }
 
-func (c conditionCodes) with(i, code int) conditionCodes {
-	return c&^(codeMask<<(i*codeBits)) | conditionCodes(code)<<(i*codeBits)
+func (c conditionCodes) with(i int, code conditionCodes) conditionCodes {
+	return c&^(codeMask<<(i*codeBits)) | code<<(i*codeBits)
 }
 
 func newConditionGauges(desc *prometheus.Desc) *conditionGauges {
@@ -74,11 +74,13 @@ func (g *conditionGauges) set(namespace, name, condType, status string) {
 		g.types = append(g.types, condType)
 		i = len(g.types) - 1
 	}
-	code := 0
+	var code conditionCodes
 	if status != "" {
 		code = codeOther
-		if st := slices.Index(ConditionStatuses, status); st >= 0 {
-			code = 1 + st
+		for st, s := range ConditionStatuses {
+			if s == status {
+				code = conditionCodes(1 + st) //nolint:gosec // st indexes the three ConditionStatuses
+			}
 		}
 	}
 	codes := g.byIntegration[key].with(i, code)
@@ -113,7 +115,7 @@ func (g *conditionGauges) Collect(ch chan<- prometheus.Metric) {
 			}
 			for i, status := range ConditionStatuses {
 				v := 0.0
-				if code == 1+i {
+				if int(code) == 1+i {
 					v = 1
 				}
 				ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, key.namespace, key.name, condType, status)
