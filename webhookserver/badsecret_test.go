@@ -142,9 +142,7 @@ func TestBadSecretEditKeepsDeliveries(t *testing.T) {
 func waitForSecretState(t *testing.T, s *Server, key types.NamespacedName, want string) {
 	t.Helper()
 	eventually(t, 10*time.Second, "the receiver reads the Secret", func() error {
-		s.store.mu.RLock()
-		defer s.store.mu.RUnlock()
-		st := s.store.secrets[key]
+		st := s.store.secretsOf(key)
 		if st == nil || !strings.Contains(st.degraded, want) {
 			return fmt.Errorf("secret state %+v", stateSummary(st))
 		}

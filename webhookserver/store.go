@@ -33,7 +33,18 @@ type integration struct {
 	// acked is the fingerprint status.receivers shows for each replica;
 	// nil when there are none.
 	acked map[string]string
+
+	// secrets is the webhook secrets last read for the integration, nil
+	// until they are read: the one field that changes, read and written
+	// under the store's lock only (lookup hands out a copy). Kept here
+	// rather than in a map of their own: a map entry per integration costs
+	// more than the field.
+	secrets *secretState
 }
+
+// defaultEvents is the events of every integration that names none, shared
+// by all of them (it is never written to).
+var defaultEvents = hookv1.DefaultEvents()
 
 // subscribed reports whether the integration's spec.events lists event.
 func (in *integration) subscribed(event string) bool {
@@ -45,7 +56,7 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 		key:            client.ObjectKeyFromObject(obj),
 		name:           client.ObjectKeyFromObject(obj).String(),
 		uid:            obj.UID,
-		events:         slices.Clip(slices.Clone(obj.GetEvents())),
+		events:         sharedEvents(obj.GetEvents()),
 		pullRequestKey: obj.GetPullRequestKey(),
 		issueLabel:     obj.Spec.Links.IssueLabel,
 		secretName:     obj.Spec.SecretRef.Name,
@@ -67,6 +78,15 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 	return in
 }
 
+// sharedEvents is events (a copy of spec.events, or the defaults) without
+// spare room, or defaultEvents when it is the defaults.
+func sharedEvents(events []string) []string {
+	if slices.Equal(events, defaultEvents) {
+		return defaultEvents
+	}
+	return slices.Clip(events)
+}
+
 // store holds the known integrations and their webhook secrets in memory:
 // the request path never calls the API server. Only Secrets that an
 // integration references are read, so memory does not grow with unrelated
@@ -74,7 +94,6 @@ func newIntegration(obj *hookv1.GitHubIntegration) *integration {
 type store struct {
 	mu           sync.RWMutex
 	integrations map[types.NamespacedName]*integration
-	secrets      map[types.NamespacedName]*secretState
 	// referrers maps the Secret integrations name in spec.secretRef (in
 	// the split layout, their mirror) to them; most have one. An
 	// integration's owned Secrets are found by their names instead, which
@@ -89,7 +108,6 @@ func newStore(mirrorNamespace string) *store {
 	return &store{
 		mirrorNamespace: mirrorNamespace,
 		integrations:    map[types.NamespacedName]*integration{},
-		secrets:         map[types.NamespacedName]*secretState{},
 		referrers:       map[types.NamespacedName][]types.NamespacedName{},
 	}
 }
@@ -103,8 +121,8 @@ func (s *store) lookup(key types.NamespacedName) (*integration, delivery.Secrets
 		return nil, delivery.Secrets{}, false
 	}
 	var ws delivery.Secrets
-	if st := s.secrets[key]; st != nil {
-		ws = st.secrets
+	if in.secrets != nil {
+		ws = in.secrets.secrets
 	}
 	return in, ws, true
 }
@@ -118,13 +136,15 @@ func (s *store) has(namespace, name string) bool {
 }
 
 // upsert stores an integration and reports whether its secrets must be
-// (re)read: it is new or references another Secret or key.
+// (re)read: it is new or references another Secret or key. Until they are,
+// the secrets read before stay.
 func (s *store) upsert(in *integration) (secretChanged bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.integrations[in.key]
 	if old != nil {
 		s.unrefLocked(old)
+		in.secrets = old.secrets
 	}
 	s.integrations[in.key] = in
 	s.refLocked(in)
@@ -139,16 +159,26 @@ func (s *store) remove(key types.NamespacedName) {
 		s.unrefLocked(old)
 	}
 	delete(s.integrations, key)
-	delete(s.secrets, key)
 }
 
 // setSecrets stores the secrets read for an integration still known.
 func (s *store) setSecrets(key types.NamespacedName, st *secretState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.integrations[key]; ok {
-		s.secrets[key] = st
+	if in := s.integrations[key]; in != nil {
+		in.secrets = st
 	}
+}
+
+// secretsOf is what the integration's webhook secrets were last read
+// as; nil when they were not or the integration is not known.
+func (s *store) secretsOf(key types.NamespacedName) *secretState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if in := s.integrations[key]; in != nil {
+		return in.secrets
+	}
+	return nil
 }
 
 // linkedKey returns the link key status shows for a pull request.

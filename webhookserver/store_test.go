@@ -1,13 +1,17 @@
 package webhookserver
 
 import (
+	"bytes"
 	"cmp"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
@@ -71,4 +75,37 @@ func TestSecretChangesReachTheIntegrationsThatReadThem(t *testing.T) {
 			t.Errorf("in the split layout a change of %s re-reads %v", ref, got)
 		}
 	}
+}
+
+// TestStoreMemoryPerIntegration: what the receiver keeps per integration
+// (its copy of what it reads of the integration, its webhook secrets, and
+// the Secret it reads them from) stays small, as it is held for every
+// integration in the cluster (docs/performance.md, "Memory").
+func TestStoreMemoryPerIntegration(t *testing.T) {
+	const n = 10_000
+	objs := make([]*hookv1.GitHubIntegration, n)
+	for i := range objs {
+		name := fmt.Sprintf("integration-%05d", i)
+		objs[i] = &hookv1.GitHubIntegration{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name, UID: types.UID(fmt.Sprintf("0b3c52e4-5d0e-4c61-9f3a-%012d", i))},
+			Spec:       hookv1.GitHubIntegrationSpec{SecretRef: hookv1.SecretReference{Name: name}},
+		}
+	}
+	secret := []byte("webhook-secret-of-an-integration")
+	s := newStore("")
+	before := heapInUse()
+	for _, obj := range objs {
+		key := client.ObjectKeyFromObject(obj)
+		s.upsert(newIntegration(obj))
+		s.setSecrets(key, secretStateOf(webhooksecret.Loaded{Current: bytes.Clone(secret)}))
+	}
+	perIntegration := float64(heapInUse()-before) / n
+	t.Logf("receiver store: %.0f bytes of heap per integration", perIntegration)
+	if perIntegration > 640 {
+		t.Fatalf("the receiver keeps %.0f bytes of heap per integration, want at most 640", perIntegration)
+	}
+	if _, ws, ok := s.lookup(client.ObjectKeyFromObject(objs[n-1])); !ok || !bytes.Equal(ws.Current, secret) {
+		t.Fatal("the last integration's webhook secret is not stored")
+	}
+	runtime.KeepAlive(objs)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"hash/maphash"
+	"maps"
 	"strings"
 	"sync"
 
@@ -16,6 +18,14 @@ import (
 // pool holds at most a few hundred KB.
 const maxInterned = 4096
 
+// maxLabelSets bounds the label maps a stringPool shares, which it never
+// forgets either; maxLabelCandidates bounds the label sets it has seen once
+// (their hashes only), forgotten all at once when full.
+const (
+	maxLabelSets       = 256
+	maxLabelCandidates = 4096
+)
+
 // stringPool shares one copy of the strings that many cached objects hold
 // the same value of. The decoders allocate every string of every object
 // anew: at 10,000 integrations, their namespace, finalizers, event names
@@ -24,9 +34,22 @@ const maxInterned = 4096
 type stringPool struct {
 	mu sync.Mutex
 	m  map[string]string
+	// labelSets holds one map for each label set objects share, by the
+	// hash of its pairs: a Go map costs some 300 bytes however few its
+	// entries, and every Secret hookwarden labelled has the same labels.
+	labelSets map[uint64]map[string]string
+	// labelCandidates are the hashes of label sets seen once: a set is
+	// shared from its second sighting, so that the label sets of a single
+	// object (an owned Secret names its integration) do not fill
+	// labelSets.
+	labelCandidates map[uint64]struct{}
+	seed            maphash.Seed
 }
 
-func newStringPool() *stringPool { return &stringPool{m: map[string]string{}} }
+func newStringPool() *stringPool {
+	return &stringPool{m: map[string]string{}, labelSets: map[uint64]map[string]string{},
+		labelCandidates: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
+}
 
 // intern returns the pool's copy of s, which it keeps if there is room.
 func (p *stringPool) intern(s string) string {
@@ -46,6 +69,59 @@ func (p *stringPool) intern(s string) string {
 	return s
 }
 
+// internLabels returns labels with its strings interned: the map other
+// objects with the same labels share once the set was seen twice, and a
+// map of its own otherwise. A shared map is never written to: the cache's
+// objects are read-only (readers get deep copies, or must not change what
+// an informer hands them), and the transform replaces labels, never edits
+// them.
+func (p *stringPool) internLabels(labels map[string]string) map[string]string {
+	h := p.hashLabels(labels)
+	p.mu.Lock()
+	shared, ok := p.labelSets[h]
+	p.mu.Unlock()
+	if ok && maps.Equal(shared, labels) {
+		return shared
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		out[p.intern(k)] = p.intern(v)
+	}
+	if ok {
+		// Another set with the same hash is shared: keep this one apart.
+		return out
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, seen := p.labelCandidates[h]; seen && len(p.labelSets) < maxLabelSets {
+		delete(p.labelCandidates, h)
+		if shared, ok := p.labelSets[h]; ok {
+			// Shared meanwhile by another caller.
+			if maps.Equal(shared, out) {
+				return shared
+			}
+			return out
+		}
+		p.labelSets[h] = out
+		return out
+	}
+	if len(p.labelCandidates) >= maxLabelCandidates {
+		clear(p.labelCandidates)
+	}
+	p.labelCandidates[h] = struct{}{}
+	return out
+}
+
+// hashLabels hashes the pairs of labels whatever the order a map yields
+// them in: the sum of the hashes of its pairs.
+func (p *stringPool) hashLabels(labels map[string]string) uint64 {
+	var sum uint64
+	for k, v := range labels {
+		sum += maphash.Comparable(p.seed, [2]string{k, v})
+	}
+	return sum
+}
+
 func (p *stringPool) internAll(ss []string) {
 	for i := range ss {
 		ss[i] = p.intern(ss[i])
@@ -53,18 +129,14 @@ func (p *stringPool) internAll(ss []string) {
 }
 
 // internMeta interns the metadata every object of a namespace shares the
-// values of: the namespace, label keys and values, annotation keys,
-// finalizers and owner kinds. Names, UIDs and resource versions are
-// unique and left alone.
+// values of: the namespace, label keys and values (and whole label sets),
+// annotation keys, finalizers and owner kinds. Names, UIDs and resource
+// versions are unique and left alone.
 func (p *stringPool) internMeta(m metav1.Object) {
 	m.SetNamespace(p.intern(m.GetNamespace()))
 	p.internAll(m.GetFinalizers())
 	if labels := m.GetLabels(); len(labels) > 0 {
-		out := make(map[string]string, len(labels))
-		for k, v := range labels {
-			out[p.intern(k)] = p.intern(v)
-		}
-		m.SetLabels(out)
+		m.SetLabels(p.internLabels(labels))
 	}
 	if annotations := m.GetAnnotations(); len(annotations) > 0 {
 		out := make(map[string]string, len(annotations))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
+	"reflect"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -11,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 func TestTrimCachedObjectDropsSecretContentFromMetadata(t *testing.T) {
@@ -103,5 +106,63 @@ func TestStringPoolIsBounded(t *testing.T) {
 	}
 	if len(p.m) != maxInterned {
 		t.Fatalf("the pool holds %d strings, want at most %d", len(p.m), maxInterned)
+	}
+}
+
+// TestTrimCachedObjectSharesLabelSets: Secrets with the same labels (every
+// Secret hookwarden labelled as referenced) hold one label map once the set
+// was seen twice, with the values as decoded; label sets of one object
+// each (an owned Secret names its integration) are not kept by the pool.
+func TestTrimCachedObjectSharesLabelSets(t *testing.T) {
+	p := newStringPool()
+	secret := func(name string, labels map[string]string) *metav1.PartialObjectMetadata {
+		m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name, Labels: labels}}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		return m
+	}
+	referenced := func() map[string]string {
+		return map[string]string{webhooksecret.ReferencedLabel: webhooksecret.ReferencedValue, "team": "a"}
+	}
+	var secrets []*metav1.PartialObjectMetadata
+	for i := range 5 {
+		s := secret("github-"+strconv.Itoa(i), referenced())
+		p.internMeta(s)
+		secrets = append(secrets, s)
+	}
+	mapOf := func(m map[string]string) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+	for i, s := range secrets {
+		if !maps.Equal(s.Labels, referenced()) {
+			t.Fatalf("Secret %d: labels %v, want %v", i, s.Labels, referenced())
+		}
+		if i >= 2 && mapOf(s.Labels) != mapOf(secrets[1].Labels) {
+			t.Errorf("Secret %d holds a label map of its own, want the one Secret 1 holds", i)
+		}
+	}
+	other := secret("other", map[string]string{webhooksecret.ReferencedLabel: webhooksecret.ReferencedValue, "team": "b"})
+	p.internMeta(other)
+	if other.Labels["team"] != "b" || mapOf(other.Labels) == mapOf(secrets[1].Labels) {
+		t.Errorf("a Secret with other labels got %v", other.Labels)
+	}
+
+	for i := range 2 * maxLabelCandidates {
+		owned := secret("owned-"+strconv.Itoa(i), webhooksecret.Labels("integration-"+strconv.Itoa(i)))
+		p.internMeta(owned)
+		if want := webhooksecret.Labels("integration-" + strconv.Itoa(i)); !maps.Equal(owned.Labels, want) {
+			t.Fatalf("owned Secret %d: labels %v, want %v", i, owned.Labels, want)
+		}
+	}
+	if len(p.labelSets) != 1 {
+		t.Errorf("the pool shares %d label sets, want 1: label sets of one object each are kept", len(p.labelSets))
+	}
+	if len(p.labelCandidates) > maxLabelCandidates {
+		t.Errorf("the pool remembers %d label sets seen once, want at most %d", len(p.labelCandidates), maxLabelCandidates)
+	}
+	for i := range maxLabelSets + 50 {
+		for range 2 {
+			p.internMeta(secret("many", map[string]string{"team": strconv.Itoa(i)}))
+		}
+	}
+	if len(p.labelSets) != maxLabelSets {
+		t.Errorf("the pool shares %d label sets, want at most %d", len(p.labelSets), maxLabelSets)
 	}
 }
