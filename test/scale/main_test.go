@@ -33,6 +33,7 @@ var (
 	intervals    = flag.Int("scale.intervals", 3, "intervals the steady state is watched for")
 	reconcilers  = flag.Int("scale.max-concurrent-reconciles", 0, "--max-concurrent-reconciles of the operator (0: its default)")
 	memorySizes  = flag.String("scale.memory", "1000,10000", "integration counts at which RSS is measured, after 0")
+	apiProfile   = flag.String("scale.apiserver-profile", "", "with TestConvergenceAndSteadyState: write the API server's CPU profile of the first 30 s of convergence to this file")
 	heapProfile  = flag.String("scale.heap-profile", "", "with TestMemory: run the operator with --pprof-bind-address and write its heap profile at the largest count to this file")
 )
 
