@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,9 +22,11 @@ import (
 // secret differs from the one the hooks carry: the secret they carry is
 // kept as the previous one, accepted until the grace period ends, before
 // any hook is changed. reconcileHooks then pushes the new secret and
-// finishRotation records it as applied.
-func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *hookv1.GitHubIntegration) (*integrationSecret, error) {
-	source, sec, err := r.readSecret(ctx, obj, obj.Spec.SecretRotation.Interval.Duration > 0)
+// finishRotation records it as applied. known, when not nil, is the
+// referenced Secret as this reconcile already read it; first says that this
+// reconcile added the finalizer (see firstApplied).
+func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *hookv1.GitHubIntegration, known *corev1.Secret, first bool) (*integrationSecret, error) {
+	source, sec, err := r.readSecret(ctx, obj, obj.Spec.SecretRotation.Interval.Duration > 0, known)
 	if err != nil {
 		return nil, err
 	}
@@ -31,9 +34,11 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 		return nil, err
 	}
 	sec.terminating = !source.DeletionTimestamp.IsZero()
-	applied, err := r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
-	if err != nil {
-		return nil, err
+	var applied *corev1.Secret
+	if !first || r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.AppliedName(obj.Name)) {
+		if applied, err = r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name)); err != nil {
+			return nil, err
+		}
 	}
 	now := r.now()
 	if applied != nil && r.scheduledRotationDue(obj, sec, applied, now) {
@@ -49,6 +54,7 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 		}
 	}
 	sec.applied = applied
+	sec.noPrevious = first && !sec.rotating() && !r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.PreviousName(obj.Name))
 	if sec.rotating() {
 		started, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
 		if err != nil {
@@ -70,6 +76,27 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	}
 	r.rememberToken(obj, sec.creds)
 	return sec, nil
+}
+
+// labelledSecretMayExist reports whether the cache of labelled Secrets'
+// metadata (which the Secret watch fills) may hold namespace/name; any
+// answer but "not found" says it may.
+//
+// Used for a new integration's owned Secrets (first: this reconcile added
+// the finalizer, so no reconcile of it got as far as writing one): only an
+// earlier integration of the same name may have left one behind, long
+// enough ago to be in the cache, labelled as every owned Secret is from its
+// creation. So a new integration spares the reads of Secrets that do not
+// exist, one of them at every reconcile. Were the guess ever wrong,
+// creating the applied Secret would fail with "already exists" and the
+// reconcile would be retried, reading it; a previous Secret missed would
+// show in status.webhookSecret at the next reconcile.
+func (r *GitHubIntegrationReconciler) labelledSecretMayExist(ctx context.Context, namespace, name string) bool {
+	if r.labelledSecrets == nil {
+		return true
+	}
+	meta := secretMetadata(namespace, name)
+	return !apierrors.IsNotFound(r.labelledSecrets.Get(ctx, client.ObjectKeyFromObject(meta), meta))
 }
 
 // scheduledRotationDue: with secretRotation.interval > 0, no rotation in
@@ -165,6 +192,10 @@ func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *h
 		if interval := obj.Spec.SecretRotation.Interval.Duration; interval > 0 {
 			wake = max(t.Add(interval).Sub(now), 0) + time.Second
 		}
+	}
+	if sec.noPrevious {
+		status.PreviousExpiresTime = nil
+		return wake, nil
 	}
 	previous, err := r.getOwnedSecret(ctx, obj, webhooksecret.PreviousName(obj.Name))
 	if err != nil || previous == nil {
