@@ -24,7 +24,7 @@ import (
 // any hook is changed. reconcileHooks then pushes the new secret and
 // finishRotation records it as applied. known, when not nil, is the
 // referenced Secret as this reconcile already read it; first says that this
-// reconcile added the finalizer (see firstApplied).
+// reconcile added the finalizer (see labelledSecretMayExist).
 func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *hookv1.GitHubIntegration, known *corev1.Secret, first bool) (*integrationSecret, error) {
 	source, sec, err := r.readSecret(ctx, obj, obj.Spec.SecretRotation.Interval.Duration > 0, known)
 	if err != nil {
@@ -46,15 +46,31 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 			return nil, err
 		}
 	}
+	created := false
 	if applied == nil {
 		// First registration (or an integration from before rotation
 		// existed): the hooks get the user's secret from the start.
-		if applied, err = r.writeAppliedSecret(ctx, obj, nil, sec.webhookSecret, now); err != nil {
+		applied, err = r.writeAppliedSecret(ctx, obj, nil, sec.webhookSecret, now)
+		if first && apierrors.IsAlreadyExists(err) {
+			// Left by an earlier integration of this name so recently
+			// that the cache did not show it: taken over as if read.
+			applied, err = r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
+			if err == nil && applied == nil {
+				err = fmt.Errorf("applied Secret %q was there a moment ago and is gone: reconciling again", webhooksecret.AppliedName(obj.Name))
+			}
+		} else {
+			created = err == nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	sec.applied = applied
-	sec.noPrevious = first && !sec.rotating() && !r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.PreviousName(obj.Name))
+	// A new integration whose applied Secret this reconcile created finds
+	// nothing of an earlier one: no previous Secret either, unless the
+	// cache shows one.
+	sec.noPrevious = first && created && !sec.rotating() &&
+		!r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.PreviousName(obj.Name))
 	if sec.rotating() {
 		started, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
 		if err != nil {
@@ -87,10 +103,10 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 // earlier integration of the same name may have left one behind, long
 // enough ago to be in the cache, labelled as every owned Secret is from its
 // creation. So a new integration spares the reads of Secrets that do not
-// exist, one of them at every reconcile. Were the guess ever wrong,
-// creating the applied Secret would fail with "already exists" and the
-// reconcile would be retried, reading it; a previous Secret missed would
-// show in status.webhookSecret at the next reconcile.
+// exist. When the guess is wrong (one left a moment ago, which the cache
+// does not show yet), creating the applied Secret fails with "already
+// exists", and it is read and taken over then; the previous Secret is read
+// whenever the applied one was not created by this reconcile.
 func (r *GitHubIntegrationReconciler) labelledSecretMayExist(ctx context.Context, namespace, name string) bool {
 	if r.labelledSecrets == nil {
 		return true
