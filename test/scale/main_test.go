@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
@@ -41,6 +43,9 @@ var controlPlane *testenv.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The operator logs in its own process; the measurements' clients have
+	// nothing to say.
+	ctrllog.SetLogger(logr.Discard())
 	if !*runScale {
 		os.Exit(m.Run())
 	}
