@@ -46,6 +46,7 @@ func (r *GitHubIntegrationReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := setupIndexes(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
+	r.labelledSecrets = mgr.GetCache()
 	if err := r.builder(mgr, opts).Complete(r); err != nil {
 		return err
 	}
@@ -215,10 +216,12 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		result, gone, retErr = r.reconcileDelete(ctx, obj)
 		return result, retErr
 	}
-	if at, wait := r.awaitFirstTurn(ctx, obj, req.String()); wait {
-		return waitForPacing(ctx, obj, at), nil
+	at, wait, source := r.awaitFirstTurn(ctx, obj, req.String())
+	if wait {
+		return r.waitForFirstTurn(ctx, obj, at), nil
 	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
+	first, err := r.ensureFinalizer(ctx, obj)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if obj.Spec.Suspend {
@@ -228,7 +231,7 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, r.labelReferencedSecret(ctx, obj)
 	}
 
-	sec, err := r.reconcileSecret(ctx, obj)
+	sec, err := r.reconcileSecret(ctx, obj, source, first)
 	if err != nil {
 		return r.handleFailure(ctx, obj, r.withCarriedSecretNote(ctx, obj, err))
 	}

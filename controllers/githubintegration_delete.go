@@ -34,7 +34,7 @@ func (r *GitHubIntegrationReconciler) reconcileDelete(ctx context.Context, obj *
 	}
 
 	markReconciling(obj, hookv1.ReasonDeleting, "Removing the hooks from GitHub")
-	source, sec, err := r.readSecret(ctx, obj, false)
+	source, sec, err := r.readSecret(ctx, obj, false, nil)
 	if err != nil {
 		result, err := r.handleFailure(ctx, obj, withOrphanHint(err))
 		return result, false, err

@@ -13,8 +13,10 @@ import (
 )
 
 // ensureFinalizer adds the finalizer, with a metadata patch, before the
-// first GitHub call: no hook may be created that deletion would forget.
-func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) error {
+// first GitHub call: no hook may be created that deletion would forget. It
+// reports whether this reconcile added it: then no reconcile of this
+// object has gone further before, and nothing of its own exists yet.
+func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *hookv1.GitHubIntegration) (bool, error) {
 	return addFinalizer(ctx, r.Client, r.APIReader, obj)
 }
 
@@ -25,11 +27,13 @@ func (r *GitHubIntegrationReconciler) ensureFinalizer(ctx context.Context, obj *
 // (the cache may not show yet the status this reconciler just wrote), the
 // finalizers and resourceVersion are read again from the API server and
 // the patch is sent again: one read, instead of a failed reconcile retried
-// with backoff.
-func addFinalizer(ctx context.Context, c client.Client, apiReader client.Reader, obj client.Object) error {
+// with backoff. It reports whether it added the finalizer (false when the
+// object had it, as the API server showed).
+func addFinalizer(ctx context.Context, c client.Client, apiReader client.Reader, obj client.Object) (bool, error) {
 	if controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) {
-		return nil
+		return false, nil
 	}
+	added := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		patch := client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(obj, hookv1.Finalizer)
@@ -45,12 +49,13 @@ func addFinalizer(ctx context.Context, c client.Client, apiReader client.Reader,
 				return nil
 			}
 		}
+		added = err == nil
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("add finalizer: %w", err)
+		return false, fmt.Errorf("add finalizer: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 // removeFinalizer releases the object once its hooks are dealt with.

@@ -81,6 +81,11 @@ const pacingMessage = "Waiting for its turn to change hooks: hookwarden makes at
 func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, at time.Time) ctrl.Result {
 	markReconciling(obj, hookv1.ReasonProgressing, pacingMessage)
 	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", at)
+	return pacingResult(at)
+}
+
+// pacingResult brings a reconcile back pacingLead before its slot at.
+func pacingResult(at time.Time) ctrl.Result {
 	return ctrl.Result{RequeueAfter: max(time.Until(at)-pacingLead, 10*time.Millisecond), Priority: ptr.To(0)}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,6 +151,7 @@ func TestPacingDoesNotHoldTheWorker(t *testing.T) {
 		repos:          append(slices.Clone(paced), "acme/other"),
 		concurrency:    1,
 		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(time.Second)},
+		quietTurnWait:  -1, // every wait shows in status
 	})
 	h.sim.AddToken(otherToken, []string{"admin:repo_hook"}, "acme/other")
 	var names []string
@@ -230,6 +232,7 @@ func TestNewIntegrationWritesNothingUntilItsTurn(t *testing.T) {
 		repos:          repos,
 		concurrency:    1,
 		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(3 * time.Second)},
+		quietTurnWait:  -1, // every wait shows in status
 	})
 	for i, repo := range repos {
 		name := fmt.Sprintf("turn-%d", i)
@@ -277,6 +280,77 @@ func TestNewIntegrationWritesNothingUntilItsTurn(t *testing.T) {
 	}
 }
 
+// TestNewIntegrationNearItsTurnWritesOneStatus: new integrations whose
+// token's turn is less than QuietTurnWait away (here 2 to 4 s, under the
+// default 10 s) write no status of the wait: each one's first status write
+// already says Ready. With QuietTurnWait negative the later ones first
+// write that they wait, as every one did before QuietTurnWait existed.
+func TestNewIntegrationNearItsTurnWritesOneStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		quietTurnWait time.Duration
+		wantQuiet     bool
+	}{
+		{name: "default", wantQuiet: true},
+		{name: "every wait shown", quietTurnWait: -1, wantQuiet: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repos := []string{"acme/q0", "acme/q1", "acme/q2"}
+			var mu sync.Mutex
+			first := map[string]*metav1.Condition{} // each integration's Ready in its first status write
+			h := newHarness(t, harnessOptions{
+				repos:          repos,
+				concurrency:    1,
+				factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(2 * time.Second)},
+				quietTurnWait:  tc.quietTurnWait,
+				failStatusPatch: func(gi *hookv1.GitHubIntegration) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if _, seen := first[gi.Name]; !seen {
+						ready := condition(gi, hookv1.ConditionReady)
+						if ready != nil {
+							ready = ready.DeepCopy()
+						}
+						first[gi.Name] = ready
+					}
+					return nil
+				},
+			})
+			for i, repo := range repos {
+				name := fmt.Sprintf("quiet-%d", i)
+				h.withSecret(name)
+				h.integration(name, []string{repo})
+			}
+			for i := range repos {
+				h.waitReady(fmt.Sprintf("quiet-%d", i))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			waited := 0
+			for i := range repos {
+				name := fmt.Sprintf("quiet-%d", i)
+				ready, seen := first[name]
+				if !seen {
+					t.Fatalf("%s is Ready but no status write of it was seen", name)
+				}
+				if ready == nil || ready.Status != metav1.ConditionTrue {
+					waited++
+					t.Logf("%s first wrote Ready=%v", name, ready)
+				}
+			}
+			if tc.wantQuiet && waited != 0 {
+				t.Errorf("%d of %d integrations wrote a status before their turn; want none (their turns were less than %s away)", waited, len(repos), DefaultQuietTurnWait)
+			}
+			if !tc.wantQuiet && waited == 0 {
+				t.Errorf("no integration wrote that it waits for its turn, with QuietTurnWait negative")
+			}
+			if n := h.sim.Stats().ByRoute["POST /repos/{owner}/{repo}/hooks"]; n != len(repos) {
+				t.Errorf("%d hooks created, want %d", n, len(repos))
+			}
+		})
+	}
+}
+
 // TestReturnForItsTurnAddsTheFinalizerDespiteALaggingCache: a new
 // integration that waited for its token's turn wrote its status, and comes
 // back before its cache shows that write (an older resourceVersion). Its
@@ -290,6 +364,7 @@ func TestReturnForItsTurnAddsTheFinalizerDespiteALaggingCache(t *testing.T) {
 		concurrency:    2,
 		statusLag:      3 * time.Second,
 		factoryOptions: []ghclient.FactoryOption{ghclient.WithMutationInterval(time.Second)},
+		quietTurnWait:  -1, // the status of the wait is what the cache lags behind
 	})
 	for i, repo := range repos {
 		name := fmt.Sprintf("lag-%d", i)

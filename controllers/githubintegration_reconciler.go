@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
 )
@@ -36,6 +37,10 @@ type GitHubIntegrationReconciler struct {
 	// it acknowledged loading it. Empty: the rotation waits
 	// SecretPropagationDelay instead.
 	ReceiverService string
+	// QuietTurnWait is how long a new integration may wait for its
+	// token's turn without saying so in status (see waitForFirstTurn);
+	// DefaultQuietTurnWait when zero, and none when negative.
+	QuietTurnWait time.Duration
 
 	// tokens remembers the token each integration last used, so the
 	// GitHub client of a token nobody uses any more is dropped.
@@ -45,7 +50,15 @@ type GitHubIntegrationReconciler struct {
 	// written remembers the hooks this process wrote until the cache
 	// shows them.
 	written writtenHooks
+	// labelledSecrets is the manager's cache, read for the metadata of the
+	// labelled Secrets its Secret watch holds (the client reads Secrets
+	// from the API server); nil before SetupWithManager.
+	labelledSecrets client.Reader
 }
+
+// DefaultQuietTurnWait is the default of
+// GitHubIntegrationReconciler.QuietTurnWait.
+const DefaultQuietTurnWait = 10 * time.Second
 
 // DefaultSecretPropagationDelay is the default of
 // GitHubIntegrationReconciler.SecretPropagationDelay.

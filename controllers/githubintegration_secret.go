@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,9 +22,11 @@ import (
 // secret differs from the one the hooks carry: the secret they carry is
 // kept as the previous one, accepted until the grace period ends, before
 // any hook is changed. reconcileHooks then pushes the new secret and
-// finishRotation records it as applied.
-func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *hookv1.GitHubIntegration) (*integrationSecret, error) {
-	source, sec, err := r.readSecret(ctx, obj, obj.Spec.SecretRotation.Interval.Duration > 0)
+// finishRotation records it as applied. known, when not nil, is the
+// referenced Secret as this reconcile already read it; first says that this
+// reconcile added the finalizer (see labelledSecretMayExist).
+func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *hookv1.GitHubIntegration, known *corev1.Secret, first bool) (*integrationSecret, error) {
+	source, sec, err := r.readSecret(ctx, obj, obj.Spec.SecretRotation.Interval.Duration > 0, known)
 	if err != nil {
 		return nil, err
 	}
@@ -31,9 +34,11 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 		return nil, err
 	}
 	sec.terminating = !source.DeletionTimestamp.IsZero()
-	applied, err := r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
-	if err != nil {
-		return nil, err
+	var applied *corev1.Secret
+	if !first || r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.AppliedName(obj.Name)) {
+		if applied, err = r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name)); err != nil {
+			return nil, err
+		}
 	}
 	now := r.now()
 	if applied != nil && r.scheduledRotationDue(obj, sec, applied, now) {
@@ -41,14 +46,31 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 			return nil, err
 		}
 	}
+	created := false
 	if applied == nil {
 		// First registration (or an integration from before rotation
 		// existed): the hooks get the user's secret from the start.
-		if applied, err = r.writeAppliedSecret(ctx, obj, nil, sec.webhookSecret, now); err != nil {
+		applied, err = r.writeAppliedSecret(ctx, obj, nil, sec.webhookSecret, now)
+		if first && apierrors.IsAlreadyExists(err) {
+			// Left by an earlier integration of this name so recently
+			// that the cache did not show it: taken over as if read.
+			applied, err = r.getOwnedSecret(ctx, obj, webhooksecret.AppliedName(obj.Name))
+			if err == nil && applied == nil {
+				err = fmt.Errorf("applied Secret %q was there a moment ago and is gone: reconciling again", webhooksecret.AppliedName(obj.Name))
+			}
+		} else {
+			created = err == nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	sec.applied = applied
+	// A new integration whose applied Secret this reconcile created finds
+	// nothing of an earlier one: no previous Secret either, unless the
+	// cache shows one.
+	sec.noPrevious = first && created && !sec.rotating() &&
+		!r.labelledSecretMayExist(ctx, obj.Namespace, webhooksecret.PreviousName(obj.Name))
 	if sec.rotating() {
 		started, err := r.keepPreviousSecret(ctx, obj, webhooksecret.Value(applied), now)
 		if err != nil {
@@ -70,6 +92,27 @@ func (r *GitHubIntegrationReconciler) reconcileSecret(ctx context.Context, obj *
 	}
 	r.rememberToken(obj, sec.creds)
 	return sec, nil
+}
+
+// labelledSecretMayExist reports whether the cache of labelled Secrets'
+// metadata (which the Secret watch fills) may hold namespace/name; any
+// answer but "not found" says it may.
+//
+// Used for a new integration's owned Secrets (first: this reconcile added
+// the finalizer, so no reconcile of it got as far as writing one): only an
+// earlier integration of the same name may have left one behind, long
+// enough ago to be in the cache, labelled as every owned Secret is from its
+// creation. So a new integration spares the reads of Secrets that do not
+// exist. When the guess is wrong (one left a moment ago, which the cache
+// does not show yet), creating the applied Secret fails with "already
+// exists", and it is read and taken over then; the previous Secret is read
+// whenever the applied one was not created by this reconcile.
+func (r *GitHubIntegrationReconciler) labelledSecretMayExist(ctx context.Context, namespace, name string) bool {
+	if r.labelledSecrets == nil {
+		return true
+	}
+	meta := secretMetadata(namespace, name)
+	return !apierrors.IsNotFound(r.labelledSecrets.Get(ctx, client.ObjectKeyFromObject(meta), meta))
 }
 
 // scheduledRotationDue: with secretRotation.interval > 0, no rotation in
@@ -165,6 +208,10 @@ func (r *GitHubIntegrationReconciler) finishRotation(ctx context.Context, obj *h
 		if interval := obj.Spec.SecretRotation.Interval.Duration; interval > 0 {
 			wake = max(t.Add(interval).Sub(now), 0) + time.Second
 		}
+	}
+	if sec.noPrevious {
+		status.PreviousExpiresTime = nil
+		return wake, nil
 	}
 	previous, err := r.getOwnedSecret(ctx, obj, webhooksecret.PreviousName(obj.Name))
 	if err != nil || previous == nil {

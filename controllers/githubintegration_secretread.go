@@ -53,6 +53,9 @@ type integrationSecret struct {
 	// waitingFor names the receivers a rotation waits for, in the split
 	// layout.
 	waitingFor []string
+	// noPrevious: there is no previous Secret, known without reading it
+	// (a new integration, not rotating; see labelledSecretMayExist).
+	noPrevious bool
 }
 
 // credentials names the credentials in messages, never their value: the
@@ -72,9 +75,10 @@ func (s *integrationSecret) rotating() bool {
 
 // readSecret reads and checks the referenced Secret. With generate, a
 // missing or empty webhook secret key is filled with a generated secret
-// (secretRotation.interval > 0: hookwarden manages the secret).
-func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
-	secret, sec, err := r.checkSecret(ctx, obj, generate)
+// (secretRotation.interval > 0: hookwarden manages the secret). known,
+// when not nil, is the Secret as this reconcile already read it.
+func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool, known *corev1.Secret) (*corev1.Secret, *integrationSecret, error) {
+	secret, sec, err := r.checkSecret(ctx, obj, generate, known)
 	if err != nil && secret != nil {
 		// Not usable yet, but referenced: labelled, it is in the caches,
 		// and its fix wakes the integration.
@@ -89,9 +93,15 @@ func (r *GitHubIntegrationReconciler) readSecret(ctx context.Context, obj *hookv
 }
 
 // checkSecret is readSecret without the label: on an error about the
-// Secret's content it also returns the Secret read.
-func (r *GitHubIntegrationReconciler) checkSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool) (*corev1.Secret, *integrationSecret, error) {
-	secret, sec, err := readToken(ctx, r.APIReader, obj)
+// Secret's content it also returns the Secret read. known, when not nil,
+// is used instead of reading the Secret.
+func (r *GitHubIntegrationReconciler) checkSecret(ctx context.Context, obj *hookv1.GitHubIntegration, generate bool, known *corev1.Secret) (*corev1.Secret, *integrationSecret, error) {
+	secret, sec, err := known, (*integrationSecret)(nil), error(nil)
+	if known != nil {
+		sec, err = readCredentials(known, obj, obj.GetTokenKey())
+	} else {
+		secret, sec, err = readToken(ctx, r.APIReader, obj)
+	}
 	if err != nil {
 		return secret, nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
@@ -34,23 +36,52 @@ import (
 // that its error shows without waiting. The hook is still never created
 // before the finalizer is on the object: this step makes no change on
 // GitHub, and the reconcile that does passes ensureFinalizer first.
-func (r *GitHubIntegrationReconciler) awaitFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, key string) (time.Time, bool) {
+//
+// When the turn is now, it returns the Secret it read, for the reconcile to
+// go on with instead of reading it again.
+func (r *GitHubIntegrationReconciler) awaitFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, key string) (time.Time, bool, *corev1.Secret) {
 	if obj.Spec.Suspend || controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) || len(obj.Status.Hooks) > 0 ||
 		len(obj.Targets()) == 0 || obj.PayloadURL(r.PublicURL) == "" {
-		return time.Time{}, false
+		return time.Time{}, false, nil
 	}
-	_, sec, err := r.checkSecret(ctx, obj, false)
+	// Read into a copy: a reconcile that ends here writes no status of it.
+	source, sec, err := r.checkSecret(ctx, obj.DeepCopy(), false, nil)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, false, nil
 	}
 	gh, err := r.githubClient(obj, sec)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, false, nil
 	}
 	r.rememberToken(obj, sec.creds)
 	var deferred *ghclient.PacingDeferredError
 	if err := gh.ReserveMutation(ghclient.DeferPacing(ctx, key, pacingMaxWait)); errors.As(err, &deferred) {
-		return deferred.At, true
+		return deferred.At, true, nil
 	}
-	return time.Time{}, false
+	return time.Time{}, false, source
+}
+
+// waitForFirstTurn ends the first reconcile of a new integration whose
+// token's turn is at. When that turn is less than QuietTurnWait away and
+// the integration has no status yet, nothing is written: its status is
+// written once, when it comes back for its turn and registers its hooks,
+// instead of twice. Otherwise it says in status that it waits
+// (waitForPacing), so that no new integration goes without a status for
+// longer than QuietTurnWait.
+//
+// Why: after a start, or when many integrations are applied at once, most
+// of them wait seconds for their turn, and a status write of a
+// GitHubIntegration costs the API server several times a read (measured
+// in make bench-scale: docs/performance.md). Those writes slowed down the
+// returns for the turns that they announced.
+func (r *GitHubIntegrationReconciler) waitForFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, at time.Time) ctrl.Result {
+	quiet := r.QuietTurnWait
+	if quiet == 0 {
+		quiet = DefaultQuietTurnWait
+	}
+	if len(obj.Status.Conditions) == 0 && time.Until(at) < quiet {
+		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to register hooks", "slot", at)
+		return pacingResult(at)
+	}
+	return waitForPacing(ctx, obj, at)
 }

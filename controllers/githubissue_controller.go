@@ -119,7 +119,7 @@ func (r *GitHubIssueReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		result, gone, retErr = r.reconcileIssueDelete(ctx, obj)
 		return result, retErr
 	}
-	if err := addFinalizer(ctx, r.Client, r.APIReader, obj); err != nil {
+	if _, err := addFinalizer(ctx, r.Client, r.APIReader, obj); err != nil {
 		return ctrl.Result{}, err
 	}
 

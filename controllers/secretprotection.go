@@ -181,7 +181,23 @@ func enqueueReferencedSecret(o client.Object, q workqueue.TypedRateLimitingInter
 
 // Reconcile removes the protection finalizer from a Secret no integration
 // needs any more, and the label from a Secret no integration references.
+//
+// The integrations come from the cache, and while one of them needs the
+// Secret there is nothing to release: the Secret is not read at all. That
+// is every integration's creation and the label and protection hookwarden
+// adds, so that converging many new integrations costs the API server no
+// read here. A stale cache cannot release too early: nothing is released
+// from it, and the change it has not shown yet wakes this reconciler again
+// (informers update the cache before they notify). Only when no integration
+// needs the Secret is its metadata read, from the API server, to act on.
 func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	referrers, err := integrationsReferencing(ctx, p.Client, req.Namespace, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if slices.ContainsFunc(referrers, func(gi hookv1.GitHubIntegration) bool { return needsSecret(&gi) }) {
+		return ctrl.Result{}, nil
+	}
 	meta := secretMetadata(req.Namespace, req.Name)
 	if err := p.APIReader.Get(ctx, req.NamespacedName, meta); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -191,11 +207,7 @@ func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if !protected && !labelled {
 		return ctrl.Result{}, nil
 	}
-	referrers, err := integrationsReferencing(ctx, p.Client, req.Namespace, req.Name)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	release := protected && !slices.ContainsFunc(referrers, func(gi hookv1.GitHubIntegration) bool { return needsSecret(&gi) })
+	release := protected
 	unlabel := labelled && len(referrers) == 0
 	if !release && !unlabel {
 		return ctrl.Result{}, nil

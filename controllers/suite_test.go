@@ -76,6 +76,8 @@ type harnessOptions struct {
 	// last status write, until statusLag has passed since that write: a
 	// cache that lags behind the API server, as under load.
 	statusLag time.Duration
+	// quietTurnWait sets the reconciler's QuietTurnWait.
+	quietTurnWait time.Duration
 }
 
 // harness is one test's namespace, GitHub simulator, receiver stand-in and
@@ -197,7 +199,8 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		Recorder:  h.recorder,
 		GitHub:    factory,
 	}
-	r := &GitHubIntegrationReconciler{Deps: deps, PublicURL: h.receiver.URL}
+	r := &GitHubIntegrationReconciler{Deps: deps, PublicURL: h.receiver.URL, QuietTurnWait: opts.quietTurnWait,
+		labelledSecrets: mgr.GetCache()}
 	concurrency := max(opts.concurrency, 1)
 	if err := r.builder(mgr, controller.Options{MaxConcurrentReconciles: concurrency}).Complete(&countingReconciler{inner: r, h: h}); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -153,7 +154,8 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 	if s.opts.MirrorNamespace != "" {
 		l, err = webhooksecret.LoadMirror(ctx, s.cache, s.opts.MirrorNamespace, in.uid)
 	} else {
-		l, err = webhooksecret.Load(ctx, s.apiReader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey)
+		l, err = webhooksecret.Load(ctx, s.apiReader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey,
+			s.secretMayExist(ctx, in.key.Namespace))
 	}
 	if err != nil {
 		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
@@ -164,6 +166,20 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 	s.store.setSecrets(key, st)
 	s.acknowledge(in, l)
 	return nil
+}
+
+// secretMayExist reports whether a labelled Secret of that name in
+// namespace may exist, from the cache of their metadata that watch fills:
+// an owned Secret missing there is not read, and the watch reports it when
+// it comes (onSecret loads its integration again). Any answer of the cache
+// but "not found" means read it.
+func (s *Server) secretMayExist(ctx context.Context, namespace string) func(name string) bool {
+	return func(name string) bool {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		err := s.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m)
+		return !apierrors.IsNotFound(err)
+	}
 }
 
 // acknowledge writes, in the split layout, that this replica loaded the

@@ -184,7 +184,13 @@ type Loaded struct {
 // the integration does not control is ignored: a Secret planted under one
 // of those names is never trusted. A missing or unusable current secret is
 // reported in CurrentProblem, not as an error.
-func Load(ctx context.Context, reader client.Reader, namespace, integration string, uid types.UID, secretName, key string) (Loaded, error) {
+//
+// ownedMayExist, when not nil, says whether an owned Secret of that name
+// may exist: the caller's cache of the labelled Secrets' metadata, which
+// every owned Secret is in from its creation (Labels), and whose arrival
+// there makes the caller load again. Only those are read, so that loading
+// an integration with no rotation under way reads one Secret, not three.
+func Load(ctx context.Context, reader client.Reader, namespace, integration string, uid types.UID, secretName, key string, ownedMayExist func(name string) bool) (Loaded, error) {
 	var l Loaded
 	current := &corev1.Secret{}
 	err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, current)
@@ -205,6 +211,9 @@ func Load(ctx context.Context, reader client.Reader, namespace, integration stri
 	}
 
 	owned := func(name string) (*corev1.Secret, error) {
+		if ownedMayExist != nil && !ownedMayExist(name) {
+			return nil, nil
+		}
 		s := &corev1.Secret{}
 		err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s)
 		switch {

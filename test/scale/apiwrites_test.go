@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,14 +16,19 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// apiWrites counts the write requests the API server served, by verb and
+// apiWrites counts the requests the API server served, by verb and
 // resource (with its subresource), from its own apiserver_request_total:
-// what everything that wrote during a phase (the operator's reconciler and
-// receiver, the garbage collector, Events) cost the API server.
+// what everything that wrote or read during a phase (the operator's
+// reconciler and receiver, the garbage collector, Events) cost the API
+// server.
 type apiWrites map[string]float64
 
-// writeVerbs are the verbs of apiserver_request_total that change objects.
-var writeVerbs = []string{"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
+// writeVerbs are the verbs of apiserver_request_total that change objects;
+// readVerbs those that read them once (not WATCH, counted when it starts).
+var (
+	writeVerbs = []string{"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
+	readVerbs  = []string{"GET", "LIST"}
+)
 
 var requestTotal = regexp.MustCompile(`^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$`)
 
@@ -60,7 +66,7 @@ func readAPIWrites(ctx context.Context, cfg *rest.Config) (apiWrites, error) {
 				labels[k] = strings.Trim(v, `"`)
 			}
 		}
-		if !slices.Contains(writeVerbs, labels["verb"]) || labels["dry_run"] != "" {
+		if !slices.Contains(writeVerbs, labels["verb"]) && !slices.Contains(readVerbs, labels["verb"]) || labels["dry_run"] != "" {
 			continue
 		}
 		n, err := strconv.ParseFloat(m[2], 64)
@@ -76,10 +82,14 @@ func readAPIWrites(ctx context.Context, cfg *rest.Config) (apiWrites, error) {
 	return out, sc.Err()
 }
 
-// since is the writes between before and w, and their total.
-func (w apiWrites) since(before apiWrites) (apiWrites, float64) {
+// since is the requests of verbs between before and w, and their total.
+func (w apiWrites) since(before apiWrites, verbs []string) (apiWrites, float64) {
 	out, total := apiWrites{}, 0.0
 	for k, n := range w {
+		verb, _, _ := strings.Cut(k, " ")
+		if !slices.Contains(verbs, verb) {
+			continue
+		}
 		if d := n - before[k]; d > 0 {
 			out[k] = d
 			total += d
@@ -106,4 +116,34 @@ func (w apiWrites) perIntegration(n int) string {
 		fmt.Fprintf(&b, "    %-52s %7.0f  %5.2f per integration\n", k, w[k], w[k]/float64(n))
 	}
 	return b.String()
+}
+
+// saveAPIServerProfile saves the API server's CPU profile of the next
+// seconds to file (kube-apiserver serves /debug/pprof to its
+// administrator): where the API server's time goes while hookwarden
+// converges.
+func saveAPIServerProfile(ctx context.Context, cfg *rest.Config, seconds int, file string) error {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(cfg.Host, "/"), seconds)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile the API server: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("profile the API server: %s: %s", resp.Status, body)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("profile the API server: %w", err)
+	}
+	return os.WriteFile(file, data, 0o644)
 }

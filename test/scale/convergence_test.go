@@ -93,6 +93,10 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = op.Stop(time.Minute) }()
+	profiled := make(chan error, 1)
+	if *apiProfile != "" {
+		go func() { profiled <- saveAPIServerProfile(ctx, scene.Env.Config, 30, *apiProfile) }()
+	}
 	readyAt, err := scene.WaitReady(ctx, *integrations, 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +131,20 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	fmt.Printf("  GitHub requests: %d (%d mutations); by route (requests / answered 304 / spent rate limit):\n%s",
 		st.Total, st.Mutating, routeAnswers(reqs))
 	fmt.Printf("  %s\n", creationSpread(reqs, start))
-	writes, total := writesAfter.since(writesBefore)
+	writes, total := writesAfter.since(writesBefore, writeVerbs)
 	fmt.Printf("  API server writes from the operator's start until all were Ready: %.0f (%.2f per integration, %.0f/s); by verb and resource:\n%s",
 		total, total/float64(*integrations), total/took.Seconds(), writes.perIntegration(*integrations))
+	reads, total := writesAfter.since(writesBefore, readVerbs)
+	fmt.Printf("  API server reads (GET, LIST) in the same time: %.0f (%.2f per integration); by verb and resource:\n%s",
+		total, total/float64(*integrations), reads.perIntegration(*integrations))
+
+	if *apiProfile != "" {
+		if err := <-profiled; err != nil {
+			t.Error(err)
+		} else {
+			fmt.Printf("  the API server's CPU profile of the first 30 s: %s\n", *apiProfile)
+		}
+	}
 
 	steadyState(t, sim, *tokens)
 }

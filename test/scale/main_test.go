@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
@@ -33,6 +35,7 @@ var (
 	intervals    = flag.Int("scale.intervals", 3, "intervals the steady state is watched for")
 	reconcilers  = flag.Int("scale.max-concurrent-reconciles", 0, "--max-concurrent-reconciles of the operator (0: its default)")
 	memorySizes  = flag.String("scale.memory", "1000,10000", "integration counts at which RSS is measured, after 0")
+	apiProfile   = flag.String("scale.apiserver-profile", "", "with TestConvergenceAndSteadyState: write the API server's CPU profile of the first 30 s of convergence to this file")
 	heapProfile  = flag.String("scale.heap-profile", "", "with TestMemory: run the operator with --pprof-bind-address and write its heap profile at the largest count to this file")
 )
 
@@ -40,6 +43,9 @@ var controlPlane *testenv.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The operator logs in its own process; the measurements' clients have
+	// nothing to say.
+	ctrllog.SetLogger(logr.Discard())
 	if !*runScale {
 		os.Exit(m.Run())
 	}
