@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,9 @@ const (
 type schema struct {
 	names  []string
 	fields []schemaField
+	// lengths has bit n set when a name is n bytes long (bit 63: 63 or
+	// more): a plain key of another length matches no name, in any case.
+	lengths uint64
 }
 
 type schemaField struct {
@@ -96,6 +100,7 @@ func (s *schema) add(t reflect.Type, prefix []int) {
 		}
 		s.names = append(s.names, name)
 		s.fields = append(s.fields, sf)
+		s.lengths |= lengthBit(len(name))
 	}
 }
 
@@ -153,7 +158,7 @@ func (d *decoder) object(depth int, s *schema, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		field, err := matchField(key, s.names)
+		field, err := s.match(key)
 		switch {
 		case err != nil:
 			return err
@@ -290,15 +295,45 @@ func (d *decoder) stringInto(v reflect.Value) error {
 	return nil
 }
 
-// matchField returns the index of key (a raw key without its quotes) in
-// names, -1 for none, or errGeneralPath for a key that encoding/json might
-// match otherwise: escaped, non-ASCII or in another case.
-func matchField(key []byte, names []string) (int, error) {
+func lengthBit(n int) uint64 { return 1 << min(n, 63) }
+
+// match returns the index of key (a raw key without its quotes) in the
+// schema's names, -1 for none, or errGeneralPath for a key that
+// encoding/json might match otherwise: escaped, non-ASCII or in another
+// case. Most keys of a payload are plain and of a length no name has: they
+// cost one pass over their bytes and one test.
+func (s *schema) match(key []byte) (int, error) {
+	if !plainKey(key) {
+		return -1, errGeneralPath
+	}
+	if s.lengths&lengthBit(len(key)) == 0 {
+		return -1, nil
+	}
+	return matchField(key, s.names)
+}
+
+// plainKey reports whether key has neither an escape nor a non-ASCII
+// byte, 8 bytes at a time.
+func plainKey(key []byte) bool {
+	for len(key) >= 8 {
+		w := binary.LittleEndian.Uint64(key)
+		backslash := w ^ (lowBits * '\\')
+		if (w|(backslash-lowBits)&^backslash)&highBits != 0 {
+			return false
+		}
+		key = key[8:]
+	}
 	for _, c := range key {
 		if c == '\\' || c >= utf8.RuneSelf {
-			return -1, errGeneralPath
+			return false
 		}
 	}
+	return true
+}
+
+// matchField returns the index of the plain key in names, -1 for none, or
+// errGeneralPath for a key that matches a name in another case.
+func matchField(key []byte, names []string) (int, error) {
 	for i, f := range names {
 		if string(key) == f {
 			return i, nil

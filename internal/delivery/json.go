@@ -12,7 +12,13 @@ const maxJSONDepth = 10000
 
 var errMalformed = errors.New("malformed JSON")
 
-// jsonScanner validates JSON without building anything.
+// The scanner validates JSON without building anything. Its hot path is
+// written as functions of the payload and an offset that return the next
+// offset, so that the offset stays in a register through a payload's
+// thousands of tokens instead of being loaded from and stored to memory at
+// every step; jsonScanner wraps them for the decoder.
+
+// jsonScanner validates JSON without building anything: data from offset i.
 type jsonScanner struct {
 	data []byte
 	i    int
@@ -27,124 +33,52 @@ func (s *jsonScanner) peek() byte {
 
 // end accepts trailing whitespace only.
 func (s *jsonScanner) end() error {
-	s.skipSpace()
-	if s.i != len(s.data) {
+	if skipSpace(s.data, s.i) != len(s.data) {
 		return errMalformed
 	}
 	return nil
 }
 
-func (s *jsonScanner) skipSpace() {
-	for s.i < len(s.data) {
-		// Compact JSON (GitHub's) has no whitespace: one compare exits.
-		if c := s.data[s.i]; c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			return
-		}
-		s.i++
-	}
-}
+func (s *jsonScanner) skipSpace() { s.i = skipSpace(s.data, s.i) }
 
 // value scans one value inside depth enclosing objects and arrays.
-func (s *jsonScanner) value(depth int) error {
-	switch c := s.peek(); {
-	case c == '"':
-		return s.str()
-	case c == '{':
-		if depth >= maxJSONDepth {
-			return errMalformed
-		}
-		return s.object(depth + 1)
-	case c == '[':
-		if depth >= maxJSONDepth {
-			return errMalformed
-		}
-		return s.array(depth + 1)
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	}
-	return errMalformed
+func (s *jsonScanner) value(depth int) (err error) {
+	s.i, err = scanValue(s.data, s.i, depth)
+	return err
 }
 
-// object scans an object at nesting level depth (counting itself). It and
-// array are the hot path of a payload (commits, files), so their loops are
-// written out: a call per member costs several percent at 256 KB.
-func (s *jsonScanner) object(depth int) error {
-	if s.open('}') {
-		return nil
-	}
-	for {
-		s.skipSpace()
-		if err := s.str(); err != nil {
-			return err
-		}
-		if s.skipSpace(); s.peek() != ':' {
-			return errMalformed
-		}
-		s.i++
-		s.skipSpace()
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		if s.skipSpace(); s.peek() == '}' {
-			s.i++
-			return nil
-		}
-		if _, err := s.next('}'); err != nil {
-			return err
-		}
-	}
-}
-
-// array scans an array at nesting level depth (counting itself).
-func (s *jsonScanner) array(depth int) error {
-	if s.open(']') {
-		return nil
-	}
-	for {
-		s.skipSpace()
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		s.skipSpace()
-		if end, err := s.next(']'); end || err != nil {
-			return err
-		}
-	}
+func (s *jsonScanner) str() (err error) {
+	s.i, err = scanString(s.data, s.i)
+	return err
 }
 
 // open consumes the '{' or '[' at the cursor and reports whether the
 // container is empty, consuming its closer too.
 func (s *jsonScanner) open(closer byte) (empty bool) {
-	s.i++
-	s.skipSpace()
-	if s.peek() == closer {
-		s.i++
+	i := skipSpace(s.data, s.i+1)
+	if i < len(s.data) && s.data[i] == closer {
+		s.i = i + 1
 		return true
 	}
+	s.i = i
 	return false
 }
 
 // key scans a member's key and its colon, and returns the key without its
 // quotes, raw; the cursor is then on the value.
 func (s *jsonScanner) key() ([]byte, error) {
-	s.skipSpace()
-	start := s.i
-	if err := s.str(); err != nil {
+	data := s.data
+	start := skipSpace(data, s.i)
+	end, err := scanString(data, start)
+	if err != nil {
 		return nil, err
 	}
-	key := s.data[start+1 : s.i-1]
-	if s.skipSpace(); s.peek() != ':' {
+	i := skipSpace(data, end)
+	if i >= len(data) || data[i] != ':' {
 		return nil, errMalformed
 	}
-	s.i++
-	s.skipSpace()
-	return key, nil
+	s.i = skipSpace(data, i+1)
+	return data[start+1 : end-1], nil
 }
 
 // next consumes, at the cursor (past any space), what follows a member or
@@ -159,45 +93,155 @@ func (s *jsonScanner) next(closer byte) (end bool, err error) {
 	return false, errMalformed
 }
 
-func (s *jsonScanner) str() error {
-	data, i := s.data, s.i
+// skipSpace returns the offset of the first byte from i on that is not
+// whitespace.
+func skipSpace(data []byte, i int) int {
+	// Compact JSON (GitHub's) has no whitespace: one compare exits.
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanValue scans the value at offset i (past any space), inside depth
+// enclosing objects and arrays, and returns the offset after it.
+func scanValue(data []byte, i, depth int) (int, error) {
+	if i >= len(data) {
+		return i, errMalformed
+	}
+	switch c := data[i]; {
+	case c == '"':
+		return scanString(data, i)
+	case c == '{':
+		if depth >= maxJSONDepth {
+			return i, errMalformed
+		}
+		return scanObject(data, i, depth+1)
+	case c == '[':
+		if depth >= maxJSONDepth {
+			return i, errMalformed
+		}
+		return scanArray(data, i, depth+1)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(data, i)
+	case c == 't':
+		return scanLiteral(data, i, "true")
+	case c == 'f':
+		return scanLiteral(data, i, "false")
+	case c == 'n':
+		return scanLiteral(data, i, "null")
+	}
+	return i, errMalformed
+}
+
+// scanObject scans the object whose '{' is at offset i, at nesting level
+// depth (counting itself). It and scanArray are the hot path of a payload
+// (commits, files): their loops are written out, strings scanned in place.
+func scanObject(data []byte, i, depth int) (int, error) {
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	var err error
+	for {
+		if i, err = scanString(data, i); err != nil {
+			return i, err
+		}
+		if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
+			return i, errMalformed
+		}
+		if i = skipSpace(data, i+1); i < len(data) && data[i] == '"' {
+			i, err = scanString(data, i)
+		} else {
+			i, err = scanValue(data, i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		if i = skipSpace(data, i); i >= len(data) {
+			return i, errMalformed
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, errMalformed
+		}
+	}
+}
+
+// scanArray scans the array whose '[' is at offset i, at nesting level
+// depth (counting itself).
+func scanArray(data []byte, i, depth int) (int, error) {
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return i + 1, nil
+	}
+	var err error
+	for {
+		if i < len(data) && data[i] == '"' {
+			i, err = scanString(data, i)
+		} else {
+			i, err = scanValue(data, i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		if i = skipSpace(data, i); i >= len(data) {
+			return i, errMalformed
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, errMalformed
+		}
+	}
+}
+
+// scanString scans the string whose '"' is at offset i and returns the
+// offset after its closing quote.
+func scanString(data []byte, i int) (int, error) {
 	if i >= len(data) || data[i] != '"' {
-		return errMalformed
+		return i, errMalformed
 	}
 	i++
 	for {
 		// Skip 8 plain bytes at a time (most of a payload is strings) and
 		// land on the first byte that is not plain.
 		for i+8 <= len(data) {
-			if special := stringSpecial(binary.LittleEndian.Uint64(data[i:])); special != 0 {
+			if special := stringSpecial(binary.LittleEndian.Uint64(data[i : i+8])); special != 0 {
 				i += bits.TrailingZeros64(special) / 8
 				break
 			}
 			i += 8
 		}
 		if i >= len(data) {
-			return errMalformed
+			return i, errMalformed
 		}
 		switch c := data[i]; {
 		case c == '"':
-			s.i = i + 1
-			return nil
+			return i + 1, nil
 		case c < 0x20:
-			return errMalformed
+			return i, errMalformed
 		case c == '\\':
 			if i+1 >= len(data) {
-				return errMalformed
+				return i, errMalformed
 			}
 			switch data[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(data) || !isHex4(data[i+2:i+6]) {
-					return errMalformed
+					return i, errMalformed
 				}
 				i += 6
 			default:
-				return errMalformed
+				return i, errMalformed
 			}
 		default:
 			i++
@@ -231,48 +275,64 @@ func isHex4(b []byte) bool {
 	return true
 }
 
-func (s *jsonScanner) digits() int {
-	start := s.i
-	for s.i < len(s.data) && s.data[s.i] >= '0' && s.data[s.i] <= '9' {
-		s.i++
+// scanDigits returns the offset of the first byte from i on that is not a
+// digit.
+func scanDigits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
 	}
-	return s.i - start
+	return i
 }
 
-func (s *jsonScanner) number() error {
-	if s.peek() == '-' {
-		s.i++
+// scanNumber scans the number at offset i and returns the offset after it.
+func scanNumber(data []byte, i int) (int, error) {
+	if i < len(data) && data[i] == '-' {
+		i++
 	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.i++
-	case c >= '1' && c <= '9':
-		s.digits()
+	switch {
+	case i >= len(data):
+		return i, errMalformed
+	case data[i] == '0':
+		i++
+	case data[i] >= '1' && data[i] <= '9':
+		i = scanDigits(data, i+1)
 	default:
-		return errMalformed
+		return i, errMalformed
 	}
-	if s.peek() == '.' {
-		s.i++
-		if s.digits() == 0 {
-			return errMalformed
+	if i < len(data) && data[i] == '.' {
+		start := i + 1
+		if i = scanDigits(data, start); i == start {
+			return i, errMalformed
 		}
 	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.i++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.i++
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
 		}
-		if s.digits() == 0 {
-			return errMalformed
+		start := i
+		if i = scanDigits(data, start); i == start {
+			return i, errMalformed
 		}
 	}
-	return nil
+	return i, nil
 }
 
-func (s *jsonScanner) literal(lit string) error {
-	if len(s.data)-s.i < len(lit) || string(s.data[s.i:s.i+len(lit)]) != lit {
-		return errMalformed
+// scanLiteral scans the literal lit (true, false, null) at offset i.
+func scanLiteral(data []byte, i int, lit string) (int, error) {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return i, errMalformed
 	}
-	s.i += len(lit)
-	return nil
+	return i + len(lit), nil
+}
+
+// number and literal are scanNumber and scanLiteral at the cursor.
+func (s *jsonScanner) number() (err error) {
+	s.i, err = scanNumber(s.data, s.i)
+	return err
+}
+
+func (s *jsonScanner) literal(lit string) (err error) {
+	s.i, err = scanLiteral(s.data, s.i, lit)
+	return err
 }
