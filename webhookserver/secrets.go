@@ -79,18 +79,8 @@ func (s *Server) onIntegrationDeleted(obj any) {
 	}
 }
 
-// secretEventSettle is how long the receiver waits, after a Secret event,
-// before it reads the webhook secrets of the integrations that use the
-// Secret: the events one reconcile causes (the label and protection of the
-// referenced Secret, the creation of the applied one) come tens of
-// milliseconds apart, and are then read once instead of once each. A
-// rotation gives the receivers SecretPropagationDelay (seconds) to learn a
-// new secret before any hook carries it.
-const secretEventSettle = 250 * time.Millisecond
-
 // onSecret re-reads the webhook secrets of the integrations that use the
-// Secret, secretEventSettle later. Other Secrets are ignored and nothing
-// of them is kept.
+// Secret. Other Secrets are ignored and nothing of them is kept.
 func (s *Server) onSecret(obj any) {
 	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
@@ -100,7 +90,7 @@ func (s *Server) onSecret(obj any) {
 		return
 	}
 	for _, key := range s.store.referrersOf(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}) {
-		s.secretQ.AddAfter(key, secretEventSettle)
+		s.secretQ.Add(key)
 	}
 }
 
