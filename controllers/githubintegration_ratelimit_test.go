@@ -246,7 +246,7 @@ func TestNewIntegrationWritesNothingUntilItsTurn(t *testing.T) {
 		for i := len(repos) - 1; i > 0; i-- { // the last has the most time left
 			gi := h.get(fmt.Sprintf("turn-%d", i))
 			if c := condition(gi, hookv1.ConditionReconciling); c != nil && strings.Contains(c.Message, "Waiting for its turn") &&
-				len(gi.Status.Hooks) == 0 {
+				!slices.ContainsFunc(gi.Status.Hooks, func(h hookv1.HookStatus) bool { return h.ID != 0 }) {
 				waiting = gi
 				return nil
 			}
