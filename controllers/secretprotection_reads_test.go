@@ -1,0 +1,80 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/testenv"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
+)
+
+// countingReader counts the reads that would go to the API server.
+type countingReader struct {
+	client.Reader
+	gets atomic.Int32
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.gets.Add(1)
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+// TestSecretProtectionReadsNoSecretWhileItIsNeeded: while an integration
+// in the cache needs its Secret, the controller that releases Secrets
+// reads nothing from the API server (every integration's creation and
+// every label hookwarden adds wakes it); once none needs it, it reads the
+// Secret and releases it.
+func TestSecretProtectionReadsNoSecretWhileItIsNeeded(t *testing.T) {
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "creds",
+		Labels:     map[string]string{webhooksecret.ReferencedLabel: webhooksecret.ReferencedValue},
+		Finalizers: []string{hookv1.SecretProtectionFinalizer}}}
+	gi := &hookv1.GitHubIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "hooks"},
+		Spec: hookv1.GitHubIntegrationSpec{Repositories: []string{"acme/api"}, SecretRef: hookv1.SecretReference{Name: "creds"}}}
+	c := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(secret, gi).
+		WithIndex(&hookv1.GitHubIntegration{}, SecretRefNameField, SecretRefName).Build()
+	reads := &countingReader{Reader: c}
+	p := &secretProtectionReconciler{Client: c, APIReader: reads}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "creds"}}
+
+	if _, err := p.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.gets.Load(); n != 0 {
+		t.Errorf("%d reads from the API server while an integration needs the Secret, want 0", n)
+	}
+	kept := &corev1.Secret{}
+	if err := c.Get(ctx, req.NamespacedName, kept); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(kept.Finalizers, hookv1.SecretProtectionFinalizer) || !webhooksecret.IsReferenced(kept) {
+		t.Errorf("the Secret lost its protection or label while referenced: finalizers %v, labels %v", kept.Finalizers, kept.Labels)
+	}
+
+	if err := c.Delete(ctx, gi); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.gets.Load(); n != 1 {
+		t.Errorf("%d reads from the API server once no integration needs the Secret, want 1 (to act on it)", n)
+	}
+	released := &corev1.Secret{}
+	if err := c.Get(ctx, req.NamespacedName, released); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(released.Finalizers, hookv1.SecretProtectionFinalizer) || webhooksecret.IsReferenced(released) {
+		t.Errorf("the Secret is still protected or labelled with no integration left: finalizers %v, labels %v", released.Finalizers, released.Labels)
+	}
+}
