@@ -11,7 +11,8 @@
 // notice them: token scopes and fine-grained permissions, 401 "Bad
 // credentials", 404 instead of 403 when a token cannot see a resource, 422
 // validation errors, Link pagination, ETags with 304 answers that spend no
-// rate limit, primary and secondary rate limits with GitHub's headers, and the
+// rate limit, primary and secondary rate limits with GitHub's headers (among
+// them 100 concurrent requests per user, App or installation), and the
 // secret masked as "********" in every read.
 //
 // Like GitHub it delivers events to registered hooks: a signed POST

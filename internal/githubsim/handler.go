@@ -17,7 +17,9 @@ type call struct {
 	id        string
 	route     *route
 	principal *principal
-	body      []byte
+	// authFailure is the answer to a request that failed authentication.
+	authFailure *response
+	body        []byte
 	// Set by authorize for the X-Accepted-* headers.
 	acceptedScopes      string
 	acceptedPermissions string
@@ -38,12 +40,31 @@ func (c *call) docURL() string {
 func (s *Server) handler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := requestRecord{Method: r.Method, Path: r.URL.Path, Route: rt.String(), At: s.now()}
+		// Authentication comes first so that the request counts toward its
+		// budget's concurrent requests for all the time it is served,
+		// including injected latency.
+		c := &call{r: r, route: rt}
+		c.principal, c.authFailure = s.authenticate(r, rt.auth)
+		key, _ := c.principal.bucket()
+		if !s.limits.enter(key) {
+			c.id = s.nextRequestID()
+			resp := s.tooManyConcurrent(c, key)
+			rec.Status = resp.status
+			rec.Token = c.principal.tokenValue()
+			rec.Mutating = rt.mutating()
+			rec.RateLimited = true
+			resp.header.Del(headerSpent)
+			s.stats.record(rec)
+			resp.write(w)
+			return
+		}
+		defer s.limits.leave(key)
 		consumed, loseAnswer := s.injectFault(w, r, rt, &rec)
 		if consumed {
 			s.stats.record(rec)
 			return
 		}
-		c := &call{r: r, id: s.nextRequestID(), route: rt}
+		c.id = s.nextRequestID()
 		resp := s.serve(c)
 		rec.Status = resp.status
 		rec.Token = c.principal.tokenValue()
@@ -70,8 +91,7 @@ const headerSpent = "X-Githubsim-Spent"
 // conditional-request logic, and decorates the answer with GitHub's headers.
 func (s *Server) serve(c *call) *response {
 	r := c.r
-	p, resp := s.authenticate(r, c.route.auth)
-	c.principal = p
+	p, resp := c.principal, c.authFailure
 	if resp != nil {
 		// A failed authentication costs the client address's budget.
 		key, _ := p.bucket()
@@ -100,11 +120,7 @@ func (s *Server) serve(c *call) *response {
 		s.decorate(c, resp, st, false)
 		return resp
 	case deniedSecondary:
-		resp = errorResponse(http.StatusForbidden,
-			"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "+
-				"If you reach out to GitHub Support for help, please include the request ID "+c.id+".",
-			docsSecondaryLimits)
-		resp.header.Set("Retry-After", strconv.Itoa(st.retryAfterSeconds()))
+		resp = secondaryLimitResponse(c, st.retryAfterSeconds())
 		s.decorate(c, resp, st, true)
 		return resp
 	}
@@ -123,6 +139,31 @@ func (s *Server) serve(c *call) *response {
 }
 
 const anonymousLimit = 60
+
+// tooManyConcurrent answers a request over GitHub's limit on concurrent
+// requests. GitHub documents the limit but not its answer; this one is
+// guessed to be its other secondary limits' answer (403, the same message,
+// Retry-After), and to spend nothing.
+func (s *Server) tooManyConcurrent(c *call, key string) *response {
+	limit := s.opts.primary.Limit
+	if c.principal.kind == anonymous {
+		limit = anonymousLimit
+	}
+	resp := secondaryLimitResponse(c, 1)
+	s.decorate(c, resp, s.limits.peek(key, limit), false)
+	return resp
+}
+
+// secondaryLimitResponse is GitHub's answer to a request a secondary rate
+// limit denies, with the seconds to wait in Retry-After.
+func secondaryLimitResponse(c *call, retryAfter int) *response {
+	resp := errorResponse(http.StatusForbidden,
+		"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "+
+			"If you reach out to GitHub Support for help, please include the request ID "+c.id+".",
+		docsSecondaryLimits)
+	resp.header.Set("Retry-After", strconv.Itoa(retryAfter))
+	return resp
+}
 
 // conditional adds the ETag to a GET answer and turns it into a bodiless
 // 304 when the client already has that representation.

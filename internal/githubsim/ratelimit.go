@@ -38,6 +38,9 @@ type rateLimiter struct {
 
 	mu      sync.Mutex
 	budgets map[string]*budget
+	// inFlight counts the requests of each budget being served, for the
+	// limit on concurrent requests; a budget with none has no entry.
+	inFlight map[string]int
 }
 
 type budget struct {
@@ -67,7 +70,7 @@ const (
 )
 
 func newRateLimiter(p PrimaryLimit, sec SecondaryLimit, now func() time.Time) *rateLimiter {
-	return &rateLimiter{primary: p, secondary: sec, now: now, budgets: map[string]*budget{}}
+	return &rateLimiter{primary: p, secondary: sec, now: now, budgets: map[string]*budget{}, inFlight: map[string]int{}}
 }
 
 func (l *rateLimiter) budget(key string, now time.Time) *budget {
@@ -165,6 +168,30 @@ func (l *rateLimiter) take(key string, limit int, mutating bool) (rateState, den
 	}
 	b.used++
 	return l.state(b, limit), allowed
+}
+
+// enter counts one more request of the budget in flight, or reports false
+// when the limit on concurrent requests denies it (and counts nothing).
+// Every true answer is paired with one leave.
+func (l *rateLimiter) enter(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if limit := l.secondary.MaxConcurrent; limit > 0 && l.inFlight[key] >= limit {
+		return false
+	}
+	l.inFlight[key]++
+	return true
+}
+
+// leave ends a request that enter admitted.
+func (l *rateLimiter) leave(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight[key] <= 1 {
+		delete(l.inFlight, key)
+		return
+	}
+	l.inFlight[key]--
 }
 
 // recentSince keeps the times after cutoff.

@@ -38,6 +38,10 @@ const (
 	// points: a GET, HEAD or OPTIONS costs 1 point, a POST, PATCH, PUT or
 	// DELETE 5.
 	DefaultPointsPerMinute = 900
+	// DefaultMaxConcurrent is GitHub's secondary limit on concurrent
+	// requests: "No more than 100 concurrent requests are allowed. This
+	// limit is shared across the REST API and GraphQL API."
+	DefaultMaxConcurrent = 100
 	// DefaultDeliveryTimeout is how long GitHub waits for a hook's answer.
 	DefaultDeliveryTimeout = 10 * time.Second
 	// DefaultRedeliveryWindow is how old a delivery may be and still be
@@ -96,6 +100,11 @@ type SecondaryLimit struct {
 	// in any rolling hour; 0 means DefaultMutationsPerHour, negative
 	// disables it. A negative MutationsPerMinute disables it too.
 	MutationsPerHour int
+	// MaxConcurrent is the number of requests of one budget (token user,
+	// installation, App or client address) that may be in flight at once;
+	// 0 means DefaultMaxConcurrent, negative disables it. A negative
+	// MutationsPerMinute disables it too, unless MaxConcurrent is set.
+	MaxConcurrent int
 }
 
 // WithSeed makes fault injection draw from a generator seeded with seed, so
@@ -312,6 +321,12 @@ func (l SecondaryLimit) withDefaults() SecondaryLimit {
 	}
 	if l.MutationsPerMinute < 0 {
 		l.MutationsPerHour = -1
+	}
+	if l.MaxConcurrent == 0 {
+		l.MaxConcurrent = DefaultMaxConcurrent
+		if l.MutationsPerMinute < 0 {
+			l.MaxConcurrent = -1
+		}
 	}
 	return l
 }
