@@ -16,19 +16,19 @@ import (
 // apply, so tools that read kstatus see Current once Ready is True.
 
 // kstatusConditions is the part of an object's status the three conditions
-// live in, shared by GitHubIntegrations and GitHubIssues.
+// live in, shared by GitHubIntegrations and GitHubIssues, and the object's
+// generation.
 type kstatusConditions struct {
-	conditions         *[]metav1.Condition
-	generation         int64
-	observedGeneration *int64
+	status     *hookv1.ReconcileStatus
+	generation int64
 }
 
 func integrationConditions(obj *hookv1.GitHubIntegration) kstatusConditions {
-	return kstatusConditions{&obj.Status.Conditions, obj.Generation, &obj.Status.ObservedGeneration}
+	return kstatusConditions{&obj.Status.ReconcileStatus, obj.Generation}
 }
 
 func (k kstatusConditions) set(condType string, status metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(k.conditions, metav1.Condition{
+	apimeta.SetStatusCondition(&k.status.Conditions, metav1.Condition{
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
@@ -40,16 +40,16 @@ func (k kstatusConditions) set(condType string, status metav1.ConditionStatus, r
 // ready: the object matches the spec; the generation is handled.
 func (k kstatusConditions) ready(reason, message string) {
 	k.set(hookv1.ConditionReady, metav1.ConditionTrue, reason, message)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
-	*k.observedGeneration = k.generation
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionStalled)
+	k.status.ObservedGeneration = k.generation
 }
 
 // reconciling: not there yet, and retrying (or waiting) will get there.
 func (k kstatusConditions) reconciling(reason, message string) {
 	k.set(hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
 	k.set(hookv1.ConditionReconciling, metav1.ConditionTrue, hookv1.ReasonProgressing, message)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionStalled)
 }
 
 // stalled: the spec, the Secret or GitHub's answer needs the user; the
@@ -57,8 +57,8 @@ func (k kstatusConditions) reconciling(reason, message string) {
 func (k kstatusConditions) stalled(reason, message string) {
 	k.set(hookv1.ConditionReady, metav1.ConditionFalse, reason, message)
 	k.set(hookv1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
-	*k.observedGeneration = k.generation
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionReconciling)
+	k.status.ObservedGeneration = k.generation
 }
 
 func setCondition(obj *hookv1.GitHubIntegration, condType string, status metav1.ConditionStatus, reason, message string) {
@@ -85,13 +85,13 @@ func markSuspended(obj *hookv1.GitHubIntegration) {
 // and says why nothing is checked.
 func (k kstatusConditions) suspended(message string) {
 	status := metav1.ConditionFalse
-	if c := apimeta.FindStatusCondition(*k.conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
+	if c := apimeta.FindStatusCondition(k.status.Conditions, hookv1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue {
 		status = metav1.ConditionTrue
 	}
 	k.set(hookv1.ConditionReady, status, hookv1.ReasonSuspended, message)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionReconciling)
-	apimeta.RemoveStatusCondition(k.conditions, hookv1.ConditionStalled)
-	*k.observedGeneration = k.generation
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&k.status.Conditions, hookv1.ConditionStalled)
+	k.status.ObservedGeneration = k.generation
 }
 
 // maxConditionMessage is the API's limit on a condition message.

@@ -165,7 +165,7 @@ func markIssueReady(obj *hookv1.GitHubIssue) {
 }
 
 func issueConditions(obj *hookv1.GitHubIssue) kstatusConditions {
-	return kstatusConditions{&obj.Status.Conditions, obj.Generation, &obj.Status.ObservedGeneration}
+	return kstatusConditions{&obj.Status.ReconcileStatus, obj.Generation}
 }
 
 // patchIssueStatus writes the status when it differs from the one last

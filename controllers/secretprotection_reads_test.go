@@ -46,16 +46,23 @@ func TestSecretProtectionReadsNoSecretWhileItIsNeeded(t *testing.T) {
 	reads := &countingReader{Reader: c}
 	p := &secretProtectionReconciler{Client: c, APIReader: reads}
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "creds"}}
+	// reconcile runs the controller once and returns the Secret after it
+	// and the reads from the API server so far.
+	reconcile := func() (*corev1.Secret, int32) {
+		t.Helper()
+		if _, err := p.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		after := &corev1.Secret{}
+		if err := c.Get(ctx, req.NamespacedName, after); err != nil {
+			t.Fatal(err)
+		}
+		return after, reads.gets.Load()
+	}
 
-	if _, err := p.Reconcile(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if n := reads.gets.Load(); n != 0 {
+	kept, n := reconcile()
+	if n != 0 {
 		t.Errorf("%d reads from the API server while an integration needs the Secret, want 0", n)
-	}
-	kept := &corev1.Secret{}
-	if err := c.Get(ctx, req.NamespacedName, kept); err != nil {
-		t.Fatal(err)
 	}
 	if !slices.Contains(kept.Finalizers, hookv1.SecretProtectionFinalizer) || !webhooksecret.IsReferenced(kept) {
 		t.Errorf("the Secret lost its protection or label while referenced: finalizers %v, labels %v", kept.Finalizers, kept.Labels)
@@ -64,15 +71,9 @@ func TestSecretProtectionReadsNoSecretWhileItIsNeeded(t *testing.T) {
 	if err := c.Delete(ctx, gi); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Reconcile(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if n := reads.gets.Load(); n != 1 {
+	released, n := reconcile()
+	if n != 1 {
 		t.Errorf("%d reads from the API server once no integration needs the Secret, want 1 (to act on it)", n)
-	}
-	released := &corev1.Secret{}
-	if err := c.Get(ctx, req.NamespacedName, released); err != nil {
-		t.Fatal(err)
 	}
 	if slices.Contains(released.Finalizers, hookv1.SecretProtectionFinalizer) || webhooksecret.IsReferenced(released) {
 		t.Errorf("the Secret is still protected or labelled with no integration left: finalizers %v, labels %v", released.Finalizers, released.Labels)

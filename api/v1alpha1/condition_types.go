@@ -1,5 +1,22 @@
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ReconcileStatus is the part of a status that kstatus reads (Argo CD, Flux,
+// kpt): how far the object's reconciler got. GitHubIntegrationStatus and
+// GitHubIssueStatus embed it, and each kind's reconciler writes it.
+type ReconcileStatus struct {
+	// Written by the reconciler. ObservedGeneration is the generation last fully handled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Written by the reconciler. Conditions: Ready, Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
 // Condition types. Ready summarises the object; Reconciling and Stalled make
 // it kstatus-compatible, so Argo CD, Flux and kpt read its health without
 // custom code.

@@ -103,6 +103,10 @@ func TestStatusPartsCoverTheStatus(t *testing.T) {
 	var walk func(reflect.Type, string)
 	walk = func(rt reflect.Type, prefix string) {
 		for i := range rt.NumField() {
+			if rt.Field(i).Anonymous { // inline: its fields are the status's
+				walk(rt.Field(i).Type, prefix)
+				continue
+			}
 			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 			if name == "deliveries" {
 				walk(rt.Field(i).Type, "deliveries.")

@@ -258,15 +258,7 @@ const (
 // what deliveries it answered (ReceiverPart), each with server-side apply
 // under its own field manager (status_writers.go).
 type GitHubIntegrationStatus struct {
-	// Written by the reconciler. ObservedGeneration is the generation last fully handled.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Written by the reconciler. Conditions: Ready, Reconciling and Stalled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	ReconcileStatus `json:",inline"`
 
 	// Written by the reconciler. LastHandledReconcileAt is the value of the annotation
 	// reconcile.hookwarden.io/requestedAt that the last reconcile handled: once it equals the

@@ -105,14 +105,7 @@ type LinkedPullRequest struct {
 
 // GitHubIssueStatus is what hookwarden observed of the issue.
 type GitHubIssueStatus struct {
-	// ObservedGeneration is the generation last fully handled.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions: Ready, Reconciling and Stalled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	ReconcileStatus `json:",inline"`
 	// Number of the issue on GitHub.
 	// +optional
 	Number int64 `json:"number,omitempty"`

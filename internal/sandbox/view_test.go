@@ -12,11 +12,11 @@ import (
 func TestViewShowsWhatChangedOnly(t *testing.T) {
 	gi := &hookv1.GitHubIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "experiments"}}
 	gi.Status = hookv1.GitHubIntegrationStatus{
-		Conditions:   []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue, Reason: hookv1.ReasonSucceeded, Message: "1 hook(s) registered"}},
 		Hooks:        []hookv1.HookStatus{{Target: "acme/demo", ID: 42, Active: true, Events: []string{"push"}}},
 		Deliveries:   hookv1.DeliveryCounters{Received: 3, Processed: 2, Rejected: 1},
 		PullRequests: []hookv1.PullRequestStatus{{Repository: "acme/demo", Number: 7, State: "open", Title: "Checkout flow v2", LinkKey: LinkKey}},
 	}
+	gi.Status.Conditions = []metav1.Condition{{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue, Reason: hookv1.ReasonSucceeded, Message: "1 hook(s) registered"}}
 	v := View(gi)
 	for _, want := range []string{
 		"default/experiments",

@@ -54,8 +54,9 @@ func TestAPIServerCostPerRequest(t *testing.T) {
 	}
 	// The reconciler's part of a Ready integration's status, as it writes it.
 	status := func(i int, reason string) *hookv1.GitHubIntegrationStatus {
-		st := &hookv1.GitHubIntegrationStatus{ObservedGeneration: 1, Target: "repository", HookCount: 1,
+		st := &hookv1.GitHubIntegrationStatus{Target: "repository", HookCount: 1,
 			PayloadURL: "https://hooks.example.com/hooks/" + ns + "/" + name(i)}
+		st.ObservedGeneration = 1
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: hookv1.ConditionReady, Status: metav1.ConditionTrue,
 			Reason: reason, Message: "All hooks are registered (" + reason + ")", ObservedGeneration: 1})
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: hookv1.ConditionReconciling, Status: metav1.ConditionFalse,
