@@ -371,11 +371,12 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start ti
 	if a.charge && src.ok {
 		s.rejects.charge(src.addr, start)
 	}
-	s.logAnswer(a, time.Since(start))
+	now := time.Now()
+	s.logAnswer(a, now, now.Sub(start))
 }
 
-// logAnswer counts the answer and logs its one line.
-func (s *Server) logAnswer(a answer, elapsed time.Duration) {
+// logAnswer counts the answer and logs its one line, stamped now.
+func (s *Server) logAnswer(a answer, now time.Time, elapsed time.Duration) {
 	// a.integration is "namespace/name"; neither part can hold a slash.
 	namespace, name, _ := strings.Cut(a.integration, "/")
 	labels := deliveryLabels{namespace: namespace, name: name, event: a.event, result: a.result}
@@ -390,6 +391,12 @@ func (s *Server) logAnswer(a answer, elapsed time.Duration) {
 	verbosity := 0
 	if a.integration == "" {
 		verbosity = 1
+	}
+	if s.answerLine != nil && verbosity == 0 {
+		s.answerLine.Log(now, zap.String("delivery", a.delivery), zap.String("event", a.event),
+			zap.String("integration", a.integration), zap.String("result", a.result), zap.Int("code", a.code),
+			zap.Duration("duration", elapsed))
+		return
 	}
 	if s.zapLog != nil {
 		// logr's V(n) is zap's level -n.
