@@ -84,7 +84,7 @@ func (l *connListener) refuse(c net.Conn, refusal shareRefusal) {
 		a = errorAnswer(http.StatusTooManyRequests, "too many connections from this address: retry later")
 	}
 	a.retryAfter, a.charge = inflightRetryAfter, false
-	l.s.logAnswer(a, 0)
+	l.s.logAnswer(a, time.Now(), 0)
 	if !l.plain {
 		_ = c.Close()
 		return

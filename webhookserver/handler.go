@@ -268,7 +268,7 @@ func (s *Server) validated(in *integration, key types.NamespacedName, header del
 type requestHeader struct{ h *fasthttp.RequestHeader }
 
 // Get returns the first value of the header key, "" when it is absent.
-func (r requestHeader) Get(key string) string { return string(r.h.Peek(key)) }
+func (r requestHeader) Get(key string) string { return string(peekHeader(r.h, key)) }
 
 // peekedHeader gives delivery.CheckHeaders the request's headers without
 // copying them: the checks keep no string.
@@ -276,7 +276,42 @@ type peekedHeader struct{ h *fasthttp.RequestHeader }
 
 // Get returns the first value of the header key, "" when it is absent,
 // valid only while the request is.
-func (r peekedHeader) Get(key string) string { return unsafeString(r.h.Peek(key)) }
+func (r peekedHeader) Get(key string) string { return unsafeString(peekHeader(r.h, key)) }
+
+// The names of the headers read from every delivery, in the form the HTTP
+// server stores header names in (normalized).
+var (
+	canonicalContentType = fasthttp.AppendNormalizedHeaderKey(nil, fasthttp.HeaderContentType)
+	canonicalEvent       = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderEvent)
+	canonicalDelivery    = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderDelivery)
+	canonicalSignature   = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderSignature256)
+	canonicalHookID      = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderHookID)
+	canonicalTargetType  = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderTargetType)
+)
+
+// peekHeader returns the first value of the header key, as h.Peek does,
+// without normalizing the name of a header read from every delivery at
+// every call (a copy and a pass over the name, a dozen times a request).
+func peekHeader(h *fasthttp.RequestHeader, key string) []byte {
+	var canonical []byte
+	switch key {
+	case fasthttp.HeaderContentType:
+		canonical = canonicalContentType
+	case delivery.HeaderEvent:
+		canonical = canonicalEvent
+	case delivery.HeaderDelivery:
+		canonical = canonicalDelivery
+	case delivery.HeaderSignature256:
+		canonical = canonicalSignature
+	case delivery.HeaderHookID:
+		canonical = canonicalHookID
+	case delivery.HeaderTargetType:
+		canonical = canonicalTargetType
+	default:
+		return h.Peek(key)
+	}
+	return h.PeekCanonical(canonical)
+}
 
 // rejected records a rejected delivery on its integration.
 func (s *Server) rejected(in *integration, h delivery.Header, a answer, now time.Time) answer {
@@ -371,11 +406,12 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, a answer, src source, start ti
 	if a.charge && src.ok {
 		s.rejects.charge(src.addr, start)
 	}
-	s.logAnswer(a, time.Since(start))
+	now := time.Now()
+	s.logAnswer(a, now, now.Sub(start))
 }
 
-// logAnswer counts the answer and logs its one line.
-func (s *Server) logAnswer(a answer, elapsed time.Duration) {
+// logAnswer counts the answer and logs its one line, stamped now.
+func (s *Server) logAnswer(a answer, now time.Time, elapsed time.Duration) {
 	// a.integration is "namespace/name"; neither part can hold a slash.
 	namespace, name, _ := strings.Cut(a.integration, "/")
 	labels := deliveryLabels{namespace: namespace, name: name, event: a.event, result: a.result}
@@ -390,6 +426,12 @@ func (s *Server) logAnswer(a answer, elapsed time.Duration) {
 	verbosity := 0
 	if a.integration == "" {
 		verbosity = 1
+	}
+	if s.answerLine != nil && verbosity == 0 {
+		s.answerLine.Log(now, zap.String("delivery", a.delivery), zap.String("event", a.event),
+			zap.String("integration", a.integration), zap.String("result", a.result), zap.Int("code", a.code),
+			zap.Duration("duration", elapsed))
+		return
 	}
 	if s.zapLog != nil {
 		// logr's V(n) is zap's level -n.

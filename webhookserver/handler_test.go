@@ -689,3 +689,30 @@ func TestSlowHeadersAreAnswered408(t *testing.T) {
 		t.Errorf("answered after %s, want about %s", waited, readHeaderTimeout)
 	}
 }
+
+// TestHeaderNamesInAnyCase: header names are case-insensitive, and proxies
+// and HTTP/2 gateways send them in lower case. A delivery whose header
+// names are all lower (or all upper) case is checked, answered and
+// recorded as any other: its signature, event, GUID, hook ID and target.
+func TestHeaderNamesInAnyCase(t *testing.T) {
+	for _, rename := range []func(string) string{strings.ToLower, strings.ToUpper} {
+		s := newHandlerServer(t, Options{})
+		r := newDelivery("ping", `{"zen":"Keep it logically awesome.","hook_id":109948940}`)
+		r.Header.Set(delivery.HeaderTargetType, "integration")
+		guid := r.Header.Get(delivery.HeaderDelivery)
+		renamed := http.Header{}
+		for name, values := range r.Header {
+			renamed[rename(name)] = values
+		}
+		r.Header = renamed
+		assertAnswer(t, serve(s, r), http.StatusOK, `{"event":"ping","hook_id":424242,"processed":true}`)
+		drain(s)
+		s.recorder.mu.Lock()
+		last := s.recorder.pending[testKey].lastDelivery
+		s.recorder.mu.Unlock()
+		if last == nil || last.ID != guid || last.Event != "ping" || last.Target != delivery.AppTarget {
+			t.Errorf("%s header names: recorded %+v, want delivery %s of event ping from %s",
+				rename("Name"), last, guid, delivery.AppTarget)
+		}
+	}
+}

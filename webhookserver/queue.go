@@ -3,6 +3,7 @@ package webhookserver
 import (
 	"context"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,11 +48,29 @@ func (s *Server) enqueue(key types.NamespacedName, rec *record) bool {
 }
 
 // drainQueue records queued deliveries until ctx ends, then what is left.
+//
+// After each wake-up it records everything queued and then pauses for
+// recordBatchPause before it waits on the queue again: deliveries answered
+// meanwhile are recorded in one batch instead of each waking a worker (a
+// wake-up and a goroutine switch per delivery, on the receiver's core). The
+// pause delays recording by at most that long, against a status flush
+// interval of seconds, and the queue's bound is unchanged: a delivery that
+// finds it full is still answered 503.
 func (s *Server) drainQueue(ctx context.Context) {
+	pause := time.NewTimer(recordBatchPause)
+	defer pause.Stop()
 	for {
 		select {
 		case q := <-s.queue:
 			s.recordDelivery(q)
+		case <-ctx.Done():
+			s.recordQueued()
+			return
+		}
+		s.recordQueued()
+		pause.Reset(recordBatchPause)
+		select {
+		case <-pause.C:
 		case <-ctx.Done():
 			s.recordQueued()
 			return

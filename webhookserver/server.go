@@ -45,6 +45,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/hookwarden/hookwarden/internal/logging"
 )
 
 const (
@@ -55,6 +57,10 @@ const (
 	eventRecorderName = "hookwarden-receiver"
 	// recordWorkers drain the recording queue.
 	recordWorkers = 2
+	// recordBatchPause is how long a recording worker waits after recording
+	// before it takes the next deliveries, so that under load it records
+	// them in batches (drainQueue).
+	recordBatchPause = time.Millisecond
 	// secretWorkers read webhook secrets.
 	secretWorkers = 4
 	// shutdownTimeout bounds how long in-flight deliveries may finish.
@@ -70,6 +76,9 @@ type Server struct {
 	// zapLog is log's zap.Logger when it has one: the line per delivery is
 	// written through it directly, with typed fields.
 	zapLog *zap.Logger
+	// answerLine writes the line per delivery through zapLog at a
+	// fraction of the cost of zap's encoder, with the same bytes.
+	answerLine *logging.Line
 
 	// Kubernetes access; nil in handler-only tests.
 	cache      cache.Cache
@@ -164,6 +173,7 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 	}
 	if u, ok := deps.log.GetSink().(zapr.Underlier); ok {
 		s.zapLog = u.GetUnderlying()
+		s.answerLine = logging.NewLine(s.zapLog, deliveryAnswered)
 	}
 	if opts.CertDir != "" {
 		s.tlsWatcher, err = certwatcher.New(filepath.Join(opts.CertDir, "tls.crt"), filepath.Join(opts.CertDir, "tls.key"))

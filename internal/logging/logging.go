@@ -69,17 +69,32 @@ func New(o ctrlzap.Options) (log logr.Logger, flush func()) {
 	}
 	out := ignoreSyncErrors{zapcore.AddSync(dest)}
 	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: bufferSize, FlushInterval: flushInterval}
-	core := syncOnError{zapcore.NewCore(&ctrlzap.KubeAwareEncoder{Encoder: encoder}, buffered, level)}
+	kubeEncoder := &ctrlzap.KubeAwareEncoder{Encoder: encoder}
+	core := syncOnError{Core: zapcore.NewCore(kubeEncoder, buffered, level), enc: kubeEncoder, out: buffered, errOut: out}
 	zapOpts := append([]zap.Option{zap.ErrorOutput(out), zap.AddStacktrace(stacktrace)}, o.ZapOpts...)
 	return zapr.NewLogger(zap.New(core, zapOpts...)), func() { _ = buffered.Stop() }
 }
 
 // syncOnError writes errors, and what was buffered before them, at once: an
 // error is often the last thing a failing process says.
-type syncOnError struct{ zapcore.Core }
+//
+// It also keeps what its Core was built of, which a Line uses to write
+// its lines: the encoder, with the fields of the logger's context, the
+// buffered output and the output of zap's own errors.
+type syncOnError struct {
+	zapcore.Core
+	enc    zapcore.Encoder
+	out    zapcore.WriteSyncer
+	errOut zapcore.WriteSyncer
+}
 
 func (c syncOnError) With(fields []zapcore.Field) zapcore.Core {
-	return syncOnError{c.Core.With(fields)}
+	// The same fields on a clone of the encoder, as the Core adds them.
+	enc := c.enc.Clone()
+	for i := range fields {
+		fields[i].AddTo(enc)
+	}
+	return syncOnError{Core: c.Core.With(fields), enc: enc, out: c.out, errOut: c.errOut}
 }
 
 func (c syncOnError) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
