@@ -278,39 +278,33 @@ type peekedHeader struct{ h *fasthttp.RequestHeader }
 // valid only while the request is.
 func (r peekedHeader) Get(key string) string { return unsafeString(peekHeader(r.h, key)) }
 
-// The names of the headers read from every delivery, in the form the HTTP
-// server stores header names in (normalized).
-var (
-	canonicalContentType = fasthttp.AppendNormalizedHeaderKey(nil, fasthttp.HeaderContentType)
-	canonicalEvent       = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderEvent)
-	canonicalDelivery    = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderDelivery)
-	canonicalSignature   = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderSignature256)
-	canonicalHookID      = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderHookID)
-	canonicalTargetType  = fasthttp.AppendNormalizedHeaderKey(nil, delivery.HeaderTargetType)
-)
+// deliveryHeaders are the headers read from every delivery, each with its
+// name in the form the HTTP server stores header names in (normalized).
+var deliveryHeaders = func() []headerName {
+	names := []string{fasthttp.HeaderContentType, delivery.HeaderEvent, delivery.HeaderDelivery,
+		delivery.HeaderSignature256, delivery.HeaderHookID, delivery.HeaderTargetType}
+	headers := make([]headerName, len(names))
+	for i, name := range names {
+		headers[i] = headerName{name: name, normalized: fasthttp.AppendNormalizedHeaderKey(nil, name)}
+	}
+	return headers
+}()
+
+type headerName struct {
+	name       string
+	normalized []byte
+}
 
 // peekHeader returns the first value of the header key, as h.Peek does,
 // without normalizing the name of a header read from every delivery at
 // every call (a copy and a pass over the name, a dozen times a request).
 func peekHeader(h *fasthttp.RequestHeader, key string) []byte {
-	var canonical []byte
-	switch key {
-	case fasthttp.HeaderContentType:
-		canonical = canonicalContentType
-	case delivery.HeaderEvent:
-		canonical = canonicalEvent
-	case delivery.HeaderDelivery:
-		canonical = canonicalDelivery
-	case delivery.HeaderSignature256:
-		canonical = canonicalSignature
-	case delivery.HeaderHookID:
-		canonical = canonicalHookID
-	case delivery.HeaderTargetType:
-		canonical = canonicalTargetType
-	default:
-		return h.Peek(key)
+	for i := range deliveryHeaders {
+		if deliveryHeaders[i].name == key {
+			return h.PeekCanonical(deliveryHeaders[i].normalized)
+		}
 	}
-	return h.PeekCanonical(canonical)
+	return h.Peek(key)
 }
 
 // rejected records a rejected delivery on its integration.
