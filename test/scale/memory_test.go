@@ -134,14 +134,7 @@ var runtimeFigures = regexp.MustCompile(`^go_(memory_classes_[a-z_]+_bytes|gc_he
 // sampled, so its garbage is not measured.
 func runtimeBreakdown(ctx context.Context, t *testing.T, addr string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getFromOperator(ctx, t, "http://"+addr+"/metrics")
 	defer resp.Body.Close()
 	var parts []string
 	sc := bufio.NewScanner(resp.Body)
@@ -172,18 +165,8 @@ func runtimeBreakdown(ctx context.Context, t *testing.T, addr string) {
 // it) to path.
 func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getFromOperator(ctx, t, "http://"+addr+"/debug/pprof/heap")
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("heap profile: %s", resp.Status)
-	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +176,25 @@ func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 		t.Fatal(err)
 	}
 	fmt.Printf("  heap profile: %s\n", path)
+}
+
+// getFromOperator GETs url from one of the operator's endpoints and fails
+// unless it answers 200.
+func getFromOperator(ctx context.Context, t *testing.T, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return resp
 }
 
 // memorySample is the medians of the process's RSS and its parts.
