@@ -60,18 +60,27 @@ func newDeliveryKey(integration types.NamespacedName, guid string, mac *[sha256.
 
 // dedupeCache remembers the last deliveries answered 2xx, at most size of
 // them (the oldest are forgotten first), so a delivery GitHub sends again is
-// answered as a duplicate and not recorded twice. Memory is fixed: about 40
-// bytes per entry.
+// answered as a duplicate and not recorded twice. Its memory grows with the
+// deliveries remembered, up to about 52 bytes per entry once size are: a
+// cache made at its full size up front would hold its 3 MB (at the default
+// size) from the start, and the Go collector, whose target is twice the
+// heap it finds live, would let the heap grow by as much again before
+// collecting, whether a single delivery had come or not.
 type dedupeCache struct {
 	mu   sync.Mutex
+	size int
 	seen map[deliveryKey]struct{}
+	// ring holds the keys in the order reserved; once it holds size, next
+	// is the oldest, overwritten by the next key.
 	ring []deliveryKey
 	next int
-	full bool
 }
 
+// minDedupeRing is the ring's first capacity.
+const minDedupeRing = 64
+
 func newDedupeCache(size int) *dedupeCache {
-	return &dedupeCache{seen: make(map[deliveryKey]struct{}, size), ring: make([]deliveryKey, size)}
+	return &dedupeCache{size: size, seen: map[deliveryKey]struct{}{}}
 }
 
 // reserve records k and reports true when it was not seen before. A
@@ -82,15 +91,21 @@ func (c *dedupeCache) reserve(k deliveryKey) bool {
 	if _, ok := c.seen[k]; ok {
 		return false
 	}
-	if c.full {
+	if len(c.ring) < c.size {
+		if len(c.ring) == cap(c.ring) {
+			// Doubled, but never past size: append could round the
+			// capacity up beyond it.
+			grown := make([]deliveryKey, len(c.ring), min(max(2*cap(c.ring), minDedupeRing), c.size))
+			copy(grown, c.ring)
+			c.ring = grown
+		}
+		c.ring = append(c.ring, k)
+	} else {
 		delete(c.seen, c.ring[c.next])
+		c.ring[c.next] = k
+		c.next = (c.next + 1) % c.size
 	}
-	c.ring[c.next] = k
 	c.seen[k] = struct{}{}
-	c.next++
-	if c.next == len(c.ring) {
-		c.next, c.full = 0, true
-	}
 	return true
 }
 

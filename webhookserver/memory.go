@@ -29,8 +29,9 @@ const (
 	// GitHub's bounded title and link key.
 	queuedRecordMemory = 2 << 10
 	// dedupeEntryMemory is one remembered delivery: its 16-byte key in the
-	// map and the ring.
-	dedupeEntryMemory = 48
+	// map and the ring (52 bytes measured with the cache full,
+	// TestDedupeCacheMemoryGrowsWithDeliveries).
+	dedupeEntryMemory = 56
 	// rejectSourceMemory is one source's rejected-request budget: a
 	// rate.Limiter and its map entry.
 	rejectSourceMemory = 160

@@ -197,19 +197,34 @@ func (op *Operator) Running() bool {
 }
 
 // RSS is the process's resident set size in bytes (VmRSS, Linux).
-func (op *Operator) RSS() (int64, error) {
+func (op *Operator) RSS() (int64, error) { return op.statusBytes("VmRSS") }
+
+// RSSParts splits the resident set (Linux): anon is the process's own
+// memory (the Go runtime's heap, stacks and metadata), file the pages of
+// mapped files resident (the binary's code and data, paged in as they are
+// first used).
+func (op *Operator) RSSParts() (anon, file int64, err error) {
+	if anon, err = op.statusBytes("RssAnon"); err != nil {
+		return 0, 0, err
+	}
+	file, err = op.statusBytes("RssFile")
+	return anon, file, err
+}
+
+// statusBytes reads a field in kB of /proc/<pid>/status, in bytes.
+func (op *Operator) statusBytes(field string) (int64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", op.Pid()))
 	if err != nil {
 		return 0, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // CPUTime is the CPU time the operator's process has used so far, user

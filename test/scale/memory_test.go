@@ -1,11 +1,15 @@
 package scale
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,12 +57,21 @@ func TestMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	labelled := 0 // Secrets the operator has labelled when it is done
-	settledRSS := func() int64 { return settledRSS(ctx, t, op, scene.Client, scene.Namespace, labelled) }
+	// settled measures the steady state; name tells it in the output, tag
+	// in the heap profile's file name.
+	settled := func(tag, name string) int64 {
+		m := settledRSS(ctx, t, op, scene.Client, scene.Namespace, labelled)
+		fmt.Printf("  %s: %6.1f MiB (anonymous %.1f MiB, mapped files %.1f MiB)\n", name, mib(m.rss), mib(m.anon), mib(m.file))
+		if *heapProfile != "" {
+			runtimeBreakdown(ctx, t, metricsAddr)
+			saveHeapProfile(ctx, t, pprofAddr, profilePath(*heapProfile, tag))
+		}
+		return m.rss
+	}
 	defer func() { _ = op.Stop(time.Minute) }()
 
-	baseline := settledRSS()
 	fmt.Printf("\nmemory: RSS of the operator (reconciler and receiver in one process)\n")
-	fmt.Printf("  %6d integrations: %6.1f MiB\n", 0, mib(baseline))
+	baseline := settled("0", fmt.Sprintf("%6d integrations", 0))
 	have := 0
 	var last int64
 	for _, field := range strings.Split(*memorySizes, ",") {
@@ -66,27 +79,29 @@ func TestMemory(t *testing.T) {
 		if err != nil || n <= have {
 			t.Fatalf("-scale.memory=%q: want increasing counts", *memorySizes)
 		}
-		cpuBefore := cpuTime(t, op)
+		cpuBefore, before, had := cpuTime(t, op), cmp.Or(last, baseline), have
 		createAll(ctx, t, scene.Client, scene.Namespace, have, n-have, func(_ int, gi *hookv1.GitHubIntegration) {
 			gi.Spec.Suspend = true
 		})
 		fillStatus(ctx, t, scene.Client, scene.Namespace, have, n)
 		have, labelled = n, n
-		last = settledRSS()
+		last = settled(strconv.Itoa(n), fmt.Sprintf("%6d integrations", n))
 		perIntegration := float64(last-baseline) / float64(n)
-		fmt.Printf("  %6d integrations: %6.1f MiB, %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
-			n, mib(last), perIntegration/1000, metOrNot(perIntegration <= 10_000))
+		fmt.Printf("    %.1f KB per integration over the baseline (target ≤ 10 KB) %s\n",
+			perIntegration/1000, metOrNot(perIntegration <= 10_000))
+		// What each integration added over the previous count: the cost
+		// that grows with the count, apart from what the first burst of
+		// work costs once (docs/performance.md).
+		if had > 0 {
+			fmt.Printf("    %.1f KB per integration over the %d before\n", float64(last-before)/float64(n-had)/1000, had)
+		}
 		// The price of the Go runtime settings (GOGC) in CPU: what the
 		// operator spent taking the new integrations in and settling.
 		fmt.Printf("    CPU time of the operator from their creation until measured: %.1f s\n", (cpuTime(t, op) - cpuBefore).Seconds())
 	}
-	if *heapProfile != "" {
-		saveHeapProfile(ctx, t, pprofAddr, *heapProfile)
-	}
 	unrelated(ctx, t, scene.Client, scene.Namespace, have)
-	withSecrets := settledRSS()
-	fmt.Printf("  + %d unrelated Secrets (1 KiB each): %6.1f MiB, %+.1f MiB (target: nothing)\n",
-		have, mib(withSecrets), mib(withSecrets-last))
+	withSecrets := settled(fmt.Sprintf("%d-unrelated", have), fmt.Sprintf("+ %d unrelated Secrets (1 KiB each)", have))
+	fmt.Printf("    %+.1f MiB for the unrelated Secrets (target: nothing)\n", mib(withSecrets-last))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -100,22 +115,58 @@ func cpuTime(t *testing.T, op *harness.Operator) time.Duration {
 	return d
 }
 
+// profilePath is where the heap profile of a measurement goes: path with
+// its name before the extension (/tmp/heap.prof at 1000 integrations:
+// /tmp/heap.1000.prof).
+func profilePath(path, name string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + name + ext
+}
+
+// runtimeFigures are the Go runtime's figures (runtime/metrics, as the
+// operator's metrics endpoint serves them) that tell where its RSS goes.
+var runtimeFigures = regexp.MustCompile(`^go_(memory_classes_[a-z_]+_bytes|gc_heap_goal_bytes|gc_heap_live_bytes|gc_scan_globals_bytes|gc_scan_stack_bytes|gc_cycles_total_gc_cycles_total|sched_goroutines_goroutines) ([0-9.e+]+)$`)
+
+// runtimeBreakdown prints the Go runtime's own account of its memory:
+// the heap's objects, its unused, free and released spans, stacks and
+// metadata, the collection target and the heap live at the last
+// collection. It scrapes the metrics endpoint once, after RSS was
+// sampled, so its garbage is not measured.
+func runtimeBreakdown(ctx context.Context, t *testing.T, addr string) {
+	t.Helper()
+	resp := getFromOperator(ctx, t, "http://"+addr+"/metrics")
+	defer resp.Body.Close()
+	var parts []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := runtimeFigures.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(m[1], "memory_classes_"), "_bytes")
+		if strings.HasSuffix(m[1], "_bytes") {
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, v/(1<<20)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %.0f", name, v))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("    Go runtime (MiB): %s\n", strings.Join(parts, ", "))
+}
+
 // saveHeapProfile writes the operator's heap profile (go tool pprof reads
 // it) to path.
 func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getFromOperator(ctx, t, "http://"+addr+"/debug/pprof/heap")
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("heap profile: %s", resp.Status)
-	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -127,13 +178,35 @@ func saveHeapProfile(ctx context.Context, t *testing.T, addr, path string) {
 	fmt.Printf("  heap profile: %s\n", path)
 }
 
+// getFromOperator GETs url from one of the operator's endpoints and fails
+// unless it answers 200.
+func getFromOperator(ctx context.Context, t *testing.T, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return resp
+}
+
+// memorySample is the medians of the process's RSS and its parts.
+type memorySample struct{ rss, anon, file int64 }
+
 // settledRSS waits for the operator to take in what changed, then returns
 // the median of 9 samples a second apart: the memory of the steady state,
 // not of the reconciles after a burst of creations. The operator is done
 // when it has labelled the Secrets of every integration (the last write of
 // a suspended integration's reconcile but its status), asked of the API
 // server rather than of the operator, and 30 s later.
-func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) int64 {
+func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) memorySample {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -154,17 +227,21 @@ func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c clien
 		fmt.Printf("  (all %d Secrets labelled after %s)\n", labelled, time.Since(start).Round(time.Second))
 	}
 	time.Sleep(30 * time.Second)
-	var samples []int64
+	var rss, anon, file []int64
 	for range 9 {
-		rss, err := op.RSS()
+		r, err := op.RSS()
 		if err != nil {
 			t.Fatal(err)
 		}
-		samples = append(samples, rss)
+		a, f, err := op.RSSParts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rss, anon, file = append(rss, r), append(anon, a), append(file, f)
 		time.Sleep(time.Second)
 	}
-	slices.Sort(samples)
-	return samples[len(samples)/2]
+	median := func(s []int64) int64 { slices.Sort(s); return s[len(s)/2] }
+	return memorySample{rss: median(rss), anon: median(anon), file: median(file)}
 }
 
 // fillStatus writes a status as a Ready integration with one hook and
