@@ -304,12 +304,10 @@ func (l PrimaryLimit) withDefaults() PrimaryLimit {
 }
 
 func (l SecondaryLimit) withDefaults() SecondaryLimit {
-	if l.PointsPerMinute == 0 {
-		l.PointsPerMinute = DefaultPointsPerMinute
-		if l.MutationsPerMinute < 0 {
-			l.PointsPerMinute = -1
-		}
-	}
+	// A negative MutationsPerMinute disables the limits left unset.
+	disabled := l.MutationsPerMinute < 0
+	l.PointsPerMinute = defaultUnlessDisabled(l.PointsPerMinute, DefaultPointsPerMinute, disabled)
+	l.MaxConcurrent = defaultUnlessDisabled(l.MaxConcurrent, DefaultMaxConcurrent, disabled)
 	if l.MutationsPerMinute == 0 {
 		l.MutationsPerMinute = DefaultMutationsPerMinute
 	}
@@ -322,13 +320,19 @@ func (l SecondaryLimit) withDefaults() SecondaryLimit {
 	if l.MutationsPerMinute < 0 {
 		l.MutationsPerHour = -1
 	}
-	if l.MaxConcurrent == 0 {
-		l.MaxConcurrent = DefaultMaxConcurrent
-		if l.MutationsPerMinute < 0 {
-			l.MaxConcurrent = -1
-		}
-	}
 	return l
+}
+
+// defaultUnlessDisabled is v when it is set (not 0), else -1 (disabled)
+// when disabled, else def.
+func defaultUnlessDisabled(v, def int, disabled bool) int {
+	switch {
+	case v != 0:
+		return v
+	case disabled:
+		return -1
+	}
+	return def
 }
 
 func (s *Server) nextID(seq *int64) int64 {

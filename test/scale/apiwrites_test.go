@@ -52,13 +52,7 @@ func readAPIWrites(ctx context.Context, cfg *rest.Config) (apiWrites, error) {
 		return nil, fmt.Errorf("scrape the API server's metrics: %s: %s", resp.Status, body)
 	}
 	out := apiWrites{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		m := requestTotal.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
+	err = metricLines(resp.Body, requestTotal, func(m []string) {
 		labels := map[string]string{}
 		for _, kv := range strings.Split(m[1], ",") {
 			k, v, ok := strings.Cut(kv, "=")
@@ -67,19 +61,32 @@ func readAPIWrites(ctx context.Context, cfg *rest.Config) (apiWrites, error) {
 			}
 		}
 		if !slices.Contains(writeVerbs, labels["verb"]) && !slices.Contains(readVerbs, labels["verb"]) || labels["dry_run"] != "" {
-			continue
+			return
 		}
 		n, err := strconv.ParseFloat(m[2], 64)
 		if err != nil {
-			continue
+			return
 		}
 		resource := labels["resource"]
 		if labels["subresource"] != "" {
 			resource += "/" + labels["subresource"]
 		}
 		out[labels["verb"]+" "+resource] += n
+	})
+	return out, err
+}
+
+// metricLines calls fn with the submatches of re for every line of a
+// Prometheus text exposition that matches it.
+func metricLines(r io.Reader, re *regexp.Regexp, fn func(m []string)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			fn(m)
+		}
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // since is the requests of verbs between before and w, and their total.

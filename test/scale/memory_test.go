@@ -1,7 +1,6 @@
 package scale
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"fmt"
@@ -137,13 +136,7 @@ func runtimeBreakdown(ctx context.Context, t *testing.T, addr string) {
 	resp := getFromOperator(ctx, t, "http://"+addr+"/metrics")
 	defer resp.Body.Close()
 	var parts []string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		m := runtimeFigures.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
+	err := metricLines(resp.Body, runtimeFigures, func(m []string) {
 		v, err := strconv.ParseFloat(m[2], 64)
 		if err != nil {
 			t.Fatal(err)
@@ -154,8 +147,8 @@ func runtimeBreakdown(ctx context.Context, t *testing.T, addr string) {
 		} else {
 			parts = append(parts, fmt.Sprintf("%s %.0f", name, v))
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Printf("    Go runtime (MiB): %s\n", strings.Join(parts, ", "))
