@@ -104,6 +104,8 @@ type SecondaryLimit struct {
 	// installation, App or client address) that may be in flight at once;
 	// 0 means DefaultMaxConcurrent, negative disables it. A negative
 	// MutationsPerMinute disables it too, unless MaxConcurrent is set.
+	// GitHub does not say what it counts concurrent requests per; counting
+	// them per budget, like its other limits, is a guess.
 	MaxConcurrent int
 }
 
