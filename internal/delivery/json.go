@@ -116,12 +116,12 @@ func scanValue(data []byte, i, depth int) (int, error) {
 		if depth >= maxJSONDepth {
 			return i, errMalformed
 		}
-		return scanObject(data, i, depth+1)
+		return scanContainer(data, i, depth+1, '}')
 	case c == '[':
 		if depth >= maxJSONDepth {
 			return i, errMalformed
 		}
-		return scanArray(data, i, depth+1)
+		return scanContainer(data, i, depth+1, ']')
 	case c == '-' || (c >= '0' && c <= '9'):
 		return scanNumber(data, i)
 	case c == 't':
@@ -134,53 +134,27 @@ func scanValue(data []byte, i, depth int) (int, error) {
 	return i, errMalformed
 }
 
-// scanObject scans the object whose '{' is at offset i, at nesting level
-// depth (counting itself). It and scanArray are the hot path of a payload
-// (commits, files): their loops are written out, strings scanned in place.
-func scanObject(data []byte, i, depth int) (int, error) {
+// scanContainer scans the object or array whose '{' or '[' is at offset i,
+// at nesting level depth (counting itself); closer is its '}' or ']', and
+// an object's members have a key and a colon before their value. It is the
+// hot path of a payload (commits, files): its loop is written out, strings
+// scanned in place.
+func scanContainer(data []byte, i, depth int, closer byte) (int, error) {
 	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
+	if i < len(data) && data[i] == closer {
 		return i + 1, nil
 	}
 	var err error
 	for {
-		if i, err = scanString(data, i); err != nil {
-			return i, err
-		}
-		if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
-			return i, errMalformed
-		}
-		if i = skipSpace(data, i+1); i < len(data) && data[i] == '"' {
-			i, err = scanString(data, i)
-		} else {
-			i, err = scanValue(data, i, depth)
-		}
-		if err != nil {
-			return i, err
-		}
-		if i = skipSpace(data, i); i >= len(data) {
-			return i, errMalformed
-		}
-		switch data[i] {
-		case ',':
+		if closer == '}' {
+			if i, err = scanString(data, i); err != nil {
+				return i, err
+			}
+			if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
+				return i, errMalformed
+			}
 			i = skipSpace(data, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, errMalformed
 		}
-	}
-}
-
-// scanArray scans the array whose '[' is at offset i, at nesting level
-// depth (counting itself).
-func scanArray(data []byte, i, depth int) (int, error) {
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return i + 1, nil
-	}
-	var err error
-	for {
 		if i < len(data) && data[i] == '"' {
 			i, err = scanString(data, i)
 		} else {
@@ -195,7 +169,7 @@ func scanArray(data []byte, i, depth int) (int, error) {
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
-		case ']':
+		case closer:
 			return i + 1, nil
 		default:
 			return i, errMalformed
