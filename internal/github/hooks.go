@@ -143,11 +143,11 @@ func (c *Client) Hooks(target string) (HookService, error) {
 		}
 		return &appHook{gh: c.app, appID: c.appID}, nil
 	case strings.Contains(target, "/"):
-		owner, repo, _ := strings.Cut(target, "/")
-		if owner == "" || repo == "" || strings.Contains(repo, "/") {
-			return nil, fmt.Errorf("repository %q is not of the form owner/name", target)
+		r, err := parseRepository(target)
+		if err != nil {
+			return nil, err
 		}
-		return &repositoryHooks{gh: c.gh, owner: owner, repo: repo}, nil
+		return &repositoryHooks{gh: c.gh, repository: r}, nil
 	case target == "":
 		return nil, errors.New("no target")
 	}
@@ -160,11 +160,11 @@ const listPageSize = 100
 var allAbilities = Abilities{Events: true, Delete: true, Ping: true}
 
 type repositoryHooks struct {
-	gh          *gogithub.Client
-	owner, repo string
+	gh *gogithub.Client
+	repository
 }
 
-func (r *repositoryHooks) Target() string         { return r.owner + "/" + r.repo }
+func (r *repositoryHooks) Target() string         { return r.fullName() }
 func (r *repositoryHooks) RequiredAccess() Access { return RepositoryHookAccess }
 func (r *repositoryHooks) Abilities() Abilities   { return allAbilities }
 

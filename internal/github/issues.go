@@ -14,21 +14,37 @@ var RepositoryIssueAccess = Access{ClassicScope: "repo", Permission: "Issues: wr
 // IssueService manages the issues of one repository. Errors are
 // go-github's (or the transport's), to be read with Classify.
 type IssueService struct {
-	gh          *gogithub.Client
-	owner, repo string
+	gh *gogithub.Client
+	repository
 }
 
 // RepositoryIssues returns the issues of the repository "owner/name".
 func (c *Client) RepositoryIssues(fullName string) (*IssueService, error) {
-	owner, repo, ok := strings.Cut(fullName, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return nil, fmt.Errorf("repository %q is not of the form owner/name", fullName)
+	r, err := parseRepository(fullName)
+	if err != nil {
+		return nil, err
 	}
-	return &IssueService{gh: c.gh, owner: owner, repo: repo}, nil
+	return &IssueService{gh: c.gh, repository: r}, nil
 }
 
 // Repository is "owner/name".
-func (s *IssueService) Repository() string { return s.owner + "/" + s.repo }
+func (s *IssueService) Repository() string { return s.fullName() }
+
+// repository is a repository's owner and name, parsed from "owner/name".
+type repository struct{ owner, repo string }
+
+// parseRepository parses "owner/name", saying what is wrong when it is not
+// of that form.
+func parseRepository(fullName string) (repository, error) {
+	owner, repo, ok := strings.Cut(fullName, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return repository{}, fmt.Errorf("repository %q is not of the form owner/name", fullName)
+	}
+	return repository{owner: owner, repo: repo}, nil
+}
+
+// fullName is "owner/name".
+func (r repository) fullName() string { return r.owner + "/" + r.repo }
 
 // Find returns the first issue, open or closed, for which match is true, or
 // nil. It reads every page of the repository's issues, oldest first
