@@ -52,6 +52,7 @@ var (
 	sbProfile   = flag.String("sidebyside.cpuprofile", "", "write the receiver's CPU profile to this file")
 	sbSize      = flag.String("sidebyside.size", "", "run only this payload size (push-7KB or push-256KB)")
 	sbBaseline  = flag.String("sidebyside.baseline", "", "a webhookserver test binary of another revision: its receiver runs beside this one (make bench BASELINE=<rev>)")
+	sbGOGC      = flag.String("sidebyside.receiver-gogc", "", "run this revision's receiver with this GOGC (with BASELINE=HEAD: the price of the setting beside the default)")
 )
 
 const (
@@ -241,6 +242,9 @@ func goBenchServer(t *testing.T, mode string, stderr io.Writer, profile string) 
 func goBenchServerFrom(t *testing.T, bin, name, mode string, stderr io.Writer, profile string) *benchServer {
 	cmd := pinned(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchServeEnv+"="+mode, "GOMAXPROCS=1")
+	if name == "receiver" && *sbGOGC != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+*sbGOGC)
+	}
 	if profile != "" {
 		cmd.Env = append(cmd.Env, benchProfileEnv+"="+profile)
 	}
@@ -364,6 +368,9 @@ func TestSideBySide(t *testing.T) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "\nSide by side, %d rounds × %s per server and size, %d keep-alive connections, servers pinned to CPU %q, GOMAXPROCS=1\n\n",
 		rounds, duration, *sbConns, *sbServerCPU)
+	if *sbGOGC != "" {
+		fmt.Fprintf(&out, "The receiver runs with GOGC=%s; every other server with the default.\n\n", *sbGOGC)
+	}
 	fmt.Fprintf(&out, "| payload | server | req/s (median of rounds) | p50 | p99 |\n|---|---|---:|---:|---:|\n")
 	for _, size := range sizes {
 		for _, srv := range servers {

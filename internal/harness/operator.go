@@ -51,6 +51,9 @@ type OperatorOptions struct {
 	LogDir string
 	// Args are more flags.
 	Args []string
+	// Env is more environment, NAME=value, after the Deployment's Go
+	// runtime settings (so that it overrides them).
+	Env []string
 }
 
 // Operator is one running hookwarden process.
@@ -118,7 +121,7 @@ func StartOperator(ctx context.Context, name string, o OperatorOptions) (*Operat
 	if err != nil {
 		return nil, fmt.Errorf("the Deployment's Go runtime settings: %w", err)
 	}
-	op.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, runtimeEnv...)
+	op.cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, runtimeEnv...), o.Env...)
 	if o.LogDir != "" {
 		op.LogPath = filepath.Join(o.LogDir, name+".log")
 		f, err := os.OpenFile(op.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

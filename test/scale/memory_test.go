@@ -43,6 +43,10 @@ func TestMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := harness.OperatorOptions{Args: []string{"--metrics-bind-address=" + metricsAddr}}
+	if *gogc != "" {
+		opts.Env = append(opts.Env, "GOGC="+*gogc)
+		fmt.Printf("\nthe operator runs with GOGC=%s, not the Deployment's setting\n", *gogc)
+	}
 	var pprofAddr string
 	if *heapProfile != "" {
 		var err error
