@@ -44,6 +44,11 @@ var decodeCases = []string{
 	"{\"\u212aey\":1,\"hoo\u212a_id\":2}",
 	`{"commits":[{"id":"x","message":"m","added":[],"modified":["a"]}],"head_commit":null,"ref":"r"}`,
 	`[]`, `"x"`, `{"a":1}x`, `{"a":}`, `{"a":1,}`, `{"a":[1,]}`, `{"a":01}`, `{"a":"\x01"}`, `{"a":"\q"}`, ``, `{`,
+	// Skipped members, scanned without decoding: an object's members need
+	// a string key and a colon, an array's elements neither, and each
+	// closes with its own bracket.
+	`{"a":{"b":[1,{"c":[]}],"d":{}}}`, `{"a":[1:2]}`, `{"a":["x":1]}`, `{"a":{"b" 1}}`, `{"a":{1:2}}`,
+	`{"a":{"b"}}`, `{"a":{"b":1]}`, `{"a":[1}}`, `{"a":[[]]]}`, `{"a":{"b":{}}}}`, `{"a":[,1]}`, `{"a":{,"b":1}}`,
 }
 
 // fieldsTypes are the types the decoder fills: every entry of the event
@@ -77,6 +82,12 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 			payloads = append(payloads, ex.Raw)
 		}
 	}
+	valid := 0
+	for _, raw := range payloads {
+		if json.Valid(raw) && strings.HasPrefix(strings.TrimLeft(string(raw), " \t\r\n"), "{") {
+			valid++
+		}
+	}
 	for name, newFields := range fieldsTypes() {
 		fast := 0
 		for _, raw := range payloads {
@@ -84,9 +95,11 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 				fast++
 			}
 		}
-		// GitHub's payloads all take the one-pass path.
-		if fast < len(payloads)-25 {
-			t.Errorf("%s: only %d of %d payloads decoded in one pass", name, fast, len(payloads))
+		// GitHub's payloads all take the one-pass path; of the shapes
+		// above, only the escaped, case-folded and repeated keys (fewer
+		// than 10) are left to encoding/json.
+		if fast < valid-10 {
+			t.Errorf("%s: only %d of %d valid payloads decoded in one pass", name, fast, valid)
 		}
 	}
 }
