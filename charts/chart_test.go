@@ -36,6 +36,10 @@ const (
 
 var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "hookwarden")
 
+// extraArgs are the flags everything gives the manager: in the split
+// layout a flag of the controller, which refuses the receiver's.
+var extraArgs = map[string][]any{"single": {"--receiver-max-inflight=1024"}, "split": {"--max-concurrent-reconciles=64"}}
+
 // everything turns on every optional part of the chart, in the given
 // layout.
 func everything(layout string) map[string]any {
@@ -45,7 +49,9 @@ func everything(layout string) map[string]any {
 		"githubURL":       "https://github.example.com/api/v3/",
 		"watchNamespaces": []any{"team-a", "team-b"},
 		"extraCA":         map[string]any{"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
-		"extraArgs":       []any{"--receiver-max-inflight=1024"},
+		"extraArgs":       extraArgs[layout],
+		"receiver": map[string]any{"extraArgs": []any{"--receiver-max-inflight=1024"},
+			"extraEnv": []any{map[string]any{"name": "HOOKWARDEN_RECEIVER_DEDUPE_SIZE", "value": "1000"}}},
 		"ingress": map[string]any{"enabled": true, "className": "nginx",
 			"tls": []any{map[string]any{"hosts": []any{"hooks.example.com"}, "secretName": "receiver-tls"}}},
 		"httpRoute": map[string]any{"enabled": true,
@@ -311,6 +317,51 @@ func TestChartRendersEveryOption(t *testing.T) {
 	for _, want := range []string{"HOOKWARDEN_PUBLIC_URL value:https://hooks.example.com", "SSL_CERT_DIR value:/etc/ssl/certs:/etc/hookwarden/extra-ca"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("env %s lacks %s", env, want)
+		}
+	}
+}
+
+// TestChartSplitGivesEachProcessItsFlags: in the split layout the
+// controller gets none of the receiver's flags (it would refuse them) and
+// the receiver gets what it reads of the shared values and its own extra
+// flags and variables. (The defaults are those of config/split, whose
+// flags cmd/hookwarden's tests parse.)
+func TestChartSplitGivesEachProcessItsFlags(t *testing.T) {
+	byKey := map[string]*unstructured.Unstructured{}
+	for _, o := range mustRender(t, everything("split")) {
+		byKey[key(o)] = o
+	}
+	container := func(name string) (args, env string) {
+		t.Helper()
+		dep := byKey["Deployment hookwarden-system/"+name]
+		if dep == nil {
+			t.Fatalf("no Deployment %s", name)
+		}
+		containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+		c := containers[0].(map[string]any)
+		return fmt.Sprint(c["args"]), fmt.Sprint(c["env"])
+	}
+	args, env := container("hookwarden-controller-manager")
+	for _, refused := range []string{"--receiver-bind-address", "--receiver-max-inflight", "--trusted-proxies", "--allowed-source-cidrs", "HOOKWARDEN_TRUSTED_PROXIES", "HOOKWARDEN_RECEIVER_DEDUPE_SIZE"} {
+		if strings.Contains(args+env, refused) {
+			t.Errorf("the controller is given %s, which only the receiver reads: args %s, env %s", refused, args, env)
+		}
+	}
+	if !strings.Contains(args, "--max-concurrent-reconciles=64") {
+		t.Errorf("the controller's args %s lack its extraArgs", args)
+	}
+	args, env = container("hookwarden-receiver")
+	for _, want := range []string{"--components=receiver", "--github-url=https://github.example.com/api/v3/", "--watch-namespaces=team-a,team-b", "--receiver-max-inflight=1024"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("the receiver's args %s lack %s", args, want)
+		}
+	}
+	if strings.Contains(args, "--max-concurrent-reconciles") {
+		t.Errorf("the receiver is given the controller's extraArgs: %s", args)
+	}
+	for _, want := range []string{"HOOKWARDEN_TRUSTED_PROXIES", "HOOKWARDEN_RECEIVER_DEDUPE_SIZE value:1000"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("the receiver's env %s lacks %s", env, want)
 		}
 	}
 }

@@ -109,7 +109,11 @@ func run(args []string, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := ApplyEnv(fs, os.LookupEnv); err != nil {
+	given, err := ApplyEnv(fs, os.LookupEnv)
+	if err == nil {
+		err = opts.CheckGiven(given)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "hookwarden:", err)
 		return 2
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"os"
@@ -212,23 +213,68 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 }
 
 // ApplyEnv sets every flag not given on the command line from its
-// HOOKWARDEN_* environment variable, if set. Call it after fs.Parse.
-func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+// HOOKWARDEN_* environment variable, if set. Call it after fs.Parse. It
+// returns where each flag given was given: "--name" for the command line,
+// the variable's name for the environment.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) (map[string]string, error) {
+	given := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = "--" + f.Name })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
+		if given[f.Name] != "" {
 			return
 		}
 		v, ok := lookup(EnvName(f.Name))
 		if !ok {
 			return
 		}
+		given[f.Name] = EnvName(f.Name)
 		if err := cliflag.SetFromEnv(fs, f, EnvName(f.Name), v); err != nil {
 			errs = append(errs, err)
 		}
 	})
+	return given, errors.Join(errs...)
+}
+
+// readByBoth names the flags of RegisterFlags that both components read
+// (logging's and --kubeconfig, defined elsewhere, are too);
+// --receiver-service has a rule of its own in Validate.
+var readByBoth = []string{"github-url", "watch-namespaces", "operator-namespace", "components",
+	"metrics-bind-address", "health-probe-bind-address", "pprof-bind-address", "receiver-service"}
+
+// readBy names the flags of RegisterFlags that one component alone reads.
+var readBy = map[string]string{
+	"public-url":                      ComponentController,
+	"leader-elect":                    ComponentController,
+	"leader-election-namespace":       ComponentController,
+	"max-concurrent-reconciles":       ComponentController,
+	"redelivery-window":               ComponentController,
+	"receiver-bind-address":           ComponentReceiver,
+	"receiver-cert-dir":               ComponentReceiver,
+	"receiver-max-inflight":           ComponentReceiver,
+	"receiver-body-budget":            ComponentReceiver,
+	"receiver-max-connections":        ComponentReceiver,
+	"receiver-max-connections-per-ip": ComponentReceiver,
+	"receiver-dedupe-size":            ComponentReceiver,
+	"receiver-queue-size":             ComponentReceiver,
+	"allowed-source-cidrs":            ComponentReceiver,
+	"trusted-proxies":                 ComponentReceiver,
+	"status-flush-interval":           ComponentReceiver,
+	"status-write-rate":               ComponentReceiver,
+}
+
+// CheckGiven refuses the flags given (where, from ApplyEnv) that no
+// component of this process reads: in the split layout a receiver limit
+// given to the controller, or a reconciler setting given to the receiver,
+// would otherwise do nothing without a word.
+func (o *Options) CheckGiven(given map[string]string) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		if c, ok := readBy[name]; ok && !o.runs(c) {
+			errs = append(errs, fmt.Errorf("%s: only the %s reads it, and this process runs --components=%s: give it to the %s's Deployment instead",
+				given[name], c, strings.Join(o.Components, ","), c))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -3,11 +3,18 @@ package main
 import (
 	"flag"
 	"io"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/hookwarden/hookwarden/internal/installer"
+	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
@@ -20,8 +27,11 @@ func parse(t *testing.T, args []string, env map[string]string) (Options, error) 
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	return o, err
+	given, err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		return o, err
+	}
+	return o, o.CheckGiven(given)
 }
 
 func TestFlagsAndEnv(t *testing.T) {
@@ -204,5 +214,120 @@ func TestComponentsFlag(t *testing.T) {
 	}
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--receiver-service") {
 		t.Errorf("--receiver-service in the single-process layout: error %v, want it refused", err)
+	}
+}
+
+// TestEveryFlagNamesItsReaders: each flag is either read by both
+// components or listed with the one that reads it, so that a new flag
+// cannot be given to a process that ignores it without a word.
+func TestEveryFlagNamesItsReaders(t *testing.T) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
+	o.RegisterFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		_, one := readBy[f.Name]
+		if both := slices.Contains(readByBoth, f.Name); one == both {
+			t.Errorf("--%s: list it in readBy (one component reads it) or in readByBoth, not both or neither", f.Name)
+		}
+	})
+	for name := range readBy {
+		if fs.Lookup(name) == nil {
+			t.Errorf("readBy names --%s, which is not a flag", name)
+		}
+	}
+}
+
+// TestFlagsOfAnotherComponentAreRefused: a process refuses a flag, given
+// on the command line or through its variable, that only a component it
+// does not run reads, naming where it was given and where it belongs; a
+// process running both takes every flag.
+func TestFlagsOfAnotherComponentAreRefused(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "hookwarden-system")
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want []string // in the error, in order; none: no error
+	}{
+		{args: []string{"--components=controller", "--receiver-bind-address=:9292"},
+			want: []string{"--receiver-bind-address: only the receiver reads it", "--components=controller", "receiver's Deployment"}},
+		{args: []string{"--components=controller"}, env: map[string]string{"HOOKWARDEN_TRUSTED_PROXIES": "10.0.0.0/8"},
+			want: []string{"HOOKWARDEN_TRUSTED_PROXIES: only the receiver reads it"}},
+		{args: []string{"--components=receiver", "--max-concurrent-reconciles=4", "--leader-elect"},
+			want: []string{"--leader-elect: only the controller reads it", "--max-concurrent-reconciles: only the controller reads it", "controller's Deployment"}},
+		{env: map[string]string{"HOOKWARDEN_COMPONENTS": "receiver", "HOOKWARDEN_PUBLIC_URL": "https://hooks.example.com"},
+			want: []string{"HOOKWARDEN_PUBLIC_URL: only the controller reads it", "--components=receiver"}},
+		{args: []string{"--components=controller", "--github-url=https://github.example.com/api/v3/", "--watch-namespaces=a", "--leader-elect", "--public-url=https://hooks.example.com"}},
+		{args: []string{"--components=receiver", "--github-url=https://github.example.com/api/v3/", "--receiver-bind-address=:9292", "--allowed-source-cidrs=github"},
+			env: map[string]string{"HOOKWARDEN_TRUSTED_PROXIES": "10.0.0.0/8"}},
+		{args: []string{"--receiver-bind-address=:9292", "--leader-elect", "--max-concurrent-reconciles=4"},
+			env: map[string]string{"HOOKWARDEN_TRUSTED_PROXIES": "10.0.0.0/8"}},
+	} {
+		_, err := parse(t, tc.args, tc.env)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%v %v: %v", tc.args, tc.env, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%v %v: taken, want it refused", tc.args, tc.env)
+			continue
+		}
+		rest := err.Error()
+		for _, w := range tc.want {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Errorf("%v %v: error %q, want %q (in that order)", tc.args, tc.env, err, w)
+				break
+			}
+			rest = rest[i+len(w):]
+		}
+	}
+}
+
+// TestManifestsGiveEachProcessItsFlags parses the arguments and
+// HOOKWARDEN_* variables of every container of config/default and
+// config/split (the chart renders the same: charts/chart_test.go) as the
+// binary does: none is refused.
+func TestManifestsGiveEachProcessItsFlags(t *testing.T) {
+	for _, dir := range []string{"config/default", "config/split"} {
+		manifests, err := installer.Render(filepath.Join(testenv.RepoRoot(), dir), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := installer.Objects(manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deployments := 0
+		for _, obj := range objs {
+			if obj.GetKind() != "Deployment" {
+				continue
+			}
+			var d appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range d.Spec.Template.Spec.Containers {
+				deployments++
+				env := map[string]string{}
+				for _, e := range c.Env {
+					if e.ValueFrom == nil {
+						env[e.Name] = e.Value
+					}
+				}
+				t.Setenv("POD_NAMESPACE", "hookwarden-system")
+				o, err := parse(t, c.Args, env)
+				if err == nil {
+					err = o.Validate()
+				}
+				if err != nil {
+					t.Errorf("%s: Deployment %s, container %s: %v", dir, d.Name, c.Name, err)
+				}
+			}
+		}
+		if want := map[string]int{"config/default": 1, "config/split": 2}[dir]; deployments != want {
+			t.Errorf("%s: %d containers in Deployments, want %d", dir, deployments, want)
+		}
 	}
 }

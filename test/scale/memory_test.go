@@ -54,6 +54,10 @@ func TestMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		opts.Args = append(opts.Args, "--pprof-bind-address="+pprofAddr)
+		if *profileRate > 0 {
+			opts.Env = append(opts.Env, fmt.Sprintf("GODEBUG=memprofilerate=%d", *profileRate))
+			fmt.Printf("\nthe operator samples its heap every %d bytes: its RSS holds the profile's buckets too\n", *profileRate)
+		}
 	}
 	op, err := scene.Operator(ctx, "hookwarden", opts)
 	if err != nil {
