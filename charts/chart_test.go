@@ -44,12 +44,13 @@ var extraArgs = map[string][]any{"single": {"--receiver-max-inflight=1024"}, "sp
 // layout.
 func everything(layout string) map[string]any {
 	return map[string]any{
-		"layout":          layout,
-		"publicURL":       "https://hooks.example.com",
-		"githubURL":       "https://github.example.com/api/v3/",
-		"watchNamespaces": []any{"team-a", "team-b"},
-		"extraCA":         map[string]any{"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
-		"extraArgs":       extraArgs[layout],
+		"layout":             layout,
+		"publicURL":          "https://hooks.example.com",
+		"githubURL":          "https://github.example.com/api/v3/",
+		"watchNamespaces":    []any{"team-a", "team-b"},
+		"extraCA":            map[string]any{"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+		"extraArgs":          extraArgs[layout],
+		"allowedSourceCIDRs": "github",
 		"receiver": map[string]any{"extraArgs": []any{"--receiver-max-inflight=1024"},
 			"extraEnv": []any{map[string]any{"name": "HOOKWARDEN_RECEIVER_DEDUPE_SIZE", "value": "1000"}}},
 		"ingress": map[string]any{"enabled": true, "className": "nginx",
@@ -314,7 +315,8 @@ func TestChartRendersEveryOption(t *testing.T) {
 		}
 	}
 	env := fmt.Sprint(manager["env"])
-	for _, want := range []string{"HOOKWARDEN_PUBLIC_URL value:https://hooks.example.com", "SSL_CERT_DIR value:/etc/ssl/certs:/etc/hookwarden/extra-ca"} {
+	for _, want := range []string{"HOOKWARDEN_PUBLIC_URL value:https://hooks.example.com", "SSL_CERT_DIR value:/etc/ssl/certs:/etc/hookwarden/extra-ca",
+		"HOOKWARDEN_ALLOWED_SOURCE_CIDRS value:github"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("env %s lacks %s", env, want)
 		}
@@ -359,9 +361,33 @@ func TestChartSplitGivesEachProcessItsFlags(t *testing.T) {
 	if strings.Contains(args, "--max-concurrent-reconciles") {
 		t.Errorf("the receiver is given the controller's extraArgs: %s", args)
 	}
-	for _, want := range []string{"HOOKWARDEN_TRUSTED_PROXIES", "HOOKWARDEN_RECEIVER_DEDUPE_SIZE value:1000"} {
+	for _, want := range []string{"HOOKWARDEN_TRUSTED_PROXIES", "HOOKWARDEN_RECEIVER_DEDUPE_SIZE value:1000", "HOOKWARDEN_ALLOWED_SOURCE_CIDRS value:github"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("the receiver's env %s lacks %s", env, want)
+		}
+	}
+}
+
+// TestChartSplitReceiverReachesGitHubOnlyForItsMeta: with the
+// NetworkPolicies, the split layout's receiver may reach GitHub (its
+// /meta) only when allowedSourceCIDRs is github.
+func TestChartSplitReceiverReachesGitHubOnlyForItsMeta(t *testing.T) {
+	for _, allowed := range []string{"github", "192.30.252.0/22", ""} {
+		values := everything("split")
+		values["allowedSourceCIDRs"] = allowed
+		var policy *unstructured.Unstructured
+		for _, o := range mustRender(t, values) {
+			if key(o) == "NetworkPolicy hookwarden-system/hookwarden-receiver" {
+				policy = o
+			}
+		}
+		if policy == nil {
+			t.Fatal("no NetworkPolicy for the receiver")
+		}
+		egress, _, _ := unstructured.NestedSlice(policy.Object, "spec", "egress")
+		reaches := strings.Contains(fmt.Sprint(egress), "140.82.112.0/20")
+		if want := allowed == "github"; reaches != want {
+			t.Errorf("allowedSourceCIDRs %q: the receiver may reach GitHub: %v, want %v (egress %v)", allowed, reaches, want, egress)
 		}
 	}
 }
