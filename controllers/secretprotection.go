@@ -191,7 +191,7 @@ func enqueueReferencedSecret(o client.Object, q workqueue.TypedRateLimitingInter
 // (informers update the cache before they notify). Only when no integration
 // needs the Secret is its metadata read, from the API server, to act on.
 func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	referrers, err := integrationsReferencing(ctx, p.Client, req.Namespace, req.Name)
+	referrers, err := webhooksecret.Referencing(ctx, p.Client, req.Namespace, req.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -230,16 +230,6 @@ func (p *secretProtectionReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		ctrl.LoggerFrom(ctx).Info("Unlabelled the Secret: no GitHubIntegration references it", "secret", req.NamespacedName, "label", webhooksecret.ReferencedLabel)
 	}
 	return ctrl.Result{}, nil
-}
-
-// integrationsReferencing lists the integrations whose spec.secretRef names
-// the Secret, whatever their deletionPolicy, being deleted or not.
-func integrationsReferencing(ctx context.Context, c client.Reader, namespace, name string) ([]hookv1.GitHubIntegration, error) {
-	var list hookv1.GitHubIntegrationList
-	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{SecretRefNameField: name}); err != nil {
-		return nil, fmt.Errorf("list the GitHubIntegrations of Secret %q: %w", name, err)
-	}
-	return list.Items, nil
 }
 
 // needsSecret: the integration may still have to remove hooks with the

@@ -42,7 +42,7 @@ func TestSecretProtectionReadsNoSecretWhileItIsNeeded(t *testing.T) {
 	gi := &hookv1.GitHubIntegration{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "hooks"},
 		Spec: hookv1.GitHubIntegrationSpec{Repositories: []string{"acme/api"}, SecretRef: hookv1.SecretReference{Name: "creds"}}}
 	c := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(secret, gi).
-		WithIndex(&hookv1.GitHubIntegration{}, SecretRefNameField, SecretRefName).Build()
+		WithIndex(&hookv1.GitHubIntegration{}, webhooksecret.SecretRefNameField, webhooksecret.SecretRefName).Build()
 	reads := &countingReader{Reader: c}
 	p := &secretProtectionReconciler{Client: c, APIReader: reads}
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "team", Name: "creds"}}

@@ -69,6 +69,13 @@ func launchReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// In the one-process layout the reconciler registers the index the
+	// receiver finds the integrations of a Secret by.
+	if opts.MirrorNamespace == "" {
+		if err := webhooksecret.IndexSecretRefs(context.Background(), mgr.GetCache()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rcv := &receiver{}
 	counted := countingStatusClient{StatusClient: mgr.GetClient(), patches: &rcv.statusPatches, conflicts: &rcv.conflicts}
 	opts.BindAddress = "127.0.0.1:0"

@@ -3,6 +3,7 @@ package webhookserver
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,9 +90,37 @@ func (s *Server) onSecret(obj any) {
 	if m == nil {
 		return
 	}
-	for _, key := range s.store.referrersOf(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}) {
+	keys, err := referrersOf(context.Background(), s.cache, s.store, s.opts.MirrorNamespace, m)
+	if err != nil {
+		s.log.Error(err, "Failed to find the integrations that read a Secret", "secret", types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}.String())
+	}
+	for _, key := range keys {
 		s.secretQ.Add(key)
 	}
+}
+
+// referrersOf returns the integrations whose webhook secrets live in the
+// Secret: in the split layout, the integration a mirror in mirrorNamespace
+// names, if known with that UID; otherwise those whose spec.secretRef
+// names it, from the reconciler's index on the cache the two share in one
+// process (webhooksecret.SecretRefNameField: the receiver keeps no map of
+// its own), and the integration it is an owned Secret of, if known.
+func referrersOf(ctx context.Context, integrations client.Reader, st *store, mirrorNamespace string, secret metav1.Object) ([]types.NamespacedName, error) {
+	if mirrorNamespace != "" {
+		key, uid, ok := webhooksecret.MirrorIntegration(secret)
+		if ok && secret.GetNamespace() == mirrorNamespace && st.hasUID(key, uid) {
+			return []types.NamespacedName{key}, nil
+		}
+		return nil, nil
+	}
+	keys, err := webhooksecret.ReferencingKeys(ctx, integrations, secret.GetNamespace(), secret.GetName())
+	if name, ok := webhooksecret.IntegrationOf(secret.GetName()); ok {
+		key := types.NamespacedName{Namespace: secret.GetNamespace(), Name: name}
+		if st.has(key.Namespace, key.Name) && !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	return keys, err
 }
 
 func metaOf(obj any) metav1.Object {

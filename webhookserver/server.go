@@ -148,7 +148,7 @@ func newServer(opts Options, deps serverDeps) (*Server, error) {
 		cache:     deps.cache,
 		apiReader: deps.apiReader,
 		events:    deps.events,
-		store:     newStore(opts.MirrorNamespace),
+		store:     newStore(),
 		dedupe:    newDedupeCache(opts.DedupeSize),
 		queue:     make(chan queued, opts.QueueSize),
 		recorder: newStatusRecorder(deps.cache, deps.apiReader, deps.statusCli, deps.log,

@@ -9,7 +9,6 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
-	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // integration is what the receiver needs of a GitHubIntegration, copied out
@@ -94,22 +93,10 @@ func sharedEvents(events []string) []string {
 type store struct {
 	mu           sync.RWMutex
 	integrations map[types.NamespacedName]*integration
-	// referrers maps the Secret integrations name in spec.secretRef (in
-	// the split layout, their mirror) to them; most have one. An
-	// integration's owned Secrets are found by their names instead, which
-	// costs nothing per integration.
-	referrers map[types.NamespacedName][]types.NamespacedName
-	// mirrorNamespace, in the split layout, is where the mirrors are: each
-	// integration reads its mirror only.
-	mirrorNamespace string
 }
 
-func newStore(mirrorNamespace string) *store {
-	return &store{
-		mirrorNamespace: mirrorNamespace,
-		integrations:    map[types.NamespacedName]*integration{},
-		referrers:       map[types.NamespacedName][]types.NamespacedName{},
-	}
+func newStore() *store {
+	return &store{integrations: map[types.NamespacedName]*integration{}}
 }
 
 // lookup returns the integration and its secrets.
@@ -125,6 +112,14 @@ func (s *store) lookup(key types.NamespacedName) (*integration, delivery.Secrets
 		ws = in.secrets.secrets
 	}
 	return in, ws, true
+}
+
+// hasUID reports whether the integration key is known with that UID.
+func (s *store) hasUID(key types.NamespacedName, uid types.UID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	in := s.integrations[key]
+	return in != nil && in.uid == uid
 }
 
 // has reports whether the integration namespace/name is known.
@@ -143,11 +138,9 @@ func (s *store) upsert(in *integration) (secretChanged bool) {
 	defer s.mu.Unlock()
 	old := s.integrations[in.key]
 	if old != nil {
-		s.unrefLocked(old)
 		in.secrets = old.secrets
 	}
 	s.integrations[in.key] = in
-	s.refLocked(in)
 	return old == nil || old.secretName != in.secretName || old.secretKey != in.secretKey || old.uid != in.uid
 }
 
@@ -155,9 +148,6 @@ func (s *store) upsert(in *integration) (secretChanged bool) {
 func (s *store) remove(key types.NamespacedName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.integrations[key]; old != nil {
-		s.unrefLocked(old)
-	}
 	delete(s.integrations, key)
 }
 
@@ -193,24 +183,6 @@ func (s *store) linkedKey(key types.NamespacedName, pr itemKey) (string, bool) {
 	return v, ok
 }
 
-// referrersOf returns the integrations whose secrets live in the Secret:
-// those that name it, and the one it is an owned Secret of.
-func (s *store) referrersOf(secret types.NamespacedName) []types.NamespacedName {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	keys := slices.Clone(s.referrers[secret])
-	if s.mirrorNamespace != "" {
-		return keys
-	}
-	if name, ok := webhooksecret.IntegrationOf(secret.Name); ok {
-		key := types.NamespacedName{Namespace: secret.Namespace, Name: name}
-		if _, known := s.integrations[key]; known && !slices.Contains(keys, key) {
-			keys = append(keys, key)
-		}
-	}
-	return keys
-}
-
 // keys returns every known integration.
 func (s *store) keys() []types.NamespacedName {
 	s.mu.RLock()
@@ -220,28 +192,4 @@ func (s *store) keys() []types.NamespacedName {
 		keys = append(keys, k)
 	}
 	return keys
-}
-
-// secretRef is the Secret in names that referrers holds: its user's
-// Secret, or in the split layout its mirror.
-func (s *store) secretRef(in *integration) types.NamespacedName {
-	if s.mirrorNamespace != "" {
-		return types.NamespacedName{Namespace: s.mirrorNamespace, Name: webhooksecret.MirrorName(in.uid)}
-	}
-	return types.NamespacedName{Namespace: in.key.Namespace, Name: in.secretName}
-}
-
-func (s *store) refLocked(in *integration) {
-	ref := s.secretRef(in)
-	s.referrers[ref] = append(s.referrers[ref], in.key)
-}
-
-func (s *store) unrefLocked(in *integration) {
-	ref := s.secretRef(in)
-	keys := slices.DeleteFunc(s.referrers[ref], func(k types.NamespacedName) bool { return k == in.key })
-	if len(keys) == 0 {
-		delete(s.referrers, ref)
-		return
-	}
-	s.referrers[ref] = keys
 }

@@ -3,6 +3,7 @@ package webhookserver
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -12,39 +13,54 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/scheme"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
-func storedIntegration(namespace, name, secret string) *integration {
-	return newIntegration(&hookv1.GitHubIntegration{
+func integrationObject(namespace, name, secret string) *hookv1.GitHubIntegration {
+	return &hookv1.GitHubIntegration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID("uid-" + name)},
 		Spec:       hookv1.GitHubIntegrationSpec{SecretRef: hookv1.SecretReference{Name: secret}},
-	})
-}
-
-func sortedReferrers(s *store, namespace, name string) []types.NamespacedName {
-	keys := s.referrersOf(types.NamespacedName{Namespace: namespace, Name: name})
-	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
-	})
-	return keys
+	}
 }
 
 // A change of a Secret re-reads the secrets of every integration that
-// reads it: those that name it (several may share one), and the one whose
-// applied or previous Secret it is; no other.
+// reads it: those that name it (several may share one; found through the
+// reconciler's index), and the one whose applied or previous Secret it is;
+// no other. In the split layout, the integration a mirror names, if known
+// with the mirror's UID.
 func TestSecretChangesReachTheIntegrationsThatReadThem(t *testing.T) {
 	first, second, third := types.NamespacedName{Namespace: "team-a", Name: "first"},
 		types.NamespacedName{Namespace: "team-a", Name: "second"}, types.NamespacedName{Namespace: "team-a", Name: "third"}
-	s := newStore("")
-	s.upsert(storedIntegration("team-a", "first", "shared"))
-	s.upsert(storedIntegration("team-a", "second", "shared"))
-	s.upsert(storedIntegration("team-a", "third", "own"))
+	objs := map[types.NamespacedName]*hookv1.GitHubIntegration{
+		first: integrationObject("team-a", "first", "shared"), second: integrationObject("team-a", "second", "shared"),
+		third: integrationObject("team-a", "third", "own"),
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).
+		WithIndex(&hookv1.GitHubIntegration{}, webhooksecret.SecretRefNameField, webhooksecret.SecretRefName).
+		WithObjects(objs[first], objs[second], objs[third]).Build()
+	s := newStore()
+	for _, obj := range objs {
+		s.upsert(newIntegration(obj))
+	}
+	ctx := context.Background()
+	referrers := func(mirrorNamespace string, secret metav1.Object) []types.NamespacedName {
+		t.Helper()
+		keys, err := referrersOf(ctx, c, s, mirrorNamespace, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+			return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+		})
+		return keys
+	}
 	check := func(namespace, secret string, want ...types.NamespacedName) {
 		t.Helper()
-		if got := sortedReferrers(s, namespace, secret); !slices.Equal(got, want) {
+		if got := referrers("", &metav1.ObjectMeta{Namespace: namespace, Name: secret}); !slices.Equal(got, want) {
 			t.Errorf("a change of Secret %s/%s re-reads %v, want %v", namespace, secret, got, want)
 		}
 	}
@@ -56,31 +72,51 @@ func TestSecretChangesReachTheIntegrationsThatReadThem(t *testing.T) {
 	check("team-b", "shared")
 	check("team-a", "unrelated")
 
-	s.upsert(storedIntegration("team-a", "second", "own")) // moves to another Secret
+	// Another Secret: the index follows the integration.
+	objs[second].Spec.SecretRef.Name = "own"
+	if err := c.Update(ctx, objs[second]); err != nil {
+		t.Fatal(err)
+	}
 	check("team-a", "shared", first)
 	check("team-a", "own", second, third)
 
+	// Gone from the store (and the cache): its owned Secrets reach nothing.
 	s.remove(first)
+	if err := c.Delete(ctx, objs[first]); err != nil {
+		t.Fatal(err)
+	}
 	check("team-a", "shared")
 	check("team-a", webhooksecret.AppliedName("first"))
 
-	// The split layout's receiver reads mirrors only.
-	split := newStore("hookwarden-system")
-	split.upsert(storedIntegration("team-a", "first", "shared"))
-	if got := split.referrersOf(types.NamespacedName{Namespace: "hookwarden-system", Name: webhooksecret.MirrorName("uid-first")}); !slices.Equal(got, []types.NamespacedName{first}) {
-		t.Errorf("a change of the mirror re-reads %v, want %v", got, first)
+	// The split layout's receiver reads mirrors only: a mirror reaches the
+	// integration it names if known with its UID.
+	mirror := func(namespace string, uid types.UID, of types.NamespacedName) *metav1.ObjectMeta {
+		return &metav1.ObjectMeta{Namespace: namespace, Name: webhooksecret.MirrorName(uid),
+			Labels:      map[string]string{webhooksecret.ManagedByLabel: webhooksecret.ManagedByValue, webhooksecret.MirrorOfLabel: string(uid)},
+			Annotations: map[string]string{webhooksecret.MirrorIntegrationAnnotation: of.String()}}
 	}
-	for _, ref := range []types.NamespacedName{{Namespace: "team-a", Name: "shared"}, {Namespace: "team-a", Name: webhooksecret.AppliedName("first")}} {
-		if got := split.referrersOf(ref); len(got) != 0 {
-			t.Errorf("in the split layout a change of %s re-reads %v", ref, got)
+	for _, tc := range []struct {
+		secret *metav1.ObjectMeta
+		want   []types.NamespacedName
+	}{
+		{mirror("hookwarden-system", "uid-third", third), []types.NamespacedName{third}},
+		{mirror("hookwarden-system", "uid-of-an-earlier-third", third), nil},
+		{mirror("team-a", "uid-third", third), nil},
+		{mirror("hookwarden-system", "uid-first", first), nil},
+		{&metav1.ObjectMeta{Namespace: "team-a", Name: "own"}, nil},
+		{&metav1.ObjectMeta{Namespace: "team-a", Name: webhooksecret.AppliedName("third")}, nil},
+	} {
+		if got := referrers("hookwarden-system", tc.secret); !slices.Equal(got, tc.want) {
+			t.Errorf("split layout: a change of %s/%s re-reads %v, want %v", tc.secret.Namespace, tc.secret.Name, got, tc.want)
 		}
 	}
 }
 
 // TestStoreMemoryPerIntegration: what the receiver keeps per integration
-// (its copy of what it reads of the integration, its webhook secrets, and
-// the Secret it reads them from) stays small, as it is held for every
-// integration in the cluster (docs/performance.md, "Memory").
+// (its copy of what it reads of the integration and its webhook secrets;
+// which integrations read a Secret it asks the reconciler's index) stays
+// small, as it is held for every integration in the cluster
+// (docs/performance.md, "Memory").
 func TestStoreMemoryPerIntegration(t *testing.T) {
 	const n = 10_000
 	objs := make([]*hookv1.GitHubIntegration, n)
@@ -92,7 +128,7 @@ func TestStoreMemoryPerIntegration(t *testing.T) {
 		}
 	}
 	secret := []byte("webhook-secret-of-an-integration")
-	s := newStore("")
+	s := newStore()
 	before := heapInUse()
 	for _, obj := range objs {
 		key := client.ObjectKeyFromObject(obj)
@@ -101,8 +137,8 @@ func TestStoreMemoryPerIntegration(t *testing.T) {
 	}
 	perIntegration := float64(heapInUse()-before) / n
 	t.Logf("receiver store: %.0f bytes of heap per integration", perIntegration)
-	if perIntegration > 640 {
-		t.Fatalf("the receiver keeps %.0f bytes of heap per integration, want at most 640", perIntegration)
+	if perIntegration > 520 {
+		t.Fatalf("the receiver keeps %.0f bytes of heap per integration, want at most 520", perIntegration)
 	}
 	if _, ws, ok := s.lookup(client.ObjectKeyFromObject(objs[n-1])); !ok || !bytes.Equal(ws.Current, secret) {
 		t.Fatal("the last integration's webhook secret is not stored")

@@ -1,4 +1,4 @@
-package controllers
+package webhooksecret
 
 import (
 	"slices"
@@ -29,7 +29,7 @@ func TestSecretRefNameIndex(t *testing.T) {
 // namespace looks up), not also the all-namespaces value IndexField adds:
 // one set per integration instead of two.
 func TestSecretRefIndexHoldsOneValuePerIntegration(t *testing.T) {
-	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, secretRefIndexers())
+	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, SecretRefIndexers())
 	for _, gi := range []*hookv1.GitHubIntegration{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "one"}, Spec: hookv1.GitHubIntegrationSpec{SecretRef: hookv1.SecretReference{Name: "github"}}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "two"}, Spec: hookv1.GitHubIntegrationSpec{SecretRef: hookv1.SecretReference{Name: "github"}}},
