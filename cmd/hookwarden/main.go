@@ -110,8 +110,9 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	given, err := ApplyEnv(fs, os.LookupEnv)
+	var warnings []string
 	if err == nil {
-		err = opts.CheckGiven(given)
+		warnings, err = opts.CheckGiven(given)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hookwarden:", err)
@@ -121,6 +122,9 @@ func run(args []string, stderr io.Writer) int {
 	defer flushLog()
 	ctrl.SetLogger(logger)
 	log := ctrl.Log.WithName("setup")
+	for _, w := range warnings {
+		log.Info("Ignoring a setting: " + w)
+	}
 
 	ctx := ctrl.SetupSignalHandler()
 	cfg, err := ctrl.GetConfig()

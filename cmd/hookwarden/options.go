@@ -263,19 +263,32 @@ var readBy = map[string]string{
 	"status-write-rate":               ComponentReceiver,
 }
 
+// givenByEarlierManifests are the receiver's settings that the split
+// layout's controller was given by the manifests of earlier releases, which
+// it ignored: a controller upgraded before its manifests still starts, and
+// warns.
+var givenByEarlierManifests = []string{"receiver-bind-address", "trusted-proxies"}
+
 // CheckGiven refuses the flags given (where, from ApplyEnv) that no
 // component of this process reads: in the split layout a receiver limit
 // given to the controller, or a reconciler setting given to the receiver,
-// would otherwise do nothing without a word.
-func (o *Options) CheckGiven(given map[string]string) error {
+// would otherwise do nothing without a word. Those of
+// givenByEarlierManifests are warnings instead.
+func (o *Options) CheckGiven(given map[string]string) (warnings []string, _ error) {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(given)) {
-		if c, ok := readBy[name]; ok && !o.runs(c) {
-			errs = append(errs, fmt.Errorf("%s: only the %s reads it, and this process runs --components=%s: give it to the %s's Deployment instead",
-				given[name], c, strings.Join(o.Components, ","), c))
+		c, ok := readBy[name]
+		if !ok || o.runs(c) {
+			continue
 		}
+		problem := fmt.Sprintf("%s: only the %s reads it, and this process runs --components=%s", given[name], c, strings.Join(o.Components, ","))
+		if c == ComponentReceiver && slices.Contains(givenByEarlierManifests, name) {
+			warnings = append(warnings, problem+": it is ignored; remove it (the manifests of this release do not set it)")
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: give it to the %s's Deployment instead", problem, c))
 	}
-	return errors.Join(errs...)
+	return warnings, errors.Join(errs...)
 }
 
 // Validate reports options that cannot work, saying what to fix.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -31,7 +32,13 @@ func parse(t *testing.T, args []string, env map[string]string) (Options, error) 
 	if err != nil {
 		return o, err
 	}
-	return o, o.CheckGiven(given)
+	warnings, err := o.CheckGiven(given)
+	if err == nil && len(warnings) > 0 {
+		// parse's callers take no warning: those that expect one call
+		// CheckGiven themselves.
+		return o, fmt.Errorf("warnings: %s", strings.Join(warnings, "; "))
+	}
+	return o, err
 }
 
 func TestFlagsAndEnv(t *testing.T) {
@@ -248,10 +255,10 @@ func TestFlagsOfAnotherComponentAreRefused(t *testing.T) {
 		env  map[string]string
 		want []string // in the error, in order; none: no error
 	}{
-		{args: []string{"--components=controller", "--receiver-bind-address=:9292"},
-			want: []string{"--receiver-bind-address: only the receiver reads it", "--components=controller", "receiver's Deployment"}},
-		{args: []string{"--components=controller"}, env: map[string]string{"HOOKWARDEN_TRUSTED_PROXIES": "10.0.0.0/8"},
-			want: []string{"HOOKWARDEN_TRUSTED_PROXIES: only the receiver reads it"}},
+		{args: []string{"--components=controller", "--receiver-max-inflight=1024"},
+			want: []string{"--receiver-max-inflight: only the receiver reads it", "--components=controller", "receiver's Deployment"}},
+		{args: []string{"--components=controller"}, env: map[string]string{"HOOKWARDEN_ALLOWED_SOURCE_CIDRS": "github"},
+			want: []string{"HOOKWARDEN_ALLOWED_SOURCE_CIDRS: only the receiver reads it"}},
 		{args: []string{"--components=receiver", "--max-concurrent-reconciles=4", "--leader-elect"},
 			want: []string{"--leader-elect: only the controller reads it", "--max-concurrent-reconciles: only the controller reads it", "controller's Deployment"}},
 		{env: map[string]string{"HOOKWARDEN_COMPONENTS": "receiver", "HOOKWARDEN_PUBLIC_URL": "https://hooks.example.com"},
@@ -282,6 +289,44 @@ func TestFlagsOfAnotherComponentAreRefused(t *testing.T) {
 			}
 			rest = rest[i+len(w):]
 		}
+	}
+}
+
+// TestEarlierManifestsStillStartTheController: the receiver's settings
+// the split layout's controller got from the manifests of earlier releases
+// are ignored with a warning, not refused, so an image upgraded before its
+// manifests still starts; any other setting of the receiver is refused
+// with them.
+func TestEarlierManifestsStillStartTheController(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "hookwarden-system")
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
+	o.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--leader-elect", "--receiver-bind-address=:9292", "--components=controller"}); err != nil {
+		t.Fatal(err)
+	}
+	given, err := ApplyEnv(fs, func(k string) (string, bool) {
+		return "10.0.0.0/8", k == "HOOKWARDEN_TRUSTED_PROXIES"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := o.CheckGiven(given)
+	if err != nil {
+		t.Fatalf("the earlier manifests' controller is refused: %v", err)
+	}
+	want := []string{"--receiver-bind-address: only the receiver reads it", "HOOKWARDEN_TRUSTED_PROXIES: only the receiver reads it"}
+	if len(warnings) != len(want) {
+		t.Fatalf("warnings %q, want one for each of %q", warnings, want)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(warnings[i], w) || !strings.Contains(warnings[i], "ignored; remove it") {
+			t.Errorf("warning %q, want it to start %q and say it is ignored", warnings[i], w)
+		}
+	}
+	given["receiver-cert-dir"] = "--receiver-cert-dir"
+	if _, err := o.CheckGiven(given); err == nil || !strings.Contains(err.Error(), "--receiver-cert-dir") {
+		t.Errorf("another receiver flag beside them: error %v, want it refused", err)
 	}
 }
 
