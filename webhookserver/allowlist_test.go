@@ -9,9 +9,8 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/hookwarden/hookwarden/internal/githubsim"
-
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/githubsim"
 )
 
 // TestAllowedSourcesFromGitHubMeta: with --allowed-source-cidrs=github the

@@ -18,10 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
-
-	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // benchSizes are the payload sizes of the throughput targets in docs/performance.md.

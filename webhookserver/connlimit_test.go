@@ -16,7 +16,6 @@ import (
 	"time"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-
 	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 )

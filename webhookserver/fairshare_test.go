@@ -10,7 +10,6 @@ import (
 	"time"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 

@@ -22,9 +22,8 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/logging"
-
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/logging"
 )
 
 // TestAnswers checks every answer of docs/receiver.md: status code, JSON body and what

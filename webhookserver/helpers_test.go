@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/testenv"
 
 	"github.com/go-logr/logr"
@@ -24,10 +26,6 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-
-	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 const (

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-
 	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 

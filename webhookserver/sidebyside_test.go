@@ -30,10 +30,9 @@ import (
 
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/hookwarden/hookwarden/internal/delivery"
 	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
-
-	"github.com/hookwarden/hookwarden/internal/delivery"
 )
 
 // The side-by-side benchmark of docs/performance.md (`make bench`): the receiver, a bare
