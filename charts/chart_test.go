@@ -36,6 +36,11 @@ const (
 
 var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "hookwarden")
 
+// receiverValues are everything's receiver values: its own flags and
+// variables in the split layout only (the single layout refuses them).
+var receiverValues = map[string]map[string]any{"single": {}, "split": {"extraArgs": []any{"--receiver-max-inflight=1024"},
+	"extraEnv": []any{map[string]any{"name": "HOOKWARDEN_RECEIVER_DEDUPE_SIZE", "value": "1000"}}}}
+
 // extraArgs are the flags everything gives the manager: in the split
 // layout a flag of the controller, which refuses the receiver's.
 var extraArgs = map[string][]any{"single": {"--receiver-max-inflight=1024"}, "split": {"--max-concurrent-reconciles=64"}}
@@ -51,8 +56,7 @@ func everything(layout string) map[string]any {
 		"extraCA":            map[string]any{"pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
 		"extraArgs":          extraArgs[layout],
 		"allowedSourceCIDRs": "github",
-		"receiver": map[string]any{"extraArgs": []any{"--receiver-max-inflight=1024"},
-			"extraEnv": []any{map[string]any{"name": "HOOKWARDEN_RECEIVER_DEDUPE_SIZE", "value": "1000"}}},
+		"receiver":           receiverValues[layout],
 		"ingress": map[string]any{"enabled": true, "className": "nginx",
 			"tls": []any{map[string]any{"hosts": []any{"hooks.example.com"}, "secretName": "receiver-tls"}}},
 		"httpRoute": map[string]any{"enabled": true,
@@ -408,6 +412,9 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		"an unknown layout": {
 			map[string]any{"layout": "both"},
 			"set it to single (one Deployment) or split"},
+		"the split receiver's flags in the single layout": {
+			map[string]any{"receiver": map[string]any{"extraArgs": []any{"--receiver-max-inflight=1024"}}},
+			"receiver.extraArgs and receiver.extraEnv are for layout: split"},
 		"route without a Gateway": {
 			map[string]any{"httpRoute": map[string]any{"enabled": true}},
 			"httpRoute.parentRefs is required"},

@@ -39,6 +39,11 @@ func TestCommandLine(t *testing.T) {
 		{"a flag the process's components do not read is refused", []string{"--components=controller", "--allowed-source-cidrs=github"},
 			map[string]string{"POD_NAMESPACE": "hookwarden-system"}, 2, nil,
 			[]string{"--allowed-source-cidrs: only the receiver reads it, and this process runs --components=controller"}, []string{"Starting manager"}},
+		{"the earlier manifests' receiver settings do not stop the controller", []string{"--components=controller", "--receiver-bind-address=:9292"},
+			// Exit 1: it goes on to the kubeconfig, which is missing; a
+			// refusal would exit 2 and say so on stderr.
+			map[string]string{"POD_NAMESPACE": "hookwarden-system", "HOOKWARDEN_TRUSTED_PROXIES": "10.0.0.0/8"}, 1, nil,
+			nil, []string{"only the receiver reads it"}},
 		{"bad send flag names the form", []string{"send", "--timeout=forever"}, nil, 2, nil,
 			[]string{"-timeout: want a duration such as 30s"}, nil},
 		{"completion needs a shell", []string{"completion"}, nil, 2, nil, []string{"give one shell (bash, zsh, fish)"}, nil},

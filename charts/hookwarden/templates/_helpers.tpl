@@ -59,5 +59,5 @@ app.kubernetes.io/component: receiver
 {{- end -}}
 
 {{- define "hookwarden.split" -}}
-{{- if eq .Values.layout "split" }}true{{ else if ne .Values.layout "single" }}{{ fail (printf "layout is %q: set it to single (one Deployment) or split (the receiver as its own Deployment, holding no GitHub token)" .Values.layout) }}{{ end -}}
+{{- if eq .Values.layout "split" }}true{{ else if ne .Values.layout "single" }}{{ fail (printf "layout is %q: set it to single (one Deployment) or split (the receiver as its own Deployment, holding no GitHub token)" .Values.layout) }}{{ else if or .Values.receiver.extraArgs .Values.receiver.extraEnv }}{{ fail "receiver.extraArgs and receiver.extraEnv are for layout: split, where the receiver is a Deployment of its own; with layout: single give them in extraArgs and extraEnv" }}{{ end -}}
 {{- end -}}
