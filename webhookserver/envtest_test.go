@@ -42,6 +42,9 @@ type receiver struct {
 	statusPatches atomic.Int64
 	// conflicts counts the patches that lost an optimistic lock race.
 	conflicts atomic.Int64
+	// secretReads counts the Secrets the receiver read from the API
+	// server, by namespace/name.
+	secretReads *readCounter
 }
 
 // startReceiver starts a manager configured as main configures it (Secrets
@@ -75,12 +78,12 @@ func launchReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 			t.Fatal(err)
 		}
 	}
-	rcv := &receiver{}
+	rcv := &receiver{secretReads: &readCounter{Reader: mgr.GetAPIReader(), reads: map[types.NamespacedName]int{}}}
 	counted := countingStatusClient{StatusClient: mgr.GetClient(), patches: &rcv.statusPatches, conflicts: &rcv.conflicts}
 	opts.BindAddress = "127.0.0.1:0"
 	rcv.server, err = newServer(opts, serverDeps{
 		cache:     mgr.GetCache(),
-		apiReader: mgr.GetAPIReader(),
+		apiReader: rcv.secretReads,
 		statusCli: counted,
 		events:    mgr.GetEventRecorder(eventRecorderName),
 		log:       log.WithName("receiver"),
@@ -112,6 +115,29 @@ func launchReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 	}
 	rcv.url = scheme + rcv.server.Addr()
 	return rcv
+}
+
+// readCounter counts the Secrets read through it.
+type readCounter struct {
+	client.Reader
+	mu    sync.Mutex
+	reads map[types.NamespacedName]int
+}
+
+func (r *readCounter) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*corev1.Secret); ok {
+		r.mu.Lock()
+		r.reads[key]++
+		r.mu.Unlock()
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// of is how often the Secret key was read.
+func (r *readCounter) of(key types.NamespacedName) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reads[key]
 }
 
 // countingStatusClient counts the status patches sent through it.
@@ -679,6 +705,38 @@ func TestSecretsFollowTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyAnswered(t, "expired previous secret refused", http.StatusUnauthorized, func() (int, string) { return send(testSecret) })
+}
+
+// TestStartReadsEachSecretOnce starts the receiver beside integrations that
+// already exist: it is ready only once the webhook secret of each was read,
+// and it reads each Secret once, not once for its start and again for the
+// informer's initial list of the integrations.
+func TestStartReadsEachSecretOnce(t *testing.T) {
+	var keys []types.NamespacedName
+	for range 3 {
+		keys = append(keys, newIntegrationWithSecret(t, nil))
+	}
+	rcv := startReceiver(t, Options{}, logr.Discard())
+	for _, key := range keys {
+		if st := rcv.server.store.secretsOf(key); st == nil || len(st.secrets.Current) == 0 {
+			t.Errorf("%s: ready before its webhook secret was read", key)
+		}
+	}
+	// A second read would come from the queue: let it drain, and its
+	// workers finish what they took.
+	eventually(t, 10*time.Second, "secret queue drained", func() error {
+		if n := rcv.server.secretQ.Len(); n > 0 {
+			return fmt.Errorf("%d integrations queued", n)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	for _, key := range keys {
+		secret := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
+		if n := rcv.secretReads.of(secret); n != 1 {
+			t.Errorf("Secret %s read %d times from the receiver's start, want once", secret, n)
+		}
+	}
 }
 
 // TestLogsAndEventsRevealNothing runs deliveries, bad signatures and a

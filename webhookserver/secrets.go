@@ -128,22 +128,57 @@ func metaOf(obj any) metav1.Object {
 	return m
 }
 
-// loadAllSecrets reads the secrets of every integration known at start, so
-// the receiver is ready only when it can validate their deliveries.
+// loadAllSecrets returns once the webhook secrets of every integration
+// known at start were read (or their read failed and was queued again), so
+// the receiver is ready only when it can validate their deliveries. The
+// secret queue reads them: the informer's initial list has already queued
+// each integration (onIntegration), and reading them here as well would
+// read every Secret twice at each start.
 func (s *Server) loadAllSecrets(ctx context.Context) {
 	keys := s.store.keys()
-	sem := make(chan struct{}, secretWorkers)
-	var wg sync.WaitGroup
+	pending := newPendingLoads(keys)
+	s.pending.Store(pending)
 	for _, key := range keys {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.refreshSecrets(ctx, key); err != nil {
-				s.secretQ.AddRateLimited(key)
-			}
-		})
+		s.secretQ.Add(key)
 	}
-	wg.Wait()
+	go s.runSecretWorkers(ctx)
+	select {
+	case <-pending.done:
+	case <-ctx.Done():
+	}
+	s.pending.Store(nil)
+}
+
+// pendingLoads are the integrations known at start whose webhook secrets
+// were not read yet.
+type pendingLoads struct {
+	mu   sync.Mutex
+	keys map[types.NamespacedName]struct{}
+	done chan struct{}
+}
+
+func newPendingLoads(keys []types.NamespacedName) *pendingLoads {
+	p := &pendingLoads{keys: make(map[types.NamespacedName]struct{}, len(keys)), done: make(chan struct{})}
+	for _, key := range keys {
+		p.keys[key] = struct{}{}
+	}
+	if len(p.keys) == 0 {
+		close(p.done)
+	}
+	return p
+}
+
+// read notes that key's secrets were read, or their read was tried.
+func (p *pendingLoads) read(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.keys[key]; !ok {
+		return
+	}
+	delete(p.keys, key)
+	if len(p.keys) == 0 {
+		close(p.done)
+	}
 }
 
 // runSecretWorkers re-reads secrets as integrations and Secrets change.
@@ -164,6 +199,9 @@ func (s *Server) runSecretWorkers(ctx context.Context) {
 					s.secretQ.AddRateLimited(key)
 				} else {
 					s.secretQ.Forget(key)
+				}
+				if p := s.pending.Load(); p != nil {
+					p.read(key)
 				}
 				s.secretQ.Done(key)
 			}

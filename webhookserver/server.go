@@ -102,6 +102,9 @@ type Server struct {
 	buffers *bodyBuffers
 	secretQ workqueue.TypedRateLimitingInterface[types.NamespacedName]
 
+	// pending is, while the receiver starts, the integrations whose
+	// webhook secrets were not read yet.
+	pending       atomic.Pointer[pendingLoads]
 	addr          atomic.Pointer[string]
 	secretsLoaded atomic.Bool
 }
@@ -224,6 +227,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("receiver: caches did not sync")
 	}
 	s.loadAllSecrets(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
 	s.secretsLoaded.Store(true)
 
 	var lc net.ListenConfig
@@ -244,7 +250,6 @@ func (s *Server) Start(ctx context.Context) error {
 
 	stopWork := s.startWorkers(ctx)
 	defer stopWork()
-	go s.runSecretWorkers(ctx)
 	go s.rejects.run(ctx)
 	go s.allowlist.run(ctx)
 
