@@ -81,7 +81,7 @@ func (h *harness) verifyingReceiver() {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
-		l, err := webhooksecret.Load(r.Context(), env.Client, ns, name, gi.UID, gi.Spec.SecretRef.Name, gi.GetWebhookSecretKey(), nil)
+		l, err := webhooksecret.Load(r.Context(), env.Client, ns, name, gi.UID, gi.Spec.SecretRef.Name, gi.GetWebhookSecretKey(), nil, nil)
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return

@@ -739,6 +739,85 @@ func TestStartReadsEachSecretOnce(t *testing.T) {
 	}
 }
 
+// TestSecretReadsFollowChanges: the receiver reads again only the Secret
+// that changed, not every Secret of the integration, and what it keeps from
+// before is still accepted.
+func TestSecretReadsFollowChanges(t *testing.T) {
+	ctx := context.Background()
+	key := newIntegrationWithSecret(t, nil)
+	// As the reconciler leaves them: the integration's Secret labelled, and
+	// the applied Secret, holding the same secret.
+	user := &corev1.Secret{}
+	userKey := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
+	if err := env.Client.Get(ctx, userKey, user); err != nil {
+		t.Fatal(err)
+	}
+	user.Labels = map[string]string{webhooksecret.ReferencedLabel: webhooksecret.ReferencedValue}
+	if err := env.Client.Update(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	applied := ownedSecret(t, key, webhooksecret.NewApplied(key.Namespace, key.Name, []byte(testSecret), time.Now()))
+	if err := env.Client.Create(ctx, applied); err != nil {
+		t.Fatal(err)
+	}
+	appliedKey := client.ObjectKeyFromObject(applied)
+	previousKey := types.NamespacedName{Namespace: key.Namespace, Name: webhooksecret.PreviousName(key.Name)}
+
+	rcv := startReceiver(t, Options{}, logr.Discard())
+	body := []byte(pushExample)
+	send := func(secret string) (int, string) {
+		return post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(secret), body), testHookID)
+	}
+	settle := func() {
+		t.Helper()
+		eventually(t, 10*time.Second, "secret queue drained", func() error {
+			if n := rcv.server.secretQ.Len(); n > 0 {
+				return fmt.Errorf("%d integrations queued", n)
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
+	}
+	wantReads := func(when string, user, applied, previous int) {
+		t.Helper()
+		for _, c := range []struct {
+			key  types.NamespacedName
+			want int
+		}{{userKey, user}, {appliedKey, applied}, {previousKey, previous}} {
+			if got := rcv.secretReads.of(c.key); got != c.want {
+				t.Errorf("%s: Secret %s read %d times, want %d", when, c.key.Name, got, c.want)
+			}
+		}
+	}
+	// The watch's first list of the labelled Secrets queues the
+	// integration again: nothing changed since it was read.
+	settle()
+	wantReads("after the start", 1, 1, 0)
+
+	const previousSecret = "previous-secret-0123456789abcdef"
+	if err := env.Client.Create(ctx, ownedSecret(t, key, webhooksecret.NewPrevious(key.Namespace, key.Name,
+		[]byte(previousSecret), time.Now().Add(time.Hour), time.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyAnswered(t, "previous secret accepted", http.StatusOK, func() (int, string) { return send(previousSecret) })
+	settle()
+	wantReads("after the previous Secret came", 1, 1, 1)
+
+	const rotated = "rotated-secret-abcdef0123456789"
+	user.Data["webhook_secret"] = []byte(rotated)
+	if err := env.Client.Update(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyAnswered(t, "rotated secret accepted", http.StatusOK, func() (int, string) { return send(rotated) })
+	settle()
+	wantReads("after the integration's Secret changed", 2, 1, 1)
+	for _, secret := range []string{testSecret, previousSecret} {
+		if code, answer := send(secret); code != http.StatusOK {
+			t.Errorf("a secret kept from an earlier read answered %d %s", code, answer)
+		}
+	}
+}
+
 // TestLogsAndEventsRevealNothing runs deliveries, bad signatures and a
 // rotation with every log line captured, and checks that neither the logs
 // nor the Events hold the token, a webhook secret or payload content, while

@@ -260,3 +260,12 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 	t.Helper()
 	testenv.Eventually(t, timeout, what, cond)
 }
+
+// setSecrets stores st as the secrets of the integration key, if known.
+func (s *store) setSecrets(key types.NamespacedName, st *secretState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.integrations[key]; in != nil {
+		in.secrets = st
+	}
+}

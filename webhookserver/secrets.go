@@ -1,6 +1,7 @@
 package webhookserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -212,7 +213,7 @@ func (s *Server) runSecretWorkers(ctx context.Context) {
 
 // refreshSecrets reads and stores one integration's webhook secrets.
 func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) error {
-	in, _, ok := s.store.lookup(key)
+	in, known, ok := s.store.forRead(key)
 	if !ok {
 		return nil
 	}
@@ -222,7 +223,7 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 		l, err = webhooksecret.LoadMirror(ctx, s.cache, s.opts.MirrorNamespace, in.uid)
 	} else {
 		l, err = webhooksecret.Load(ctx, s.apiReader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey,
-			s.secretMayExist(ctx, in.key.Namespace))
+			s.cachedVersion(ctx, in.key.Namespace), known.loaded())
 	}
 	if err != nil {
 		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())
@@ -230,22 +231,27 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 	}
 	st := secretStateOf(l)
 	st.logProblem(s.log, key.String())
-	s.store.setSecrets(key, st)
+	s.store.setSecretsRead(in, st)
 	s.acknowledge(in, l)
 	return nil
 }
 
-// secretMayExist reports whether a labelled Secret of that name in
-// namespace may exist, from the cache of their metadata that watch fills:
-// an owned Secret missing there is not read, and the watch reports it when
-// it comes (onSecret loads its integration again). Any answer of the cache
-// but "not found" means read it.
-func (s *Server) secretMayExist(ctx context.Context, namespace string) func(name string) bool {
-	return func(name string) bool {
+// cachedVersion answers from the cache of the labelled Secrets' metadata
+// that watch fills (webhooksecret.CachedVersion): an owned Secret missing
+// there is not read, and the watch reports it when it comes (onSecret loads
+// its integration again); a Secret there at the version read before is not
+// read again. Any answer of the cache but "not found" means it may exist.
+func (s *Server) cachedVersion(ctx context.Context, namespace string) webhooksecret.CachedVersion {
+	return func(name string) (uint64, bool) {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err := s.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m)
-		return !apierrors.IsNotFound(err)
+		switch err := s.cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); {
+		case apierrors.IsNotFound(err):
+			return 0, false
+		case err != nil:
+			return 0, true
+		}
+		return webhooksecret.ParseVersion(m.ResourceVersion), true
 	}
 }
 
@@ -277,6 +283,19 @@ type secretState struct {
 	// applied secret (or the previous one, until it expires) is still
 	// accepted; never a value.
 	degraded string
+	// versions are those of the Secrets read: the next read takes from
+	// here what did not change.
+	versions webhooksecret.Versions
+}
+
+// loaded is what st was made of, for the next read; nil for nil.
+func (st *secretState) loaded() *webhooksecret.Loaded {
+	if st == nil {
+		return nil
+	}
+	return &webhooksecret.Loaded{Current: st.secrets.Current, CurrentProblem: cmp.Or(st.problem, st.degraded),
+		Applied: st.secrets.Applied, Previous: st.secrets.Previous, PreviousExpires: st.secrets.PreviousExpires,
+		Versions: st.versions}
 }
 
 // logProblem logs what is wrong with the integration's webhook secret, if
@@ -311,7 +330,7 @@ func (st *secretState) logProblem(log logr.Logger, integration string) {
 // secret, so the hooks still sign with the applied one.
 func secretStateOf(l webhooksecret.Loaded) *secretState {
 	st := &secretState{secrets: delivery.Secrets{Current: l.Current, Applied: l.Applied, Previous: l.Previous,
-		PreviousExpires: l.PreviousExpires}}
+		PreviousExpires: l.PreviousExpires}, versions: l.Versions}
 	switch {
 	case l.CurrentProblem == "":
 	case st.secrets.Usable(time.Now()):

@@ -9,6 +9,7 @@ import (
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // integration is what the receiver needs of a GitHubIntegration, copied out
@@ -137,11 +138,26 @@ func (s *store) upsert(in *integration) (secretChanged bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.integrations[in.key]
+	changed := old == nil || !old.sameSource(in)
 	if old != nil {
 		in.secrets = old.secrets
+		if changed && in.secrets != nil && in.secrets.versions != (webhooksecret.Versions{}) {
+			// Still accepted until read again, but read from another
+			// Secret, key or integration: the next read takes nothing
+			// from them.
+			st := *in.secrets
+			st.versions = webhooksecret.Versions{}
+			in.secrets = &st
+		}
 	}
 	s.integrations[in.key] = in
-	return old == nil || old.secretName != in.secretName || old.secretKey != in.secretKey || old.uid != in.uid
+	return changed
+}
+
+// sameSource reports whether in and o read their webhook secrets from the
+// same Secret and key, as the same integration.
+func (in *integration) sameSource(o *integration) bool {
+	return in.secretName == o.secretName && in.secretKey == o.secretKey && in.uid == o.uid
 }
 
 // remove forgets an integration and its secrets.
@@ -151,13 +167,27 @@ func (s *store) remove(key types.NamespacedName) {
 	delete(s.integrations, key)
 }
 
-// setSecrets stores the secrets read for an integration still known.
-func (s *store) setSecrets(key types.NamespacedName, st *secretState) {
+// setSecretsRead stores the secrets read for from, an integration still
+// known with the same Secret and key; otherwise they were read from what it
+// no longer references, and the read its change queued replaces them.
+func (s *store) setSecretsRead(from *integration, st *secretState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if in := s.integrations[key]; in != nil {
+	if in := s.integrations[from.key]; in != nil && in.sameSource(from) {
 		in.secrets = st
 	}
+}
+
+// forRead returns the integration and its secrets as last read, for the
+// next read: secrets whose versions are those of its Secret and key.
+func (s *store) forRead(key types.NamespacedName) (*integration, *secretState, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	in, ok := s.integrations[key]
+	if !ok {
+		return nil, nil, false
+	}
+	return in, in.secrets, true
 }
 
 // secretsOf is what the integration's webhook secrets were last read

@@ -145,3 +145,62 @@ func TestStoreMemoryPerIntegration(t *testing.T) {
 	}
 	runtime.KeepAlive(objs)
 }
+
+// TestReadsOfAnotherSourceAreNotReused: what was read for an integration is
+// taken up by its next read only while it references the same Secret and
+// key, as the same object: a change of either keeps the secrets accepted
+// until read again, but not their versions, and a read that finishes after
+// such a change is not stored.
+func TestReadsOfAnotherSourceAreNotReused(t *testing.T) {
+	read := func() *secretState {
+		return secretStateOf(webhooksecret.Loaded{Current: []byte(testSecret),
+			Versions: webhooksecret.Versions{Current: 7, Applied: 8, AppliedIsCurrent: true}})
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(gi *hookv1.GitHubIntegration)
+	}{
+		{"another Secret", func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.Name = "other" }},
+		{"another key", func(gi *hookv1.GitHubIntegration) { gi.Spec.SecretRef.WebhookSecretKey = "other" }},
+		{"recreated", func(gi *hookv1.GitHubIntegration) { gi.UID = "uid-recreated" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore()
+			gi := integrationObject("team", "hooks", "creds")
+			if !s.upsert(newIntegration(gi)) {
+				t.Fatal("a new integration was not read")
+			}
+			first, _, _ := s.forRead(types.NamespacedName{Namespace: "team", Name: "hooks"})
+			s.setSecretsRead(first, read())
+			// A change that is not of the source keeps everything.
+			gi.Spec.Events = []string{"push"}
+			if s.upsert(newIntegration(gi)) {
+				t.Error("a change of spec.events read the secrets again")
+			}
+			if _, st, _ := s.forRead(first.key); st == nil || st.versions.Current != 7 {
+				t.Fatalf("after a change of spec.events, kept %+v", st)
+			}
+
+			tc.change(gi)
+			if !s.upsert(newIntegration(gi)) {
+				t.Error("the change did not read the secrets again")
+			}
+			in, st, _ := s.forRead(first.key)
+			if st == nil || !bytes.Equal(st.secrets.Current, []byte(testSecret)) {
+				t.Errorf("the secrets read before are no longer accepted: %+v", st)
+			}
+			if st != nil && st.versions != (webhooksecret.Versions{}) {
+				t.Errorf("the next read would take from the earlier source: versions %+v", st.versions)
+			}
+			// A read for the earlier source that ends now is dropped.
+			s.setSecretsRead(first, read())
+			if _, after, _ := s.forRead(first.key); after != st {
+				t.Error("a read for what the integration no longer references was stored")
+			}
+			s.setSecretsRead(in, read())
+			if _, after, _ := s.forRead(first.key); after == st {
+				t.Error("a read for the integration as it is was not stored")
+			}
+		})
+	}
+}

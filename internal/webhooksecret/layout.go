@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -176,6 +177,40 @@ type Loaded struct {
 	// PreviousExpires; nil when there is none.
 	Previous        []byte
 	PreviousExpires time.Time
+	// Versions are what the secrets were read from: given back to the next
+	// Load of the same integration, they spare it the Secrets that did not
+	// change since.
+	Versions Versions
+}
+
+// Versions are the resourceVersions of the Secrets a Load read: the
+// integration's Secret, the applied and the previous Secret. 0 stands for a
+// Secret that was missing, not the integration's, or whose resourceVersion
+// is not a number (they are opaque to clients; the API server's are
+// numbers): such a Secret is read again each time.
+type Versions struct {
+	Current, Applied, Previous uint64
+	// AppliedIsCurrent: the applied Secret held the current secret, which
+	// Loaded.Applied does not repeat.
+	AppliedIsCurrent bool
+}
+
+// CachedVersion answers, for a Secret of the integration's namespace, what
+// the caller's cache of the labelled Secrets' metadata holds: its
+// resourceVersion as a number (0 when it is not a number, or the cache
+// cannot tell), and mayExist false only when the cache does not hold it.
+// Every owned Secret is in that cache from its creation (Labels), and its
+// arrival there makes the caller load again; the integration's own Secret
+// is there once the reconciler labelled it.
+type CachedVersion func(name string) (version uint64, mayExist bool)
+
+// ParseVersion is a resourceVersion as a number; 0 when it is not one.
+func ParseVersion(resourceVersion string) uint64 {
+	v, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // Load reads the webhook secrets of the integration namespace/integration
@@ -185,34 +220,55 @@ type Loaded struct {
 // of those names is never trusted. A missing or unusable current secret is
 // reported in CurrentProblem, not as an error.
 //
-// ownedMayExist, when not nil, says whether an owned Secret of that name
-// may exist: the caller's cache of the labelled Secrets' metadata, which
-// every owned Secret is in from its creation (Labels), and whose arrival
-// there makes the caller load again. Only those are read, so that loading
-// an integration with no rotation under way reads one Secret, not three.
-func Load(ctx context.Context, reader client.Reader, namespace, integration string, uid types.UID, secretName, key string, ownedMayExist func(name string) bool) (Loaded, error) {
+// cached, when not nil, is the caller's cache of the labelled Secrets'
+// metadata (CachedVersion). An owned Secret missing there is not read, so
+// that loading an integration with no rotation under way reads one Secret,
+// not three. known, when not nil, is what Load returned before for the same
+// integration (uid included), Secret and key: a Secret whose resourceVersion
+// the cache still shows as the one known is not read again, and its secret
+// is taken from known.
+func Load(ctx context.Context, reader client.Reader, namespace, integration string, uid types.UID, secretName, key string,
+	cached CachedVersion, known *Loaded) (Loaded, error) {
+	// unchanged reports whether the Secret name is known at version.
+	unchanged := func(name string, version uint64) bool {
+		if cached == nil || known == nil || version == 0 {
+			return false
+		}
+		v, _ := cached(name)
+		return v == version
+	}
+
 	var l Loaded
-	current := &corev1.Secret{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, current)
-	switch {
-	case apierrors.IsNotFound(err):
-		l.CurrentProblem = fmt.Sprintf("Secret %q not found", secretName)
-	case err != nil:
-		return Loaded{}, fmt.Errorf("get Secret %s/%s: %w", namespace, secretName, err)
-	default:
-		value, ok := current.Data[key]
-		if !ok {
-			l.CurrentProblem = fmt.Sprintf("Secret %q has no key %q", secretName, key)
-		} else if err := Validate(key, value); err != nil {
-			l.CurrentProblem = fmt.Sprintf("Secret %q: %v", secretName, err)
-		} else {
-			l.Current = value
+	if unchanged(secretName, known.versionsOrZero().Current) {
+		l.Current, l.CurrentProblem, l.Versions.Current = known.Current, known.CurrentProblem, known.Versions.Current
+	} else {
+		current := &corev1.Secret{}
+		err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, current)
+		switch {
+		case apierrors.IsNotFound(err):
+			l.CurrentProblem = fmt.Sprintf("Secret %q not found", secretName)
+		case err != nil:
+			return Loaded{}, fmt.Errorf("get Secret %s/%s: %w", namespace, secretName, err)
+		default:
+			l.Versions.Current = ParseVersion(current.ResourceVersion)
+			value, ok := current.Data[key]
+			if !ok {
+				l.CurrentProblem = fmt.Sprintf("Secret %q has no key %q", secretName, key)
+			} else if err := Validate(key, value); err != nil {
+				l.CurrentProblem = fmt.Sprintf("Secret %q: %v", secretName, err)
+			} else {
+				l.Current = value
+			}
 		}
 	}
 
+	// owned reads an owned Secret, nil when missing or not the
+	// integration's.
 	owned := func(name string) (*corev1.Secret, error) {
-		if ownedMayExist != nil && !ownedMayExist(name) {
-			return nil, nil
+		if cached != nil {
+			if _, mayExist := cached(name); !mayExist {
+				return nil, nil
+			}
 		}
 		s := &corev1.Secret{}
 		err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s)
@@ -227,19 +283,49 @@ func Load(ctx context.Context, reader client.Reader, namespace, integration stri
 		}
 		return s, nil
 	}
-	applied, err := owned(AppliedName(integration))
-	if err != nil {
-		return Loaded{}, err
+
+	var applied []byte
+	if unchanged(AppliedName(integration), known.versionsOrZero().Applied) {
+		applied, l.Versions.Applied = known.Applied, known.Versions.Applied
+		if known.Versions.AppliedIsCurrent {
+			applied = known.Current
+		}
+	} else {
+		s, err := owned(AppliedName(integration))
+		if err != nil {
+			return Loaded{}, err
+		}
+		if s != nil {
+			applied, l.Versions.Applied = Value(s), ParseVersion(s.ResourceVersion)
+		}
 	}
-	if value := Value(applied); len(value) > 0 && !bytes.Equal(value, l.Current) {
-		l.Applied = value
+	if len(applied) > 0 && bytes.Equal(applied, l.Current) {
+		l.Versions.AppliedIsCurrent = true
+	} else if len(applied) > 0 {
+		l.Applied = applied
 	}
-	previous, err := owned(PreviousName(integration))
-	if err != nil {
-		return Loaded{}, err
-	}
-	if value, expires, ok := Previous(previous); ok {
-		l.Previous, l.PreviousExpires = value, expires
+
+	if unchanged(PreviousName(integration), known.versionsOrZero().Previous) {
+		l.Previous, l.PreviousExpires, l.Versions.Previous = known.Previous, known.PreviousExpires, known.Versions.Previous
+	} else {
+		s, err := owned(PreviousName(integration))
+		if err != nil {
+			return Loaded{}, err
+		}
+		if s != nil {
+			l.Versions.Previous = ParseVersion(s.ResourceVersion)
+			if value, expires, ok := Previous(s); ok {
+				l.Previous, l.PreviousExpires = value, expires
+			}
+		}
 	}
 	return l, nil
+}
+
+// versionsOrZero is l's Versions, or none for a nil l.
+func (l *Loaded) versionsOrZero() Versions {
+	if l == nil {
+		return Versions{}
+	}
+	return l.Versions
 }

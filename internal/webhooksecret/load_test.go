@@ -2,6 +2,7 @@ package webhooksecret
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -53,7 +54,11 @@ func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reads := &readsCounted{Reader: c}
-			l, err := Load(context.Background(), reads, ns, integration, uid, "creds", "webhook_secret", tc.mayExist)
+			var cached CachedVersion
+			if tc.mayExist != nil {
+				cached = func(name string) (uint64, bool) { return 0, tc.mayExist(name) }
+			}
+			l, err := Load(context.Background(), reads, ns, integration, uid, "creds", "webhook_secret", cached, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,4 +79,87 @@ func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadReadsOnlyWhatChanged: given what it loaded before, Load reads
+// again only the Secrets whose resourceVersion in the cache changed, and
+// what it takes from before is what it would have read.
+func TestLoadReadsOnlyWhatChanged(t *testing.T) {
+	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const first, second = "the-first-webhook-secret-0123456789", "the-second-webhook-secret-0123456789"
+	applied := NewApplied(ns, integration, []byte(first), time.Now())
+	applied.OwnerReferences = []metav1.OwnerReference{{APIVersion: "integrations.hookwarden.io/v1alpha1", Kind: "GitHubIntegration",
+		Name: integration, UID: uid, Controller: new(true)}}
+	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		Data: map[string][]byte{"webhook_secret": []byte(first)}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(applied, user).Build()
+	// The cache: the Secrets as they are, their versions as numbers, or
+	// not as numbers when opaque is set.
+	opaque := false
+	cached := func(name string) (uint64, bool) {
+		s := &corev1.Secret{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+			return 0, false
+		}
+		if opaque {
+			return ParseVersion("opaque-" + s.ResourceVersion), true
+		}
+		return ParseVersion(s.ResourceVersion), true
+	}
+	load := func(known *Loaded) (Loaded, []string) {
+		t.Helper()
+		reads := &readsCounted{Reader: c}
+		l, err := Load(ctx, reads, ns, integration, uid, "creds", "webhook_secret", cached, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, reads.names
+	}
+	update := func(s *corev1.Secret, value string) {
+		t.Helper()
+		if err := c.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
+			t.Fatal(err)
+		}
+		// Key ("webhook_secret") is also the key of the user's Secret here.
+		s.Data = map[string][]byte{Key: []byte(value)}
+		if err := c.Update(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(l Loaded, reads, wantReads []string, current, applied string) {
+		t.Helper()
+		if !slices.Equal(reads, wantReads) {
+			t.Errorf("read %v, want %v", reads, wantReads)
+		}
+		if string(l.Current) != current || string(l.Applied) != applied || l.CurrentProblem != "" || l.Previous != nil {
+			t.Errorf("loaded current %q, applied %q (problem %q, previous %q), want %q and %q",
+				l.Current, l.Applied, l.CurrentProblem, l.Previous, current, applied)
+		}
+	}
+
+	l, reads := load(nil)
+	want(l, reads, []string{"creds", AppliedName(integration)}, first, "")
+	if !l.Versions.AppliedIsCurrent || l.Versions.Current == 0 || l.Versions.Applied == 0 {
+		t.Errorf("versions %+v, want both Secrets' and the applied secret noted as the current one", l.Versions)
+	}
+	l, reads = load(&l)
+	want(l, reads, nil, first, "")
+
+	update(user, second)
+	l, reads = load(&l)
+	want(l, reads, []string{"creds"}, second, first)
+
+	update(applied, second)
+	l, reads = load(&l)
+	want(l, reads, []string{AppliedName(integration)}, second, "")
+
+	// Versions that are not numbers are read every time.
+	opaque = true
+	l, reads = load(&l)
+	want(l, reads, []string{"creds", AppliedName(integration)}, second, "")
 }
