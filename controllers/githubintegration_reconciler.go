@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ghclient "github.com/hookwarden/hookwarden/internal/github"
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // GitHubIntegrationReconciler reconciles GitHubIntegration objects.
@@ -41,6 +42,10 @@ type GitHubIntegrationReconciler struct {
 	// token's turn without saying so in status (see waitForFirstTurn);
 	// DefaultQuietTurnWait when zero, and none when negative.
 	QuietTurnWait time.Duration
+	// SecretPatches, when the receiver runs in the same process, learns of
+	// the label and finalizer claimSecret adds to a Secret, so that the
+	// receiver does not read the Secret again for them.
+	SecretPatches *webhooksecret.OwnPatches
 
 	// tokens remembers the token each integration last used, so the
 	// GitHub client of a token nobody uses any more is dropped.

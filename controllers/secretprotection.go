@@ -85,6 +85,8 @@ func (r *GitHubIntegrationReconciler) claimSecret(ctx context.Context, secret me
 		return fmt.Errorf("label Secret %q as referenced (%s) or protect it (finalizer %s): %w",
 			secret.GetName(), webhooksecret.ReferencedLabel, hookv1.SecretProtectionFinalizer, err)
 	}
+	// Guarded by the resourceVersion read, the patch changed metadata only.
+	r.SecretPatches.Note(client.ObjectKeyFromObject(meta), secret.GetResourceVersion(), meta.ResourceVersion)
 	secret.SetFinalizers(meta.Finalizers)
 	secret.SetLabels(meta.Labels)
 	secret.SetResourceVersion(meta.ResourceVersion)

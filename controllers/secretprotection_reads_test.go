@@ -79,3 +79,33 @@ func TestSecretProtectionReadsNoSecretWhileItIsNeeded(t *testing.T) {
 		t.Errorf("the Secret is still protected or labelled with no integration left: finalizers %v, labels %v", released.Finalizers, released.Labels)
 	}
 }
+
+// TestClaimSecretNotesItsPatch: the label and finalizer claimSecret adds
+// are told to the receiver of the same process as a change of metadata
+// only, from the version read to the version written.
+func TestClaimSecretNotesItsPatch(t *testing.T) {
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "creds"},
+		Data: map[string][]byte{"webhook_secret": []byte("the-webhook-secret-0123456789abcdef")}}
+	c := fake.NewClientBuilder().WithScheme(testenv.NewScheme()).WithObjects(secret).Build()
+	patches := webhooksecret.NewOwnPatches()
+	r := &GitHubIntegrationReconciler{Deps: Deps{Client: c, APIReader: c}, SecretPatches: patches}
+	read := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(secret), read); err != nil {
+		t.Fatal(err)
+	}
+	before := read.ResourceVersion
+	if err := r.claimSecret(ctx, read, true); err != nil {
+		t.Fatal(err)
+	}
+	after := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(secret), after); err != nil {
+		t.Fatal(err)
+	}
+	if !webhooksecret.IsReferenced(after) || after.ResourceVersion == before {
+		t.Fatalf("the Secret was not labelled: %+v", after.ObjectMeta)
+	}
+	if !patches.SameData(client.ObjectKeyFromObject(secret), webhooksecret.ParseVersion(before), webhooksecret.ParseVersion(after.ResourceVersion)) {
+		t.Errorf("the patch from version %s to %s was not noted", before, after.ResourceVersion)
+	}
+}

@@ -818,6 +818,72 @@ func TestSecretReadsFollowChanges(t *testing.T) {
 	}
 }
 
+// TestOwnPatchesSpareReads: in one process with the reconciler, the label
+// it adds to an integration's Secret when it first reads it (a metadata
+// patch guarded by the resourceVersion read) does not make the receiver
+// read the Secret again; a change it was not told of does.
+func TestOwnPatchesSpareReads(t *testing.T) {
+	ctx := context.Background()
+	key := newIntegrationWithSecret(t, nil)
+	secretKey := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
+	patches := webhooksecret.NewOwnPatches()
+	rcv := startReceiver(t, Options{SecretPatches: patches}, logr.Discard())
+	settle := func() {
+		t.Helper()
+		eventually(t, 10*time.Second, "secret queue drained", func() error {
+			if n := rcv.server.secretQ.Len(); n > 0 {
+				return fmt.Errorf("%d integrations queued", n)
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
+	}
+	settle()
+	if n := rcv.secretReads.of(secretKey); n != 1 {
+		t.Fatalf("Secret read %d times at start, want once", n)
+	}
+
+	// As the reconciler labels it. The receiver's store is held meanwhile,
+	// so that it takes the change up only once the patch was noted, as it
+	// does when the watch is slower than the reconciler.
+	func() {
+		secret := &corev1.Secret{}
+		if err := env.Client.Get(ctx, secretKey, secret); err != nil {
+			t.Fatal(err)
+		}
+		before := secret.DeepCopy()
+		secret.Labels = map[string]string{webhooksecret.ReferencedLabel: webhooksecret.ReferencedValue}
+		rcv.server.store.mu.Lock()
+		defer rcv.server.store.mu.Unlock()
+		if err := env.Client.Patch(ctx, secret, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			t.Fatal(err)
+		}
+		patches.Note(secretKey, before.ResourceVersion, secret.ResourceVersion)
+	}()
+	settle()
+	if n := rcv.secretReads.of(secretKey); n != 1 {
+		t.Errorf("Secret read %d times after hookwarden's own label, want once", n)
+	}
+	if code, answer := post(t, rcv.url, key, "push", newGUID(), []byte(pushExample),
+		delivery.Signature([]byte(testSecret), []byte(pushExample)), testHookID); code != http.StatusOK {
+		t.Errorf("the secret kept answered %d %s", code, answer)
+	}
+
+	// Someone else's change of the labelled Secret's metadata is read.
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(ctx, secretKey, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Annotations = map[string]string{"team": "payments"}
+	if err := env.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if n := rcv.secretReads.of(secretKey); n != 2 {
+		t.Errorf("Secret read %d times after a change hookwarden did not make, want twice", n)
+	}
+}
+
 // TestLogsAndEventsRevealNothing runs deliveries, bad signatures and a
 // rotation with every log line captured, and checks that neither the logs
 // nor the Events hold the token, a webhook secret or payload content, while

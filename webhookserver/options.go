@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/hookwarden/hookwarden/internal/webhooksecret"
 )
 
 // Defaults of Options. docs/receiver.md lists them with the flags that set them.
@@ -162,6 +164,11 @@ type Options struct {
 	// records each queued delivery. Tests block it to make the queue
 	// overflow deterministically; it has no flag.
 	BeforeRecord func()
+
+	// SecretPatches, in the one-process layout, are the reconciler's own
+	// metadata patches of Secrets: the receiver does not read a Secret
+	// again for them. It has no flag.
+	SecretPatches *webhooksecret.OwnPatches
 
 	// metaInterval, when set, replaces both the hourly refresh of GitHub's
 	// hooks ranges and the retry after a failed read, so that tests see a

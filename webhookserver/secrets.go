@@ -223,7 +223,7 @@ func (s *Server) refreshSecrets(ctx context.Context, key types.NamespacedName) e
 		l, err = webhooksecret.LoadMirror(ctx, s.cache, s.opts.MirrorNamespace, in.uid)
 	} else {
 		l, err = webhooksecret.Load(ctx, s.apiReader, in.key.Namespace, in.key.Name, in.uid, in.secretName, in.secretKey,
-			s.cachedVersion(ctx, in.key.Namespace), known.loaded())
+			&webhooksecret.Cache{Version: s.cachedVersion(ctx, in.key.Namespace), Patches: s.opts.SecretPatches}, known.loaded())
 	}
 	if err != nil {
 		s.log.Error(err, "Failed to read the webhook secret; retrying", "integration", key.String())

@@ -48,13 +48,19 @@ func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
 		return nil, fmt.Errorf("add readyz check: %w", err)
 	}
+	// In one process, the receiver learns of the reconciler's own metadata
+	// patches of Secrets instead of reading the Secrets again for them.
+	var patches *webhooksecret.OwnPatches
+	if o.runs(ComponentController) && o.runs(ComponentReceiver) {
+		patches = webhooksecret.NewOwnPatches()
+	}
 	if o.runs(ComponentController) {
-		if err := addControllers(ctx, mgr, o); err != nil {
+		if err := addControllers(ctx, mgr, o, patches); err != nil {
 			return nil, err
 		}
 	}
 	if o.runs(ComponentReceiver) {
-		if err := addReceiver(mgr, o); err != nil {
+		if err := addReceiver(mgr, o, patches); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +109,7 @@ func managerOptions(o Options) manager.Options {
 }
 
 // addControllers sets up the reconcilers; they run in the leader only.
-func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
+func addControllers(ctx context.Context, mgr manager.Manager, o Options, patches *webhooksecret.OwnPatches) error {
 	// One factory for both reconcilers: the hooks and the issues of a token
 	// share its pacing, content-creation limits and rate-limit state.
 	factory := github.NewFactory(github.WithMutationInterval(mutationInterval(o)), github.WithContentLimits(contentLimits(o)...))
@@ -123,6 +129,7 @@ func addControllers(ctx context.Context, mgr manager.Manager, o Options) error {
 		RedeliveryWindow: o.RedeliveryWindow,
 		MirrorNamespace:  o.mirrorNamespace(),
 		ReceiverService:  o.ReceiverService,
+		SecretPatches:    patches,
 	}
 	if err := r.SetupWithManager(ctx, mgr, controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}); err != nil {
 		return fmt.Errorf("set up the GitHubIntegration controller: %w", err)
@@ -151,8 +158,10 @@ func mutationInterval(o Options) time.Duration {
 }
 
 // addReceiver runs the delivery receiver in every replica.
-func addReceiver(mgr manager.Manager, o Options) error {
-	rcv, err := webhookserver.New(mgr, o.ReceiverOptions())
+func addReceiver(mgr manager.Manager, o Options, patches *webhooksecret.OwnPatches) error {
+	opts := o.ReceiverOptions()
+	opts.SecretPatches = patches
+	rcv, err := webhookserver.New(mgr, opts)
 	if err != nil {
 		return fmt.Errorf("set up the receiver: %w", err)
 	}

@@ -204,6 +204,16 @@ type Versions struct {
 // is there once the reconciler labelled it.
 type CachedVersion func(name string) (version uint64, mayExist bool)
 
+// Cache is what Load learns of the Secrets without reading them.
+type Cache struct {
+	// Version is the caller's cache of the labelled Secrets' metadata.
+	Version CachedVersion
+	// Patches, when the reconciler runs in the caller's process, are its
+	// own metadata patches of Secrets: a Secret that only they changed
+	// since it was read is not read again.
+	Patches *OwnPatches
+}
+
 // ParseVersion is a resourceVersion as a number; 0 when it is not one.
 func ParseVersion(resourceVersion string) uint64 {
 	v, err := strconv.ParseUint(resourceVersion, 10, 64)
@@ -220,27 +230,33 @@ func ParseVersion(resourceVersion string) uint64 {
 // of those names is never trusted. A missing or unusable current secret is
 // reported in CurrentProblem, not as an error.
 //
-// cached, when not nil, is the caller's cache of the labelled Secrets'
-// metadata (CachedVersion). An owned Secret missing there is not read, so
-// that loading an integration with no rotation under way reads one Secret,
-// not three. known, when not nil, is what Load returned before for the same
+// cache, when not nil, is what the caller knows of the Secrets (Cache). An
+// owned Secret missing from its cache is not read, so that loading an
+// integration with no rotation under way reads one Secret, not three.
+// known, when not nil, is what Load returned before for the same
 // integration (uid included), Secret and key: a Secret whose resourceVersion
-// the cache still shows as the one known is not read again, and its secret
-// is taken from known.
+// the cache still shows as the one known, or shows as one that only
+// hookwarden's own metadata patches made from it, is not read again, and
+// its secret is taken from known.
 func Load(ctx context.Context, reader client.Reader, namespace, integration string, uid types.UID, secretName, key string,
-	cached CachedVersion, known *Loaded) (Loaded, error) {
-	// unchanged reports whether the Secret name is known at version.
-	unchanged := func(name string, version uint64) bool {
+	cache *Cache, known *Loaded) (Loaded, error) {
+	var cached CachedVersion
+	if cache != nil {
+		cached = cache.Version
+	}
+	// unchanged returns the version the cache shows the Secret name at,
+	// and whether its data is that of the version known.
+	unchanged := func(name string, version uint64) (uint64, bool) {
 		if cached == nil || known == nil || version == 0 {
-			return false
+			return 0, false
 		}
 		v, _ := cached(name)
-		return v == version
+		return v, v == version || cache.Patches.SameData(types.NamespacedName{Namespace: namespace, Name: name}, version, v)
 	}
 
 	var l Loaded
-	if unchanged(secretName, known.versionsOrZero().Current) {
-		l.Current, l.CurrentProblem, l.Versions.Current = known.Current, known.CurrentProblem, known.Versions.Current
+	if v, ok := unchanged(secretName, known.versionsOrZero().Current); ok {
+		l.Current, l.CurrentProblem, l.Versions.Current = known.Current, known.CurrentProblem, v
 	} else {
 		current := &corev1.Secret{}
 		err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secretName}, current)
@@ -285,8 +301,8 @@ func Load(ctx context.Context, reader client.Reader, namespace, integration stri
 	}
 
 	var applied []byte
-	if unchanged(AppliedName(integration), known.versionsOrZero().Applied) {
-		applied, l.Versions.Applied = known.Applied, known.Versions.Applied
+	if v, ok := unchanged(AppliedName(integration), known.versionsOrZero().Applied); ok {
+		applied, l.Versions.Applied = known.Applied, v
 		if known.Versions.AppliedIsCurrent {
 			applied = known.Current
 		}
@@ -305,8 +321,8 @@ func Load(ctx context.Context, reader client.Reader, namespace, integration stri
 		l.Applied = applied
 	}
 
-	if unchanged(PreviousName(integration), known.versionsOrZero().Previous) {
-		l.Previous, l.PreviousExpires, l.Versions.Previous = known.Previous, known.PreviousExpires, known.Versions.Previous
+	if v, ok := unchanged(PreviousName(integration), known.versionsOrZero().Previous); ok {
+		l.Previous, l.PreviousExpires, l.Versions.Previous = known.Previous, known.PreviousExpires, v
 	} else {
 		s, err := owned(PreviousName(integration))
 		if err != nil {

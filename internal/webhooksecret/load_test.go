@@ -3,6 +3,7 @@ package webhooksecret
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -54,9 +55,9 @@ func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reads := &readsCounted{Reader: c}
-			var cached CachedVersion
+			var cached *Cache
 			if tc.mayExist != nil {
-				cached = func(name string) (uint64, bool) { return 0, tc.mayExist(name) }
+				cached = &Cache{Version: func(name string) (uint64, bool) { return 0, tc.mayExist(name) }}
 			}
 			l, err := Load(context.Background(), reads, ns, integration, uid, "creds", "webhook_secret", cached, nil)
 			if err != nil {
@@ -114,7 +115,7 @@ func TestLoadReadsOnlyWhatChanged(t *testing.T) {
 	load := func(known *Loaded) (Loaded, []string) {
 		t.Helper()
 		reads := &readsCounted{Reader: c}
-		l, err := Load(ctx, reads, ns, integration, uid, "creds", "webhook_secret", cached, known)
+		l, err := Load(ctx, reads, ns, integration, uid, "creds", "webhook_secret", &Cache{Version: cached}, known)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,4 +163,56 @@ func TestLoadReadsOnlyWhatChanged(t *testing.T) {
 	opaque = true
 	l, reads = load(&l)
 	want(l, reads, []string{"creds", AppliedName(integration)}, second, "")
+}
+
+// TestLoadTakesOwnPatchesAsUnchanged: a Secret that only hookwarden's own
+// metadata patches changed since it was read is not read again, and the
+// version noted is the new one.
+func TestLoadTakesOwnPatchesAsUnchanged(t *testing.T) {
+	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
+	ctx := context.Background()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "the-webhook-secret-0123456789abcdef"
+	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		Data: map[string][]byte{"webhook_secret": []byte(secret)}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(user).Build()
+	cachedAt := uint64(0) // the cache's version of the user's Secret; 0: not in it
+	cache := &Cache{Version: func(name string) (uint64, bool) {
+		if name == "creds" && cachedAt != 0 {
+			return cachedAt, true
+		}
+		return 0, false
+	}, Patches: NewOwnPatches()}
+	load := func(known *Loaded) (Loaded, []string) {
+		t.Helper()
+		reads := &readsCounted{Reader: c}
+		l, err := Load(ctx, reads, ns, integration, uid, "creds", "webhook_secret", cache, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, reads.names
+	}
+	first, reads := load(nil)
+	if len(reads) != 1 || first.Versions.Current == 0 {
+		t.Fatalf("first load read %v, versions %+v", reads, first.Versions)
+	}
+	// Another version in the cache, of a change the patches do not know:
+	// read.
+	cachedAt = first.Versions.Current + 7
+	if _, reads := load(&first); len(reads) != 1 {
+		t.Errorf("a change the patches do not know of was not read: read %v", reads)
+	}
+	// The reconciler labels the Secret: a new version, the same data.
+	cache.Patches.Note(types.NamespacedName{Namespace: ns, Name: "creds"},
+		strconv.FormatUint(first.Versions.Current, 10), strconv.FormatUint(cachedAt, 10))
+	l, reads := load(&first)
+	if len(reads) != 0 {
+		t.Errorf("a Secret only hookwarden's own metadata patch changed was read again: %v", reads)
+	}
+	if string(l.Current) != secret || l.Versions.Current != cachedAt {
+		t.Errorf("loaded %q at version %d, want the secret at version %d", l.Current, l.Versions.Current, cachedAt)
+	}
 }
