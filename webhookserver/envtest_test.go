@@ -117,6 +117,20 @@ func launchReceiver(t *testing.T, opts Options, log logr.Logger) *receiver {
 	return rcv
 }
 
+// settleSecretReads waits until the receiver's secret queue is empty and
+// its workers have finished what they took, so that every read the changes
+// so far cause has been made.
+func (r *receiver) settleSecretReads(t *testing.T) {
+	t.Helper()
+	eventually(t, 10*time.Second, "secret queue drained", func() error {
+		if n := r.server.secretQ.Len(); n > 0 {
+			return fmt.Errorf("%d integrations queued", n)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+}
+
 // readCounter counts the Secrets read through it.
 type readCounter struct {
 	client.Reader
@@ -722,15 +736,8 @@ func TestStartReadsEachSecretOnce(t *testing.T) {
 			t.Errorf("%s: ready before its webhook secret was read", key)
 		}
 	}
-	// A second read would come from the queue: let it drain, and its
-	// workers finish what they took.
-	eventually(t, 10*time.Second, "secret queue drained", func() error {
-		if n := rcv.server.secretQ.Len(); n > 0 {
-			return fmt.Errorf("%d integrations queued", n)
-		}
-		return nil
-	})
-	time.Sleep(time.Second)
+	// A second read would come from the queue.
+	rcv.settleSecretReads(t)
 	for _, key := range keys {
 		secret := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
 		if n := rcv.secretReads.of(secret); n != 1 {
@@ -768,16 +775,6 @@ func TestSecretReadsFollowChanges(t *testing.T) {
 	send := func(secret string) (int, string) {
 		return post(t, rcv.url, key, "push", newGUID(), body, delivery.Signature([]byte(secret), body), testHookID)
 	}
-	settle := func() {
-		t.Helper()
-		eventually(t, 10*time.Second, "secret queue drained", func() error {
-			if n := rcv.server.secretQ.Len(); n > 0 {
-				return fmt.Errorf("%d integrations queued", n)
-			}
-			return nil
-		})
-		time.Sleep(time.Second)
-	}
 	wantReads := func(when string, user, applied, previous int) {
 		t.Helper()
 		for _, c := range []struct {
@@ -791,7 +788,7 @@ func TestSecretReadsFollowChanges(t *testing.T) {
 	}
 	// The watch's first list of the labelled Secrets queues the
 	// integration again: nothing changed since it was read.
-	settle()
+	rcv.settleSecretReads(t)
 	wantReads("after the start", 1, 1, 0)
 
 	const previousSecret = "previous-secret-0123456789abcdef"
@@ -800,7 +797,7 @@ func TestSecretReadsFollowChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyAnswered(t, "previous secret accepted", http.StatusOK, func() (int, string) { return send(previousSecret) })
-	settle()
+	rcv.settleSecretReads(t)
 	wantReads("after the previous Secret came", 1, 1, 1)
 
 	const rotated = "rotated-secret-abcdef0123456789"
@@ -809,7 +806,7 @@ func TestSecretReadsFollowChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyAnswered(t, "rotated secret accepted", http.StatusOK, func() (int, string) { return send(rotated) })
-	settle()
+	rcv.settleSecretReads(t)
 	wantReads("after the integration's Secret changed", 2, 1, 1)
 	for _, secret := range []string{testSecret, previousSecret} {
 		if code, answer := send(secret); code != http.StatusOK {
@@ -828,17 +825,7 @@ func TestOwnPatchesSpareReads(t *testing.T) {
 	secretKey := types.NamespacedName{Namespace: key.Namespace, Name: "github-experiments"}
 	patches := webhooksecret.NewOwnPatches()
 	rcv := startReceiver(t, Options{SecretPatches: patches}, logr.Discard())
-	settle := func() {
-		t.Helper()
-		eventually(t, 10*time.Second, "secret queue drained", func() error {
-			if n := rcv.server.secretQ.Len(); n > 0 {
-				return fmt.Errorf("%d integrations queued", n)
-			}
-			return nil
-		})
-		time.Sleep(time.Second)
-	}
-	settle()
+	rcv.settleSecretReads(t)
 	if n := rcv.secretReads.of(secretKey); n != 1 {
 		t.Fatalf("Secret read %d times at start, want once", n)
 	}
@@ -860,7 +847,7 @@ func TestOwnPatchesSpareReads(t *testing.T) {
 		}
 		patches.Note(secretKey, before.ResourceVersion, secret.ResourceVersion)
 	}()
-	settle()
+	rcv.settleSecretReads(t)
 	if n := rcv.secretReads.of(secretKey); n != 1 {
 		t.Errorf("Secret read %d times after hookwarden's own label, want once", n)
 	}
@@ -878,7 +865,7 @@ func TestOwnPatchesSpareReads(t *testing.T) {
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	settle()
+	rcv.settleSecretReads(t)
 	if n := rcv.secretReads.of(secretKey); n != 2 {
 		t.Errorf("Secret read %d times after a change hookwarden did not make, want twice", n)
 	}

@@ -26,21 +26,27 @@ func (r *readsCounted) Get(ctx context.Context, key client.ObjectKey, obj client
 	return r.Reader.Get(ctx, key, obj, opts...)
 }
 
-// TestLoadReadsOnlyTheOwnedSecretsThatMayExist: Load reads the user's
-// Secret always, and an owned Secret only when ownedMayExist says it may
-// exist; the applied secret it reads is loaded.
-func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
-	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
+// fakeSecrets is a client of the Secrets objs.
+func fakeSecrets(t *testing.T, objs ...client.Object) client.Client {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := corev1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+}
+
+// TestLoadReadsOnlyTheOwnedSecretsThatMayExist: Load reads the user's
+// Secret always, and an owned Secret only when the cache says it may exist;
+// the applied secret it reads is loaded.
+func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
+	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
 	applied := NewApplied(ns, integration, []byte("the-secret-the-hooks-carry-0123456789"), time.Now())
 	applied.OwnerReferences = []metav1.OwnerReference{{APIVersion: "integrations.hookwarden.io/v1alpha1", Kind: "GitHubIntegration",
 		Name: integration, UID: uid, Controller: new(true)}}
 	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
 		Data: map[string][]byte{"webhook_secret": []byte("the-users-new-secret-0123456789abcdef")}}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(applied, user).Build()
+	c := fakeSecrets(t, applied, user)
 
 	for _, tc := range []struct {
 		name        string
@@ -88,17 +94,13 @@ func TestLoadReadsOnlyTheOwnedSecretsThatMayExist(t *testing.T) {
 func TestLoadReadsOnlyWhatChanged(t *testing.T) {
 	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
 	ctx := context.Background()
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	const first, second = "the-first-webhook-secret-0123456789", "the-second-webhook-secret-0123456789"
 	applied := NewApplied(ns, integration, []byte(first), time.Now())
 	applied.OwnerReferences = []metav1.OwnerReference{{APIVersion: "integrations.hookwarden.io/v1alpha1", Kind: "GitHubIntegration",
 		Name: integration, UID: uid, Controller: new(true)}}
 	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
 		Data: map[string][]byte{"webhook_secret": []byte(first)}}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(applied, user).Build()
+	c := fakeSecrets(t, applied, user)
 	// The cache: the Secrets as they are, their versions as numbers, or
 	// not as numbers when opaque is set.
 	opaque := false
@@ -171,14 +173,10 @@ func TestLoadReadsOnlyWhatChanged(t *testing.T) {
 func TestLoadTakesOwnPatchesAsUnchanged(t *testing.T) {
 	const ns, integration, uid = "team", "hooks", types.UID("uid-1")
 	ctx := context.Background()
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	const secret = "the-webhook-secret-0123456789abcdef"
 	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
 		Data: map[string][]byte{"webhook_secret": []byte(secret)}}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(user).Build()
+	c := fakeSecrets(t, user)
 	cachedAt := uint64(0) // the cache's version of the user's Secret; 0: not in it
 	cache := &Cache{Version: func(name string) (uint64, bool) {
 		if name == "creds" && cachedAt != 0 {
