@@ -865,6 +865,14 @@ func TestOwnPatchesSpareReads(t *testing.T) {
 	if err := env.Client.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
+	// The watch may deliver it after the queue was last seen empty: wait
+	// for the read itself, then for any more.
+	eventually(t, 10*time.Second, "the Secret read after a change hookwarden did not make", func() error {
+		if n := rcv.secretReads.of(secretKey); n < 2 {
+			return fmt.Errorf("read %d times", n)
+		}
+		return nil
+	})
 	rcv.settleSecretReads(t)
 	if n := rcv.secretReads.of(secretKey); n != 2 {
 		t.Errorf("Secret read %d times after a change hookwarden did not make, want twice", n)
