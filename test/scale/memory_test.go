@@ -132,7 +132,7 @@ func profilePath(path, name string) string {
 
 // runtimeFigures are the Go runtime's figures (runtime/metrics, as the
 // operator's metrics endpoint serves them) that tell where its RSS goes.
-var runtimeFigures = regexp.MustCompile(`^go_(memory_classes_[a-z_]+_bytes|gc_heap_goal_bytes|gc_heap_live_bytes|gc_scan_globals_bytes|gc_scan_stack_bytes|gc_cycles_total_gc_cycles_total|sched_goroutines_goroutines) ([0-9.e+]+)$`)
+var runtimeFigures = regexp.MustCompile(`^go_(memory_classes_[a-z_]+_bytes|gc_heap_goal_bytes|gc_gogc_percent|gc_heap_live_bytes|gc_scan_globals_bytes|gc_scan_stack_bytes|gc_cycles_total_gc_cycles_total|sched_goroutines_goroutines) ([0-9.e+]+)$`)
 
 // runtimeBreakdown prints the Go runtime's own account of its memory:
 // the heap's objects, its unused, free and released spans, stacks and
