@@ -88,7 +88,7 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	op, err := scene.Operator(ctx, "hookwarden", harness.OperatorOptions{Args: args})
+	op, err := scene.Operator(ctx, "hookwarden", gogcOptions(harness.OperatorOptions{Args: args}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,4 +323,14 @@ func metOrNot(ok bool) string {
 		return "met"
 	}
 	return "NOT MET"
+}
+
+// gogcOptions runs the operator with -scale.gogc's GOGC, when it is set:
+// the price of a lower one in convergence time.
+func gogcOptions(o harness.OperatorOptions) harness.OperatorOptions {
+	if *gogc != "" {
+		o.Env = append(o.Env, "GOGC="+*gogc)
+		fmt.Printf("\nthe operator runs with GOGC=%s\n", *gogc)
+	}
+	return o
 }
