@@ -249,7 +249,8 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		return r.handleFailure(ctx, obj, err)
 	}
-	if err := r.reconcileHooks(ghclient.DeferPacing(ctx, req.String(), pacingMaxWait), obj, gh, sec); err != nil {
+	created, err := r.reconcileHooks(ghclient.DeferPacing(ctx, req.String(), pacingMaxWait), obj, gh, sec)
+	if err != nil {
 		var deferred *ghclient.PacingDeferredError
 		if errors.As(err, &deferred) {
 			return waitForPacing(ctx, obj, deferred.At), nil
@@ -271,7 +272,7 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if wake > 0 {
 		next = min(next, wake)
 	}
-	if recheck := r.reconcileDeliveries(ctx, obj, gh); recheck > 0 {
+	if recheck := r.reconcileDeliveries(ctx, obj, gh, created); recheck > 0 {
 		next = min(next, recheck)
 	}
 	return ctrl.Result{RequeueAfter: next}, nil

@@ -66,9 +66,14 @@ type hookRecovery struct {
 // and only while the receiver is healthy: when the hook's newest attempt
 // failed, a ping is sent first and redelivery waits for a later pass that
 // sees a success. Failures here never change Ready: they are logged and
-// retried on the next pass. It returns when the next pass is wanted sooner
-// than the interval (zero when it is not).
-func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client) time.Duration {
+// retried on the next pass. The hooks this reconcile created are left to
+// their first pass, one interval later: GitHub attempted nothing on them
+// before their creation, where their checkpoint is (startCheckpoint), and
+// what it attempted since, the creation's ping among them, may still be
+// under way; reading their logs now would cost a request per new hook and
+// find nothing to redeliver. It returns when the next pass is wanted
+// sooner than the interval (zero when it is not).
+func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, created []int64) time.Duration {
 	if gh == nil || !obj.IsActive() || !gh.RateLimitedUntil().IsZero() {
 		return 0
 	}
@@ -84,7 +89,7 @@ func (r *GitHubIntegrationReconciler) reconcileDeliveries(ctx context.Context, o
 	total := 0
 	for i := range obj.Status.Hooks {
 		hs := &obj.Status.Hooks[i]
-		if hs.ID == 0 || hs.LastError != "" {
+		if hs.ID == 0 || hs.LastError != "" || slices.Contains(created, hs.ID) {
 			continue
 		}
 		svc, err := gh.Hooks(hs.Target)
@@ -253,6 +258,20 @@ func (r *GitHubIntegrationReconciler) redeliveredRecently(key types.NamespacedNa
 }
 
 // setCheckpoint moves the hook's checkpoint forward, never back.
+// startCheckpoint sets the checkpoint of a hook just created at its
+// creation: GitHub attempted nothing on it before, so its first pass reads
+// its log back to there, however late within the jittered interval it
+// comes. The time is GitHub's (created_at), the clock of the log's
+// delivered_at; a hook without it gets the time its creation was sent,
+// less checkpointLag for the skew between the two clocks.
+func startCheckpoint(hs *hookv1.HookStatus, created *gogithub.Hook, sent time.Time) {
+	at := created.GetCreatedAt().Time
+	if at.IsZero() {
+		at = sent.Add(-checkpointLag)
+	}
+	setCheckpoint(hs, at, at)
+}
+
 func setCheckpoint(hs *hookv1.HookStatus, since, checkpoint time.Time) {
 	if checkpoint.Before(since) {
 		checkpoint = since

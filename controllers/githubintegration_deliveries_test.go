@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +106,66 @@ func summarizeLog(log []githubsim.Delivery) string {
 		parts = append(parts, fmt.Sprintf("%s/%s:%d(redelivery=%t)", d.Event, d.GUID[:8], d.StatusCode, d.Redelivery))
 	}
 	return strings.Join(parts, " ")
+}
+
+// The reconcile that creates a hook reads no delivery log (GitHub attempted
+// nothing on the hook before), and sets the hook's checkpoint at its
+// creation; the next pass reads the log back to there and redelivers what
+// failed after it.
+func TestNewHookStartsItsCheckpointAtItsCreation(t *testing.T) {
+	h := newHarness(t, harnessOptions{repos: []string{"acme/api"}})
+	h.withSecret("fresh")
+	h.integration("fresh", []string{"acme/api"}, func(gi *hookv1.GitHubIntegration) {
+		gi.Spec.Interval = metav1.Duration{Duration: time.Hour} // no pass but the ones asked for
+	})
+	gi := h.waitReady("fresh")
+	hs, err := hookStatusOf(gi, "acme/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, err := h.sim.Hook("acme/api", hs.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs.DeliveriesCheckedTime == nil || !hs.DeliveriesCheckedTime.Time.Equal(hook.CreatedAt.Truncate(time.Second)) {
+		t.Fatalf("deliveriesCheckedTime = %v, want the hook's creation %s", hs.DeliveriesCheckedTime, hook.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	logReads := func() int {
+		n := 0
+		for _, rec := range h.sim.Requests() {
+			if rec.Method == http.MethodGet && strings.HasSuffix(rec.Path, fmt.Sprintf("/hooks/%d/deliveries", hs.ID)) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := logReads(); n != 0 {
+		t.Fatalf("the hook's delivery log was read %d times by the reconcile that created it, want 0", n)
+	}
+
+	// A delivery fails after the creation; the next pass finds it from
+	// the checkpoint: as the hook's newest attempt failed, it pings first,
+	// and the pass after the ping's success redelivers it.
+	h.receiverDown.Store(true)
+	ds, err := h.sim.TriggerEvent("acme/api", "push", []byte(`{"ref":"refs/heads/main"}`))
+	if err != nil || len(ds) != 1 || ds[0].OK() {
+		t.Fatalf("TriggerEvent during the outage: %d deliveries, %v", len(ds), err)
+	}
+	h.receiverDown.Store(false)
+	h.poke("fresh")
+	h.eventually(15*time.Second, func() error {
+		log, err := h.sim.Deliveries("acme/api", hs.ID)
+		if err != nil {
+			return err
+		}
+		if newest := log[len(log)-1]; newest.Event != "ping" || !newest.OK() || newest.GUID == log[0].GUID {
+			return fmt.Errorf("no ping after the failed delivery yet; log %s", summarizeLog(log))
+		}
+		return nil
+	})
+	h.poke("fresh")
+	h.waitRedelivered("acme/api", hs.ID, ds[0].GUID, 15*time.Second)
+	if n := logReads(); n == 0 {
+		t.Fatal("the pass that redelivered did not read the delivery log")
+	}
 }

@@ -17,12 +17,13 @@ import (
 
 // reconcileHooks makes every target's hook match the spec, removes the hooks
 // of targets dropped from the spec, and records them in status; it returns
-// the failure to report, or the *ghclient.PacingDeferredError of a change
-// the token's pacing deferred (ctx from ghclient.DeferPacing).
-func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, sec *integrationSecret) error {
+// the IDs of the hooks it created, and the failure to report, or the
+// *ghclient.PacingDeferredError of a change the token's pacing deferred
+// (ctx from ghclient.DeferPacing).
+func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client, sec *integrationSecret) ([]int64, error) {
 	payloadURL := obj.PayloadURL(r.PublicURL)
 	if payloadURL == "" {
-		return stalledError(hookv1.ReasonPayloadURLUnset,
+		return nil, stalledError(hookv1.ReasonPayloadURLUnset,
 			"No payload URL: set spec.payloadURL, or run the operator with --public-url")
 	}
 	obj.Status.PayloadURL = payloadURL
@@ -40,6 +41,7 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 
 	var (
 		hooks    []hookv1.HookStatus
+		created  []int64
 		failures []targetFailure
 		// stop is set by a rate limit or a deferral by the token's
 		// pacing: the remaining targets wait too.
@@ -64,10 +66,14 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 		}
 		delete(previous, target)
 		if !stop {
-			if err := r.syncTargetHook(ctx, obj, gh, target, desired, &hs); err != nil {
+			made, err := r.syncTargetHook(ctx, obj, gh, target, desired, &hs)
+			if err != nil {
 				if msg := fail(target, err); msg != "" {
 					hs.LastError = msg
 				}
+			}
+			if made {
+				created = append(created, hs.ID)
 			}
 		}
 		hooks = append(hooks, hs)
@@ -93,12 +99,12 @@ func (r *GitHubIntegrationReconciler) reconcileHooks(ctx context.Context, obj *h
 	r.written.remember(key, read, hooks)
 
 	if len(failures) > 0 {
-		return summarizeFailures(obj, sec, failures)
+		return created, summarizeFailures(obj, sec, failures)
 	}
 	if deferred != nil {
-		return deferred
+		return created, deferred
 	}
-	return nil
+	return created, nil
 }
 
 // markHooksReady sets Ready once every step succeeded.
@@ -114,10 +120,10 @@ func markHooksReady(obj *hookv1.GitHubIntegration) {
 // syncTargetHook brings one target's hook in line with desired and records
 // it in hs. The hook ID is never dropped on an error other than 404.
 func (r *GitHubIntegrationReconciler) syncTargetHook(ctx context.Context, obj *hookv1.GitHubIntegration, gh *ghclient.Client,
-	target string, desired desiredHook, hs *hookv1.HookStatus) error {
+	target string, desired desiredHook, hs *hookv1.HookStatus) (bool, error) {
 	svc, err := hookService(gh, target)
 	if err != nil {
-		return err
+		return false, err
 	}
 	return r.syncHook(ctx, obj, svc, desired, hs)
 }
@@ -138,8 +144,9 @@ func hookService(gh *ghclient.Client, target string) (ghclient.HookService, erro
 
 // syncHook reads the hook (a conditional request: free when unchanged),
 // finds or creates it when it is missing, and corrects whatever differs.
+// It says whether it created the hook.
 func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.GitHubIntegration, svc ghclient.HookService,
-	desired desiredHook, hs *hookv1.HookStatus) error {
+	desired desiredHook, hs *hookv1.HookStatus) (bool, error) {
 	log := ctrl.LoggerFrom(ctx).WithValues("target", svc.Target())
 	var current *gogithub.Hook
 	lostID := int64(0)
@@ -151,7 +158,7 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 		case ghclient.IsNotFound(err):
 			lostID = hs.ID
 		default:
-			return err
+			return false, err
 		}
 	}
 
@@ -159,9 +166,10 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 	if current == nil {
 		existing, err := findHookByURL(ctx, svc, desired.url)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if existing == nil {
+			sent := r.now()
 			created, err := svc.Create(ctx, &gogithub.Hook{
 				Name:   gogithub.String("web"),
 				Config: desired.config(),
@@ -169,9 +177,10 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 				Active: gogithub.Bool(desired.active),
 			})
 			if err != nil {
-				return err
+				return false, err
 			}
 			recordHook(hs, created, desired.fingerprint)
+			startCheckpoint(hs, created, sent)
 			if lostID != 0 {
 				log.Info("Recreated hook deleted on GitHub", "oldID", lostID, "id", created.GetID())
 				r.normal(obj, hookv1.EventHookRecreated, "Create", fmt.Sprintf(
@@ -180,7 +189,7 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 				log.Info("Created hook", "id", created.GetID())
 				r.normal(obj, hookv1.EventHookCreated, "Create", fmt.Sprintf("Registered hook %d on %s", created.GetID(), svc.Target()))
 			}
-			return nil
+			return true, nil
 		}
 		current, adopted = existing, true
 		// GitHub never shows the secret: an adopted hook gets ours.
@@ -191,7 +200,7 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 	if len(changes) > 0 {
 		updated, err := editHook(ctx, svc, current, desired, changes)
 		if err != nil {
-			return err
+			return false, err
 		}
 		current = updated
 	}
@@ -207,7 +216,7 @@ func (r *GitHubIntegrationReconciler) syncHook(ctx context.Context, obj *hookv1.
 		r.normal(obj, hookv1.EventHookUpdated, "Update", fmt.Sprintf(
 			"Updated hook %d on %s: %s", current.GetID(), svc.Target(), strings.Join(changes, ", ")))
 	}
-	return nil
+	return false, nil
 }
 
 // deleteDroppedHook removes the hook of a target dropped from spec.
