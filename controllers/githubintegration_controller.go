@@ -216,9 +216,9 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		result, gone, retErr = r.reconcileDelete(ctx, obj)
 		return result, retErr
 	}
-	at, wait, source := r.awaitFirstTurn(ctx, obj, req.String())
-	if wait {
-		return r.waitForFirstTurn(ctx, obj, at), nil
+	turn, source := r.awaitFirstTurn(ctx, obj, req.String())
+	if turn != nil {
+		return r.waitForFirstTurn(ctx, obj, turn), nil
 	}
 	first, err := r.ensureFinalizer(ctx, obj)
 	if err != nil {
@@ -253,7 +253,7 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		var deferred *ghclient.PacingDeferredError
 		if errors.As(err, &deferred) {
-			return waitForPacing(ctx, obj, deferred.At), nil
+			return waitForPacing(ctx, obj, deferred), nil
 		}
 		return r.handleFailure(ctx, obj, err)
 	}

@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	ghclient "github.com/hookwarden/hookwarden/internal/github"
 )
 
 // handleFailure turns a failed step into conditions and a result:
@@ -59,34 +60,34 @@ func handleStepFailure(ctx context.Context, k kstatusConditions, warn func(reaso
 // queue behind it: with many tokens, convergence would be bound by the
 // number of workers rather than by GitHub. So a change that would wait
 // longer than pacingMaxWait is deferred instead: the client keeps the
-// slot, the reconcile ends and comes back pacingLead before it (time for
-// its reads of the Secrets and of GitHub; the client lets the holder of a
-// slot wait up to twice pacingMaxWait for it), and its change then goes in
-// that slot: a holder late for its slot would move every later slot of
-// its token. It comes back at the workqueue's normal priority: during the first
-// pass after a start every integration is queued at the low priority of
-// the initial list, and a kept slot must not wait behind that backlog.
-const (
-	pacingMaxWait = 500 * time.Millisecond
-	pacingLead    = 900 * time.Millisecond
-)
+// slot, the reconcile ends and comes back shortly before it, when the
+// client says (PacingDeferredError.Back: the token's lead, learned from
+// the time its earlier holders took for their reads of the Secrets and of
+// GitHub; the client lets the holder of a slot wait up to twice
+// pacingMaxWait for it), and its change then goes in that slot: a holder
+// late for its slot would move every later slot of its token. It comes
+// back at the workqueue's normal priority: during the first pass after a
+// start every integration is queued at the low priority of the initial
+// list, and a kept slot must not wait behind that backlog.
+const pacingMaxWait = 500 * time.Millisecond
 
 // pacingMessage is the Reconciling message of an integration whose change
 // waits for its token's turn; the same every time, so that waiting again
 // writes no status.
 const pacingMessage = "Waiting for its turn to change hooks: hookwarden makes at most one change a second on GitHub with one token"
 
-// waitForPacing ends a reconcile whose change the token's pacing deferred
-// to at: Reconciling, no error and no backoff, back shortly before at.
-func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, at time.Time) ctrl.Result {
+// waitForPacing ends a reconcile whose change the token's pacing deferred:
+// Reconciling, no error and no backoff, back shortly before its slot.
+func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, turn *ghclient.PacingDeferredError) ctrl.Result {
 	markReconciling(obj, hookv1.ReasonProgressing, pacingMessage)
-	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", at)
-	return pacingResult(at)
+	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", turn.At)
+	return pacingResult(turn)
 }
 
-// pacingResult brings a reconcile back pacingLead before its slot at.
-func pacingResult(at time.Time) ctrl.Result {
-	return ctrl.Result{RequeueAfter: max(time.Until(at)-pacingLead, 10*time.Millisecond), Priority: ptr.To(0)}
+// pacingResult brings a reconcile back when its token's pacing said, shortly
+// before its slot.
+func pacingResult(turn *ghclient.PacingDeferredError) ctrl.Result {
+	return ctrl.Result{RequeueAfter: max(time.Until(turn.Back), 10*time.Millisecond), Priority: ptr.To(0)}
 }
 
 // warn emits a Warning Event.

@@ -18,14 +18,42 @@ const reservationTTL = time.Minute
 // slot may wait for it when it comes back: it comes back early on purpose.
 const heldMaxWait = 2
 
+// The lead of a token's pacing: how long before its slot a deferred caller
+// comes back (PacingDeferredError.Back). It must cover what the caller does
+// between its return and its change (for a new hook: reads of its Secrets,
+// the finalizer and the Secret's bookkeeping, the list of the target's
+// hooks on GitHub), or the holder is late for its slot and moves every later
+// slot of the token. But the time it comes back early, it waits in a worker
+// that other integrations need: at 1,000 new integrations over 50 tokens,
+// a fixed lead of 0.9 s kept on average 29 of 32 workers busy, most of them
+// waiting, and the first reconciles of the integrations not yet seen waited
+// 10 to 100 s for one (docs/performance.md). So each token learns its lead
+// from the time its holders took from their return (the reservation they
+// ask for again, ReserveMutation) to their change, the part that depends
+// on GitHub's latency and the API server's: an estimate that follows a
+// longer time by half the difference and a shorter one by a quarter, plus
+// leadSlack. The wait for a worker is left out on purpose: a longer lead
+// keeps more workers waiting, which makes that wait longer, which would
+// lengthen the lead again. The estimate starts at initialPrework; the
+// lead stays within [minLead, heldMaxWait × maxWait − leadSlack], so that a
+// holder never comes back too early to be let wait.
+const (
+	initialPrework = 150 * time.Millisecond
+	leadSlack      = 100 * time.Millisecond
+	minLead        = 50 * time.Millisecond
+)
+
 // PacingDeferredError is returned, without any request being sent, for a
 // mutating request whose context came from DeferPacing when the token's
 // pacing would hold it longer than the context allows. The slot is kept for
-// the next mutating request under the same key: the caller retries at (or
-// shortly before) At, and its request then goes at once.
+// the next mutating request under the same key: the caller comes back at
+// Back, shortly before At, and its request then goes in its slot.
 type PacingDeferredError struct {
 	// At is the time of the slot kept for the caller.
 	At time.Time
+	// Back is when the caller should come back: At less the token's lead,
+	// the time its earlier holders took from their return to their change.
+	Back time.Time
 }
 
 func (e *PacingDeferredError) Error() string {
@@ -67,10 +95,16 @@ type pacer struct {
 	booked time.Time
 	// kept are the slots of deferred callers, by key.
 	kept map[string]time.Time
+	// returned are the holders back for their slot (they reserved it
+	// again), by key, with the time they came back.
+	returned map[string]time.Time
+	// prework estimates the time a holder takes from its return to its
+	// change (learnPrework); the lead is derived from it.
+	prework time.Duration
 }
 
 func newPacer(interval time.Duration, now func() time.Time) *pacer {
-	return &pacer{interval: interval, now: now, kept: map[string]time.Time{}}
+	return &pacer{interval: interval, now: now, kept: map[string]time.Time{}, returned: map[string]time.Time{}, prework: initialPrework}
 }
 
 // wait holds a mutating request until its send time, or returns a
@@ -110,6 +144,9 @@ func (p *pacer) take(ctx context.Context) (time.Time, error) {
 	if deferrable && send.Sub(now) > limit {
 		return time.Time{}, p.keep(req, held, send)
 	}
+	if held {
+		p.learnPrework(req.key, now, req.maxWait)
+	}
 	delete(p.kept, req.key)
 	p.sends = append(p.sends, send)
 	slices.SortFunc(p.sends, time.Time.Compare)
@@ -135,6 +172,9 @@ func (p *pacer) reserve(ctx context.Context) error {
 	p.prune(now)
 	send, held, limit := p.slot(req, true, now)
 	if send.Sub(now) <= limit {
+		if held {
+			p.returned[req.key] = now
+		}
 		return nil
 	}
 	return p.keep(req, held, send)
@@ -164,13 +204,37 @@ func (p *pacer) slot(req pacingRequest, deferrable bool, now time.Time) (send ti
 }
 
 // keep keeps send for the caller (unless it holds a slot already) and
-// returns the error that sends it away until then.
+// returns the error that sends it away until shortly before then.
 func (p *pacer) keep(req pacingRequest, held bool, send time.Time) error {
 	if !held {
 		p.kept[req.key] = send
 		p.booked = later(p.booked, send)
 	}
-	return &PacingDeferredError{At: send}
+	lead := min(max(p.prework+leadSlack, minLead), maxLead(req.maxWait))
+	return &PacingDeferredError{At: send, Back: send.Add(-lead)}
+}
+
+// learnPrework takes the time from key's return to its change, now, into
+// the estimate (see initialPrework). A holder that made its change without
+// asking again first teaches nothing.
+func (p *pacer) learnPrework(key string, now time.Time, maxWait time.Duration) {
+	back, ok := p.returned[key]
+	if !ok {
+		return
+	}
+	delete(p.returned, key)
+	took := min(now.Sub(back), maxLead(maxWait))
+	if took > p.prework {
+		p.prework += (took - p.prework) / 2
+	} else {
+		p.prework -= (p.prework - took) / 4
+	}
+}
+
+// maxLead is the longest lead with which a holder of maxWait can still
+// wait for its slot when it comes back.
+func maxLead(maxWait time.Duration) time.Duration {
+	return max(heldMaxWait*maxWait-leadSlack, minLead)
 }
 
 // fit is the earliest time from t that is at least interval apart from
@@ -194,6 +258,11 @@ func (p *pacer) prune(now time.Time) {
 	for key, slot := range p.kept {
 		if now.Sub(slot) > reservationTTL {
 			delete(p.kept, key)
+		}
+	}
+	for key, back := range p.returned {
+		if now.Sub(back) > reservationTTL {
+			delete(p.returned, key)
 		}
 	}
 }

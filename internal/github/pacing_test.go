@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -269,4 +270,88 @@ func TestReserveKeepsTheSlotOfAMutationNotMadeYet(t *testing.T) {
 	if err := pace.reserve(ctx); err != nil {
 		t.Errorf("reserve without DeferPacing: %v", err)
 	}
+}
+
+// TestLeadIsLearnedFromHolders follows a token's lead: a deferred caller is
+// told to come back the estimated time a holder takes from its return to
+// its change, plus leadSlack, before its slot. A holder that took longer
+// raises the estimate by half the difference, one that took less lowers it
+// by a quarter; a holder's wait for its slot, or for a worker before it
+// came back, is not counted; and the lead stays where a holder can still
+// wait for its slot.
+func TestLeadIsLearnedFromHolders(t *testing.T) {
+	const interval, maxWait = time.Second, 500 * time.Millisecond
+	clock := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	p := newPacer(interval, clock.Now)
+	ctx := context.Background()
+	deferredOf := func(key string, err error) *PacingDeferredError {
+		t.Helper()
+		var deferred *PacingDeferredError
+		if err != nil && !errors.As(err, &deferred) {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return deferred
+	}
+	// first asks for key's first turn, as a new integration does.
+	first := func(key string) *PacingDeferredError {
+		t.Helper()
+		d := deferredOf(key, p.reserve(DeferPacing(ctx, key, maxWait)))
+		if d == nil {
+			t.Fatalf("%s was not deferred", key)
+		}
+		return d
+	}
+	// holder comes back for its turn d at back, works for took, and makes
+	// its change.
+	holder := func(key string, d *PacingDeferredError, back time.Time, took time.Duration) {
+		t.Helper()
+		clock.Advance(back.Sub(clock.Now()))
+		if again := deferredOf(key, p.reserve(DeferPacing(ctx, key, maxWait))); again != nil {
+			t.Fatalf("%s, back at %v for its slot %v, was deferred again", key, back, d.At)
+		}
+		clock.Advance(took)
+		if _, err := p.take(DeferPacing(ctx, key, maxWait)); err != nil {
+			t.Fatalf("%s's change: %v", key, err)
+		}
+	}
+	expectLead := func(key string, d *PacingDeferredError, lead time.Duration) {
+		t.Helper()
+		if got := d.At.Sub(d.Back); got != lead {
+			t.Fatalf("%s is told to come back %v before its slot, want %v", key, got, lead)
+		}
+	}
+
+	if _, err := p.take(DeferPacing(ctx, "a", maxWait)); err != nil {
+		t.Fatalf("the token's first mutation: %v", err)
+	}
+	b := first("b")
+	expectLead("b", b, initialPrework+leadSlack)
+
+	// b took 350 ms from its return to its change: the estimate goes half
+	// the way up, to 250 ms, and the lead to 350 ms.
+	holder("b", b, b.Back, 350*time.Millisecond)
+	c := first("c")
+	expectLead("c", c, 350*time.Millisecond)
+
+	// c comes back 2 s late (it waited for a worker) and takes 50 ms: the
+	// estimate goes a quarter of the way down, to 200 ms. Its lateness is
+	// not counted.
+	holder("c", c, c.At.Add(2*time.Second), 50*time.Millisecond)
+	d := first("d")
+	expectLead("d", d, 300*time.Millisecond)
+
+	// d comes back early, waits for its slot in its worker and changes at
+	// it: the wait is not counted, only the 100 ms before it.
+	holder("d", d, d.At.Add(-900*time.Millisecond), 100*time.Millisecond)
+	e := first("e")
+	expectLead("e", e, 300*time.Millisecond-25*time.Millisecond) // 200 ms less a quarter of 100, plus the slack
+
+	// A holder that takes 5 s: the lead goes no further than a holder may
+	// come back early and still wait for its slot.
+	for i := range 5 {
+		key := fmt.Sprintf("slow%d", i)
+		turn := first(key)
+		holder(key, turn, turn.Back, 5*time.Second)
+	}
+	expectLead("z", first("z"), heldMaxWait*maxWait-leadSlack)
 }

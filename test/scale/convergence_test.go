@@ -1,10 +1,12 @@
 package scale
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +81,11 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	})
 	fmt.Printf("created %d integrations and Secrets in %s\n", *integrations, time.Since(created).Round(time.Second))
 
-	var args []string
+	metricsAddr, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--metrics-bind-address=" + metricsAddr}
 	if *reconcilers > 0 {
 		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", *reconcilers))
 	}
@@ -106,6 +112,7 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	work := readWorkers(ctx, t, metricsAddr)
 
 	worst, binding := time.Duration(0), ""
 	for _, repos := range perToken {
@@ -131,6 +138,7 @@ func TestConvergenceAndSteadyState(t *testing.T) {
 	fmt.Printf("  GitHub requests: %d (%d mutations); by route (requests / answered 304 / spent rate limit):\n%s",
 		st.Total, st.Mutating, routeAnswers(reqs))
 	fmt.Printf("  %s\n", creationSpread(reqs, start))
+	fmt.Printf("  %s\n", work.summary(took))
 	writes, total := writesAfter.since(writesBefore, writeVerbs)
 	fmt.Printf("  API server writes from the operator's start until all were Ready: %.0f (%.2f per integration, %.0f/s); by verb and resource:\n%s",
 		total, total/float64(*integrations), total/took.Seconds(), writes.perIntegration(*integrations))
@@ -333,4 +341,58 @@ func gogcOptions(o harness.OperatorOptions) harness.OperatorOptions {
 		fmt.Printf("\nthe operator runs with GOGC=%s\n", *gogc)
 	}
 	return o
+}
+
+// workers is what the operator's metrics say of the GitHubIntegration
+// controller's workers.
+type workers struct {
+	max        float64 // controller_runtime_max_concurrent_reconciles
+	reconciles float64 // controller_runtime_reconcile_time_seconds_count
+	busy       float64 // controller_runtime_reconcile_time_seconds_sum
+	queued     float64 // workqueue_queue_duration_seconds_count
+	waitedOver float64 // of those, the ones that waited more than 1 s
+}
+
+var workerFigures = regexp.MustCompile(`^(controller_runtime_max_concurrent_reconciles|controller_runtime_reconcile_time_seconds_count|controller_runtime_reconcile_time_seconds_sum|workqueue_queue_duration_seconds_count|workqueue_queue_duration_seconds_bucket)\{[^}]*controller="githubintegration"[^}]*?(?:,le="([^"]+)")?\} ([0-9.e+]+)$`)
+
+// readWorkers reads the controller's workers' figures from the operator's
+// metrics endpoint, once.
+func readWorkers(ctx context.Context, t *testing.T, addr string) workers {
+	t.Helper()
+	resp := getFromOperator(ctx, t, "http://"+addr+"/metrics")
+	defer resp.Body.Close()
+	var w workers
+	var queuedWithin1s float64
+	err := metricLines(resp.Body, workerFigures, func(m []string) {
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m[1] {
+		case "controller_runtime_max_concurrent_reconciles":
+			w.max = v
+		case "controller_runtime_reconcile_time_seconds_count":
+			w.reconciles = v
+		case "controller_runtime_reconcile_time_seconds_sum":
+			w.busy = v
+		case "workqueue_queue_duration_seconds_count":
+			w.queued = v
+		case "workqueue_queue_duration_seconds_bucket":
+			if m[2] == "1" {
+				queuedWithin1s = v
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitedOver = w.queued - queuedWithin1s
+	return w
+}
+
+// summary says how busy the workers were over took, and how many
+// reconciles waited for one.
+func (w workers) summary(took time.Duration) string {
+	return fmt.Sprintf("reconciles until then: %.0f, %.0f s in workers (on average %.1f of %.0f workers busy); %.0f waited more than 1 s for a worker",
+		w.reconciles, w.busy, w.busy/took.Seconds(), w.max, w.waitedOver)
 }
