@@ -216,8 +216,8 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		result, gone, retErr = r.reconcileDelete(ctx, obj)
 		return result, retErr
 	}
-	turn, source := r.awaitFirstTurn(ctx, obj, req.String())
-	if turn != nil {
+	turn, wait, source := r.awaitFirstTurn(ctx, obj, req.String())
+	if wait {
 		return r.waitForFirstTurn(ctx, obj, turn), nil
 	}
 	first, err := r.ensureFinalizer(ctx, obj)
@@ -253,7 +253,7 @@ func (r *GitHubIntegrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if err != nil {
 		var deferred *ghclient.PacingDeferredError
 		if errors.As(err, &deferred) {
-			return waitForPacing(ctx, obj, deferred), nil
+			return waitForPacing(ctx, obj, turnOf(deferred)), nil
 		}
 		return r.handleFailure(ctx, obj, err)
 	}

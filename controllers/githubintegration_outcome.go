@@ -76,18 +76,24 @@ const pacingMaxWait = 500 * time.Millisecond
 // writes no status.
 const pacingMessage = "Waiting for its turn to change hooks: hookwarden makes at most one change a second on GitHub with one token"
 
+// pacingTurn is the slot the token's pacing kept for a deferred change, and
+// when to come back for it (ghclient.PacingDeferredError).
+type pacingTurn struct{ at, back time.Time }
+
+func turnOf(d *ghclient.PacingDeferredError) pacingTurn { return pacingTurn{at: d.At, back: d.Back} }
+
 // waitForPacing ends a reconcile whose change the token's pacing deferred:
 // Reconciling, no error and no backoff, back shortly before its slot.
-func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, turn *ghclient.PacingDeferredError) ctrl.Result {
+func waitForPacing(ctx context.Context, obj *hookv1.GitHubIntegration, turn pacingTurn) ctrl.Result {
 	markReconciling(obj, hookv1.ReasonProgressing, pacingMessage)
-	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", turn.At)
+	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to change hooks", "slot", turn.at)
 	return pacingResult(turn)
 }
 
 // pacingResult brings a reconcile back when its token's pacing said, shortly
 // before its slot.
-func pacingResult(turn *ghclient.PacingDeferredError) ctrl.Result {
-	return ctrl.Result{RequeueAfter: max(time.Until(turn.Back), 10*time.Millisecond), Priority: ptr.To(0)}
+func pacingResult(turn pacingTurn) ctrl.Result {
+	return ctrl.Result{RequeueAfter: max(time.Until(turn.back), 10*time.Millisecond), Priority: ptr.To(0)}
 }
 
 // warn emits a Warning Event.

@@ -37,29 +37,29 @@ import (
 // before the finalizer is on the object: this step makes no change on
 // GitHub, and the reconcile that does passes ensureFinalizer first.
 //
-// It returns the turn to come back for when the turn is further away than
-// a reconcile waits; otherwise nil and, when it read it, the Secret, for
+// It returns the turn to come back for, and true, when the turn is further
+// away than a reconcile waits; otherwise, when it read it, the Secret, for
 // the reconcile to go on with instead of reading it again.
-func (r *GitHubIntegrationReconciler) awaitFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, key string) (*ghclient.PacingDeferredError, *corev1.Secret) {
+func (r *GitHubIntegrationReconciler) awaitFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, key string) (pacingTurn, bool, *corev1.Secret) {
 	if obj.Spec.Suspend || controllerutil.ContainsFinalizer(obj, hookv1.Finalizer) || len(obj.Status.Hooks) > 0 ||
 		len(obj.Targets()) == 0 || obj.PayloadURL(r.PublicURL) == "" {
-		return nil, nil
+		return pacingTurn{}, false, nil
 	}
 	// Read into a copy: a reconcile that ends here writes no status of it.
 	source, sec, err := r.checkSecret(ctx, obj.DeepCopy(), false, nil)
 	if err != nil {
-		return nil, nil
+		return pacingTurn{}, false, nil
 	}
 	gh, err := r.githubClient(obj, sec)
 	if err != nil {
-		return nil, nil
+		return pacingTurn{}, false, nil
 	}
 	r.rememberToken(obj, sec.creds)
 	var deferred *ghclient.PacingDeferredError
 	if err := gh.ReserveMutation(ghclient.DeferPacing(ctx, key, pacingMaxWait)); errors.As(err, &deferred) {
-		return deferred, nil
+		return turnOf(deferred), true, nil
 	}
-	return nil, source
+	return pacingTurn{}, false, source
 }
 
 // waitForFirstTurn ends the first reconcile of a new integration whose
@@ -75,13 +75,13 @@ func (r *GitHubIntegrationReconciler) awaitFirstTurn(ctx context.Context, obj *h
 // GitHubIntegration costs the API server several times a read (measured
 // in make bench-scale: docs/performance.md). Those writes slowed down the
 // returns for the turns that they announced.
-func (r *GitHubIntegrationReconciler) waitForFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, turn *ghclient.PacingDeferredError) ctrl.Result {
+func (r *GitHubIntegrationReconciler) waitForFirstTurn(ctx context.Context, obj *hookv1.GitHubIntegration, turn pacingTurn) ctrl.Result {
 	quiet := r.QuietTurnWait
 	if quiet == 0 {
 		quiet = DefaultQuietTurnWait
 	}
-	if len(obj.Status.Conditions) == 0 && time.Until(turn.At) < quiet {
-		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to register hooks", "slot", turn.At)
+	if len(obj.Status.Conditions) == 0 && time.Until(turn.at) < quiet {
+		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the token's pacing to register hooks", "slot", turn.at)
 		return pacingResult(turn)
 	}
 	return waitForPacing(ctx, obj, turn)

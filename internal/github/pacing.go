@@ -30,9 +30,8 @@ const heldMaxWait = 2
 // 10 to 100 s for one (docs/performance.md). So each token learns its lead
 // from the time its holders took from their return (the reservation they
 // ask for again, ReserveMutation) to their change, the part that depends
-// on GitHub's latency and the API server's: an estimate that follows a
-// longer time by half the difference and a shorter one by a quarter, plus
-// leadSlack. The wait for a worker is left out on purpose: a longer lead
+// on GitHub's latency and the API server's: a moving average that follows
+// each time by a quarter of its difference, plus leadSlack. The wait for a worker is left out on purpose: a longer lead
 // keeps more workers waiting, which makes that wait longer, which would
 // lengthen the lead again. The estimate starts at initialPrework; the
 // lead stays within [minLead, heldMaxWait × maxWait − leadSlack], so that a
@@ -224,11 +223,7 @@ func (p *pacer) learnPrework(key string, now time.Time, maxWait time.Duration) {
 	}
 	delete(p.returned, key)
 	took := min(now.Sub(back), maxLead(maxWait))
-	if took > p.prework {
-		p.prework += (took - p.prework) / 2
-	} else {
-		p.prework -= (p.prework - took) / 4
-	}
+	p.prework += (took - p.prework) / 4
 }
 
 // maxLead is the longest lead with which a holder of maxWait can still

@@ -274,11 +274,10 @@ func TestReserveKeepsTheSlotOfAMutationNotMadeYet(t *testing.T) {
 
 // TestLeadIsLearnedFromHolders follows a token's lead: a deferred caller is
 // told to come back the estimated time a holder takes from its return to
-// its change, plus leadSlack, before its slot. A holder that took longer
-// raises the estimate by half the difference, one that took less lowers it
-// by a quarter; a holder's wait for its slot, or for a worker before it
-// came back, is not counted; and the lead stays where a holder can still
-// wait for its slot.
+// its change, plus leadSlack, before its slot. Each holder moves the
+// estimate by a quarter of the difference; a holder's wait for its slot,
+// or for a worker before it came back, is not counted; and the lead stays
+// where a holder can still wait for its slot.
 func TestLeadIsLearnedFromHolders(t *testing.T) {
 	const interval, maxWait = time.Second, 500 * time.Millisecond
 	clock := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
@@ -327,9 +326,9 @@ func TestLeadIsLearnedFromHolders(t *testing.T) {
 	b := first("b")
 	expectLead("b", b, initialPrework+leadSlack)
 
-	// b took 350 ms from its return to its change: the estimate goes half
-	// the way up, to 250 ms, and the lead to 350 ms.
-	holder("b", b, b.Back, 350*time.Millisecond)
+	// b took 550 ms from its return to its change: the estimate goes a
+	// quarter of the way up, to 250 ms, and the lead to 350 ms.
+	holder("b", b, b.Back, 550*time.Millisecond)
 	c := first("c")
 	expectLead("c", c, 350*time.Millisecond)
 
@@ -346,9 +345,9 @@ func TestLeadIsLearnedFromHolders(t *testing.T) {
 	e := first("e")
 	expectLead("e", e, 300*time.Millisecond-25*time.Millisecond) // 200 ms less a quarter of 100, plus the slack
 
-	// A holder that takes 5 s: the lead goes no further than a holder may
+	// Holders that take 5 s: the lead goes no further than a holder may
 	// come back early and still wait for its slot.
-	for i := range 5 {
+	for i := range 20 {
 		key := fmt.Sprintf("slow%d", i)
 		turn := first(key)
 		holder(key, turn, turn.Back, 5*time.Second)
