@@ -30,16 +30,19 @@ const heldMaxWait = 2
 // 10 to 100 s for one (docs/performance.md). So each token learns its lead
 // from the time its holders took from their return (the reservation they
 // ask for again, ReserveMutation) to their change, the part that depends
-// on GitHub's latency and the API server's: a moving average that follows
-// each time by a quarter of its difference, plus leadSlack. The wait for a worker is left out on purpose: a longer lead
-// keeps more workers waiting, which makes that wait longer, which would
-// lengthen the lead again. The estimate starts at initialPrework; the
-// lead stays within [minLead, heldMaxWait × maxWait − leadSlack], so that a
-// holder never comes back too early to be let wait.
+// on GitHub's latency and the API server's: an estimate that follows a
+// longer time by half the difference and a shorter one by a quarter, so
+// that it stays above most of them with no margin added (every millisecond
+// of margin is a millisecond of a worker waiting, per change). The wait for
+// a worker is left out on purpose: a longer lead keeps more workers
+// waiting, which makes that wait longer, which would lengthen the lead
+// again. The estimate starts at initialPrework; the lead stays within
+// [minLead, heldMaxWait × maxWait − leadMargin], so that a holder never
+// comes back too early to be let wait.
 const (
-	initialPrework = 150 * time.Millisecond
-	leadSlack      = 100 * time.Millisecond
+	initialPrework = 250 * time.Millisecond
 	minLead        = 50 * time.Millisecond
+	leadMargin     = 100 * time.Millisecond
 )
 
 // PacingDeferredError is returned, without any request being sent, for a
@@ -209,7 +212,7 @@ func (p *pacer) keep(req pacingRequest, held bool, send time.Time) error {
 		p.kept[req.key] = send
 		p.booked = later(p.booked, send)
 	}
-	lead := min(max(p.prework+leadSlack, minLead), maxLead(req.maxWait))
+	lead := min(max(p.prework, minLead), maxLead(req.maxWait))
 	return &PacingDeferredError{At: send, Back: send.Add(-lead)}
 }
 
@@ -223,13 +226,17 @@ func (p *pacer) learnPrework(key string, now time.Time, maxWait time.Duration) {
 	}
 	delete(p.returned, key)
 	took := min(now.Sub(back), maxLead(maxWait))
-	p.prework += (took - p.prework) / 4
+	if took > p.prework {
+		p.prework += (took - p.prework) / 2
+	} else {
+		p.prework -= (p.prework - took) / 4
+	}
 }
 
 // maxLead is the longest lead with which a holder of maxWait can still
 // wait for its slot when it comes back.
 func maxLead(maxWait time.Duration) time.Duration {
-	return max(heldMaxWait*maxWait-leadSlack, minLead)
+	return max(heldMaxWait*maxWait-leadMargin, minLead)
 }
 
 // fit is the earliest time from t that is at least interval apart from

@@ -274,10 +274,11 @@ func TestReserveKeepsTheSlotOfAMutationNotMadeYet(t *testing.T) {
 
 // TestLeadIsLearnedFromHolders follows a token's lead: a deferred caller is
 // told to come back the estimated time a holder takes from its return to
-// its change, plus leadSlack, before its slot. Each holder moves the
-// estimate by a quarter of the difference; a holder's wait for its slot,
-// or for a worker before it came back, is not counted; and the lead stays
-// where a holder can still wait for its slot.
+// its change before its slot. A holder that took longer raises the
+// estimate by half the difference, one that took less lowers it by a
+// quarter; a holder's wait for its slot, or for a worker before it came
+// back, is not counted; and the lead stays where a holder can still wait
+// for its slot.
 func TestLeadIsLearnedFromHolders(t *testing.T) {
 	const interval, maxWait = time.Second, 500 * time.Millisecond
 	clock := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
@@ -324,26 +325,27 @@ func TestLeadIsLearnedFromHolders(t *testing.T) {
 		t.Fatalf("the token's first mutation: %v", err)
 	}
 	b := first("b")
-	expectLead("b", b, initialPrework+leadSlack)
+	expectLead("b", b, initialPrework)
 
-	// b took 550 ms from its return to its change: the estimate goes a
-	// quarter of the way up, to 250 ms, and the lead to 350 ms.
-	holder("b", b, b.Back, 550*time.Millisecond)
+	// b took 450 ms from its return to its change: the estimate goes half
+	// the way up, to 350 ms.
+	holder("b", b, b.Back, 450*time.Millisecond)
 	c := first("c")
 	expectLead("c", c, 350*time.Millisecond)
 
 	// c comes back 2 s late (it waited for a worker) and takes 50 ms: the
-	// estimate goes a quarter of the way down, to 200 ms. Its lateness is
+	// estimate goes a quarter of the way down, to 275 ms. Its lateness is
 	// not counted.
 	holder("c", c, c.At.Add(2*time.Second), 50*time.Millisecond)
 	d := first("d")
-	expectLead("d", d, 300*time.Millisecond)
+	expectLead("d", d, 275*time.Millisecond)
 
 	// d comes back early, waits for its slot in its worker and changes at
-	// it: the wait is not counted, only the 100 ms before it.
-	holder("d", d, d.At.Add(-900*time.Millisecond), 100*time.Millisecond)
+	// it: the wait is not counted, only the 75 ms before it (275 ms less a
+	// quarter of 200).
+	holder("d", d, d.At.Add(-900*time.Millisecond), 75*time.Millisecond)
 	e := first("e")
-	expectLead("e", e, 300*time.Millisecond-25*time.Millisecond) // 200 ms less a quarter of 100, plus the slack
+	expectLead("e", e, 225*time.Millisecond)
 
 	// Holders that take 5 s: the lead goes no further than a holder may
 	// come back early and still wait for its slot.
@@ -352,5 +354,8 @@ func TestLeadIsLearnedFromHolders(t *testing.T) {
 		turn := first(key)
 		holder(key, turn, turn.Back, 5*time.Second)
 	}
-	expectLead("z", first("z"), heldMaxWait*maxWait-leadSlack)
+	z := first("z")
+	if lead, most := z.At.Sub(z.Back), heldMaxWait*maxWait-leadMargin; lead > most || lead < most-time.Millisecond {
+		t.Fatalf("after holders that took 5 s, z is told to come back %v before its slot, want the most a holder may: %v", lead, most)
+	}
 }
