@@ -25,7 +25,7 @@ const heldMaxWait = 2
 // hooks on GitHub), or the holder is late for its slot and moves every later
 // slot of the token. But the time it comes back early, it waits in a worker
 // that other integrations need: at 1,000 new integrations over 50 tokens,
-// a fixed lead of 0.9 s kept on average 29 of 32 workers busy, most of them
+// a fixed lead of 0.9 s kept on average 26 of 32 workers busy, many of them
 // waiting, and the first reconciles of the integrations not yet seen waited
 // 10 to 100 s for one (docs/performance.md). So each token learns its lead
 // from the time its holders took from their return (the reservation they
