@@ -381,3 +381,24 @@ func TestReturnForItsTurnAddsTheFinalizerDespiteALaggingCache(t *testing.T) {
 		t.Errorf("%d reconciles failed with a conflict, want none", n)
 	}
 }
+
+// A deferred change comes back when its token's pacing says (the error's
+// Back, shortly before its slot), at the workqueue's normal priority, not
+// behind the initial list's backlog.
+func TestDeferredChangeComesBackWhenThePacingSays(t *testing.T) {
+	at := time.Now().Add(5 * time.Second)
+	d := &ghclient.PacingDeferredError{At: at, Back: at.Add(-300 * time.Millisecond)}
+	most := time.Until(d.Back)
+	res := pacingResult(turnOf(d))
+	if least := time.Until(d.Back); res.RequeueAfter > most || res.RequeueAfter < least {
+		t.Errorf("back in %v, want when the pacing said: in %v (its slot in %v)", res.RequeueAfter, least, time.Until(at))
+	}
+	if res.Priority == nil || *res.Priority != 0 {
+		t.Errorf("back at priority %v, want the normal 0", res.Priority)
+	}
+	// A turn already due comes back at once, not never.
+	due := pacingResult(turnOf(&ghclient.PacingDeferredError{At: time.Now(), Back: time.Now().Add(-time.Second)}))
+	if due.RequeueAfter <= 0 || due.RequeueAfter > 100*time.Millisecond {
+		t.Errorf("a turn due already comes back in %v, want at once (but requeued)", due.RequeueAfter)
+	}
+}
