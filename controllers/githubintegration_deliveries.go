@@ -257,7 +257,6 @@ func (r *GitHubIntegrationReconciler) redeliveredRecently(key types.NamespacedNa
 	return r.redeliveries.recent(key, hookID, g.guid, now, interval)
 }
 
-// setCheckpoint moves the hook's checkpoint forward, never back.
 // startCheckpoint sets the checkpoint of a hook just created at its
 // creation: GitHub attempted nothing on it before, so its first pass reads
 // its log back to there, however late within the jittered interval it
@@ -272,6 +271,7 @@ func startCheckpoint(hs *hookv1.HookStatus, created *gogithub.Hook, sent time.Ti
 	setCheckpoint(hs, at, at)
 }
 
+// setCheckpoint moves the hook's checkpoint forward, never back.
 func setCheckpoint(hs *hookv1.HookStatus, since, checkpoint time.Time) {
 	if checkpoint.Before(since) {
 		checkpoint = since

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	gogithub "github.com/google/go-github/v60/github"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -167,5 +168,22 @@ func TestNewHookStartsItsCheckpointAtItsCreation(t *testing.T) {
 	h.waitRedelivered("acme/api", hs.ID, ds[0].GUID, 15*time.Second)
 	if n := logReads(); n == 0 {
 		t.Fatal("the pass that redelivered did not read the delivery log")
+	}
+}
+
+// A created hook's checkpoint is GitHub's created_at; without it, the time
+// the creation was sent, less the lag allowed for the two clocks.
+func TestStartCheckpoint(t *testing.T) {
+	sent := time.Date(2026, 12, 1, 12, 0, 30, 400_000_000, time.UTC)
+	created := time.Date(2026, 12, 1, 12, 0, 31, 0, time.UTC)
+	var hs hookv1.HookStatus
+	startCheckpoint(&hs, &gogithub.Hook{CreatedAt: &gogithub.Timestamp{Time: created}}, sent)
+	if hs.DeliveriesCheckedTime == nil || !hs.DeliveriesCheckedTime.Time.Equal(created) {
+		t.Errorf("checkpoint %v, want GitHub's created_at %v", hs.DeliveriesCheckedTime, created)
+	}
+	hs = hookv1.HookStatus{}
+	startCheckpoint(&hs, &gogithub.Hook{}, sent)
+	if want := sent.Add(-checkpointLag).Truncate(time.Second); hs.DeliveriesCheckedTime == nil || !hs.DeliveriesCheckedTime.Time.Equal(want) {
+		t.Errorf("checkpoint without created_at %v, want the time sent less checkpointLag %v", hs.DeliveriesCheckedTime, want)
 	}
 }

@@ -386,6 +386,9 @@ func readWorkers(ctx context.Context, t *testing.T, addr string) workers {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w.max == 0 || w.reconciles == 0 || w.queued == 0 {
+		t.Fatalf("the operator's metrics lack the githubintegration controller's workers, reconciles or queue (read %+v): the names matched by workerFigures changed", w)
+	}
 	w.waitedOver = w.queued - queuedWithin1s
 	return w
 }
