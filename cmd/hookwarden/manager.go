@@ -70,6 +70,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o Options) (manager.Manag
 func managerOptions(o Options) manager.Options {
 	mo := manager.Options{
 		Scheme:                 scheme.New(),
+		MapperProvider:         scheme.NewMapper,
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
 		PprofBindAddress:       o.PprofBindAddress,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},

@@ -86,6 +86,10 @@ func (p *OwnPatches) prune() {
 		}
 	}
 	if len(p.patches) == 0 {
+		// A new map: a Go map keeps the room it grew to, and a burst
+		// (every integration's Secret labelled at start) grows it to
+		// one entry per Secret.
+		p.patches = map[types.NamespacedName]ownPatch{}
 		p.pruning = nil
 		return
 	}

@@ -1,6 +1,8 @@
 package webhooksecret
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -61,4 +63,33 @@ func TestOwnPatches(t *testing.T) {
 	if none.SameData(creds, 1, 2) {
 		t.Error("a nil OwnPatches remembered a patch")
 	}
+}
+
+// TestOwnPatchesForgetTheirBurst: once every patch of a burst expired,
+// OwnPatches holds none of the room the burst took.
+func TestOwnPatchesForgetTheirBurst(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	p := NewOwnPatches()
+	p.now = func() time.Time { return now }
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := heap()
+	for i := range 100_000 {
+		p.Note(types.NamespacedName{Namespace: "team", Name: fmt.Sprintf("creds-%06d", i)}, "100", "105")
+	}
+	during := heap()
+	now = now.Add(ownPatchMemory + time.Second)
+	p.prune()
+	after := heap()
+	if during-before < 4<<20 {
+		t.Fatalf("100,000 patches took %d bytes: too few to tell", during-before)
+	}
+	if after-before > 1<<20 {
+		t.Errorf("after every patch expired %d bytes are still held of the %d the burst took", after-before, during-before)
+	}
+	runtime.KeepAlive(p)
 }
