@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -298,18 +296,4 @@ func (s *Scene) WaitObserved(ctx context.Context, name string, gen int64, timeou
 		return gi.Status.ObservedGeneration >= gen && IsReady(gi), nil
 	})
 	return time.Now(), err
-}
-
-// StopOnSignal runs stop and exits when the process gets SIGINT or SIGTERM,
-// so that a suite interrupted by hand or by a timeout leaves no control
-// plane behind (kube-apiserver and etcd outlive their parent otherwise).
-func StopOnSignal(stop func()) {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-signals
-		fmt.Fprintf(os.Stderr, "%s: stopping the control plane\n", sig)
-		stop()
-		os.Exit(1)
-	}()
 }

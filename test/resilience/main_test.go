@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-
 	"github.com/hookwarden/hookwarden/internal/githubsim"
 	"github.com/hookwarden/hookwarden/internal/harness"
 	"github.com/hookwarden/hookwarden/internal/testenv"
@@ -25,41 +22,20 @@ import (
 
 var runScenarios = flag.Bool("resilience", false, "run the resilience scenarios (make test-resilience)")
 
-var (
-	controlPlane *testenv.Env
-	planeDir     string
-)
+var controlPlane *testenv.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	// The operator logs in its own process; the scenarios' clients report
-	// their errors to the scenarios, and controller-runtime would otherwise
-	// print a stack trace the first time one of them is made.
-	ctrllog.SetLogger(logr.Discard())
-	if !*runScenarios {
-		os.Exit(m.Run())
-	}
-	var err error
-	planeDir, err = os.MkdirTemp("", "hookwarden-resilience-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	controlPlane, err = testenv.StartRestartable(planeDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	harness.StopOnSignal(func() {
-		_ = controlPlane.Stop()
-		_ = os.RemoveAll(planeDir)
-	})
-	code := m.Run()
-	if err := controlPlane.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	_ = os.RemoveAll(planeDir)
-	os.Exit(code)
+	// The control plane keeps its data in a directory of its own, so that
+	// a scenario can stop and start it again (StartRestartable).
+	var planeDir string
+	harness.Main(m, *runScenarios, &controlPlane, func() (*testenv.Env, error) {
+		var err error
+		if planeDir, err = os.MkdirTemp("", "hookwarden-resilience-"); err != nil {
+			return nil, err
+		}
+		return testenv.StartRestartable(planeDir)
+	}, func() { _ = os.RemoveAll(planeDir) })
 }
 
 const (

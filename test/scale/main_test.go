@@ -11,15 +11,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/githubsim"
@@ -45,24 +42,7 @@ var controlPlane *testenv.Env
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	// The operator logs in its own process; the measurements' clients have
-	// nothing to say.
-	ctrllog.SetLogger(logr.Discard())
-	if !*runScale {
-		os.Exit(m.Run())
-	}
-	var err error
-	controlPlane, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	harness.StopOnSignal(func() { _ = controlPlane.Stop() })
-	code := m.Run()
-	if err := controlPlane.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop control plane:", err)
-	}
-	os.Exit(code)
+	harness.Main(m, *runScale, &controlPlane, testenv.Start, nil)
 }
 
 func needScale(t *testing.T) {
