@@ -32,10 +32,12 @@ func NewMapper(cfg *rest.Config, httpClient *http.Client) (meta.RESTMapper, erro
 // turn, and each one that does not serve the kind makes an error value.
 // Taking in 1,000 integrations made some 100 MB of that garbage, about a
 // third of all the operator allocated (docs/performance.md). A mapping
-// found stays true: the dynamic mapper never forgets a group it learned
-// either, so remembering adds no answer it would not give. A kind not
-// found is asked of m again each time, so that a CRD installed later is
-// found as it would be without this.
+// found is kept: the dynamic mapper, too, answers from what it learned and
+// looks again only after a miss, and the kinds hookwarden asks for are
+// those compiled into it, at the versions compiled in (a version the API
+// server stopped serving fails the requests themselves, remembered or not).
+// A kind not found is asked of m again each time, so that a CRD installed
+// later is found as it would be without this.
 func RememberMappings(m meta.RESTMapper) meta.RESTMapper {
 	return &rememberingMapper{RESTMapper: m, found: map[mappingKey]*meta.RESTMapping{}}
 }
