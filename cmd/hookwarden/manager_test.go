@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 	"github.com/hookwarden/hookwarden/internal/webhooksecret"
@@ -164,5 +166,37 @@ func TestTrimCachedObjectSharesLabelSets(t *testing.T) {
 	}
 	if len(p.labelSets) != maxLabelSets {
 		t.Errorf("the pool shares %d label sets, want at most %d", len(p.labelSets), maxLabelSets)
+	}
+}
+
+// TestManagerRemembersMappings: the manager's RESTMapper answers a kind it
+// found again from memory, not by trying every group version it knows (the
+// cost of every client call and namespaced cache read: docs/performance.md).
+func TestManagerRemembersMappings(t *testing.T) {
+	env := sharedEnv(t)
+	httpClient, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper, err := managerOptions(Options{}).MapperProvider(env.Config, httpClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gvk := range []schema.GroupVersionKind{hookv1.GroupVersion.WithKind("GitHubIntegration"), corev1.SchemeGroupVersion.WithKind("Secret")} {
+		first, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			again, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil || again.Resource != first.Resource || again.Scope.Name() != first.Scope.Name() {
+				t.Fatalf("%s asked again: %+v, %v; want %+v", gvk.Kind, again, err, first)
+			}
+		})
+		// Two allocations: the versions the caller passes through the
+		// interface, and its copy of the mapping.
+		if allocs > 2 {
+			t.Errorf("%s asked again: %.0f allocations, want at most 2 for a remembered mapping", gvk.Kind, allocs)
+		}
 	}
 }
