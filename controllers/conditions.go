@@ -142,3 +142,9 @@ func exportConditions(obj *hookv1.GitHubIntegration) {
 		metrics.SetCondition(obj.Namespace, obj.Name, t, present[t])
 	}
 }
+
+// isReady reports whether Ready is True for the current generation.
+func isReady(conditions []metav1.Condition, generation int64) bool {
+	c := apimeta.FindStatusCondition(conditions, hookv1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
+}

@@ -6,10 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
-	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // IssueControllerName names the GitHubIssue controller in logs, metrics and
@@ -155,46 +151,4 @@ func (r *GitHubIssueReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	markIssueReady(obj)
 	return ctrl.Result{RequeueAfter: next}, nil
-}
-
-// markIssueReady: the issue on GitHub is as declared.
-func markIssueReady(obj *hookv1.GitHubIssue) {
-	issueConditions(obj).ready(hookv1.ReasonSucceeded,
-		fmt.Sprintf("Issue #%d of %s is kept as declared", obj.Status.Number, obj.Spec.Repository))
-	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionRateLimited)
-}
-
-func issueConditions(obj *hookv1.GitHubIssue) kstatusConditions {
-	return kstatusConditions{&obj.Status.ReconcileStatus, obj.Generation}
-}
-
-// patchIssueStatus writes the status when it differs from the one last
-// written. The GitHubIssue's status has one writer, this controller, so a
-// merge patch cannot undo anyone else's field.
-func (r *GitHubIssueReconciler) patchIssueStatus(ctx context.Context, obj, written *hookv1.GitHubIssue) error {
-	if equality.Semantic.DeepEqual(obj.Status, written.Status) {
-		return nil
-	}
-	metrics.StatusWrites.WithLabelValues("githubissue").Inc()
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(written)); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("patch status: %w", err))
-	}
-	written.Status = *obj.Status.DeepCopy()
-	return nil
-}
-
-// warn emits a Warning Event.
-func (r *GitHubIssueReconciler) warn(obj *hookv1.GitHubIssue, reason, message string) {
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
-}
-
-// normal emits a Normal Event.
-func (r *GitHubIssueReconciler) normal(obj *hookv1.GitHubIssue, reason, action, message string) {
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, "%s", message)
-}
-
-// isReady reports whether Ready is True for the current generation.
-func isReady(conditions []metav1.Condition, generation int64) bool {
-	c := apimeta.FindStatusCondition(conditions, hookv1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }

@@ -1,10 +1,19 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
+	"github.com/hookwarden/hookwarden/internal/metrics"
 )
 
 // DefaultLinkedPullRequestsInterval is how often, at most, the section of an
@@ -77,4 +86,40 @@ func (r *GitHubIssueReconciler) linksInterval() time.Duration {
 		return r.LinkedPullRequestsInterval
 	}
 	return DefaultLinkedPullRequestsInterval
+}
+
+// markIssueReady: the issue on GitHub is as declared.
+func markIssueReady(obj *hookv1.GitHubIssue) {
+	issueConditions(obj).ready(hookv1.ReasonSucceeded,
+		fmt.Sprintf("Issue #%d of %s is kept as declared", obj.Status.Number, obj.Spec.Repository))
+	apimeta.RemoveStatusCondition(&obj.Status.Conditions, hookv1.ConditionRateLimited)
+}
+
+func issueConditions(obj *hookv1.GitHubIssue) kstatusConditions {
+	return kstatusConditions{&obj.Status.ReconcileStatus, obj.Generation}
+}
+
+// patchIssueStatus writes the status when it differs from the one last
+// written. The GitHubIssue's status has one writer, this controller, so a
+// merge patch cannot undo anyone else's field.
+func (r *GitHubIssueReconciler) patchIssueStatus(ctx context.Context, obj, written *hookv1.GitHubIssue) error {
+	if equality.Semantic.DeepEqual(obj.Status, written.Status) {
+		return nil
+	}
+	metrics.StatusWrites.WithLabelValues("githubissue").Inc()
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(written)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("patch status: %w", err))
+	}
+	written.Status = *obj.Status.DeepCopy()
+	return nil
+}
+
+// warn emits a Warning Event.
+func (r *GitHubIssueReconciler) warn(obj *hookv1.GitHubIssue, reason, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", message)
+}
+
+// normal emits a Normal Event.
+func (r *GitHubIssueReconciler) normal(obj *hookv1.GitHubIssue, reason, action, message string) {
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, action, "%s", message)
 }
