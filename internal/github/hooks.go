@@ -77,26 +77,6 @@ type Abilities struct {
 	Ping bool
 }
 
-// Access is what credentials need for an operation, in the words of
-// GitHub's token settings.
-type Access struct {
-	// ClassicScope is the scope of a classic personal access token.
-	ClassicScope string
-	// Permission is the fine-grained token or GitHub App permission.
-	Permission string
-	// Credentials, when set, replaces the hint: the operation needs these
-	// credentials rather than a scope or permission.
-	Credentials string
-}
-
-// String reads as a hint in an error message.
-func (a Access) String() string {
-	if a.Credentials != "" {
-		return a.Credentials
-	}
-	return fmt.Sprintf("the %q scope for a classic token, or the %q permission for a fine-grained token or GitHub App", a.ClassicScope, a.Permission)
-}
-
 var (
 	// RepositoryHookAccess is what managing repository hooks needs.
 	RepositoryHookAccess = Access{ClassicScope: "admin:repo_hook", Permission: "Webhooks: write"}
@@ -153,9 +133,6 @@ func (c *Client) Hooks(target string) (HookService, error) {
 	}
 	return &organizationHooks{gh: c.gh, org: target}, nil
 }
-
-// listPageSize is the largest page GitHub serves.
-const listPageSize = 100
 
 var allAbilities = Abilities{Events: true, Delete: true, Ping: true}
 
@@ -327,14 +304,6 @@ func (a *appHook) Redeliver(ctx context.Context, _, deliveryID int64) error {
 	_, _, err := a.gh.Apps.RedeliverHookDelivery(ctx, deliveryID)
 	return acceptedIsSuccess(err)
 }
-
-// result drops the *gogithub.Response that go-github returns with a
-// value: the transport already read what the client needs of it (rate
-// limits, ETags).
-func result[T any](v T, _ *gogithub.Response, err error) (T, error) { return v, err }
-
-// errOf keeps only the error of a go-github call whose value is not used.
-func errOf[T any](_ T, _ *gogithub.Response, err error) error { return err }
 
 // listHooks follows the pages of a hooks list.
 func listHooks(page func(*gogithub.ListOptions) ([]*gogithub.Hook, *gogithub.Response, error)) ([]*gogithub.Hook, error) {

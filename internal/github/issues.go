@@ -2,8 +2,6 @@ package github
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	gogithub "github.com/google/go-github/v60/github"
 )
@@ -29,22 +27,6 @@ func (c *Client) RepositoryIssues(fullName string) (*IssueService, error) {
 
 // Repository is "owner/name".
 func (s *IssueService) Repository() string { return s.fullName() }
-
-// repository is a repository's owner and name, parsed from "owner/name".
-type repository struct{ owner, repo string }
-
-// parseRepository parses "owner/name", saying what is wrong when it is not
-// of that form.
-func parseRepository(fullName string) (repository, error) {
-	owner, repo, ok := strings.Cut(fullName, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return repository{}, fmt.Errorf("repository %q is not of the form owner/name", fullName)
-	}
-	return repository{owner: owner, repo: repo}, nil
-}
-
-// fullName is "owner/name".
-func (r repository) fullName() string { return r.owner + "/" + r.repo }
 
 // Find returns the first issue, open or closed, for which match is true, or
 // nil. It reads every page of the repository's issues, oldest first
