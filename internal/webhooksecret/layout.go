@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,15 +211,6 @@ type Cache struct {
 	// own metadata patches of Secrets: a Secret that only they changed
 	// since it was read is not read again.
 	Patches *OwnPatches
-}
-
-// ParseVersion is a resourceVersion as a number; 0 when it is not one.
-func ParseVersion(resourceVersion string) uint64 {
-	v, err := strconv.ParseUint(resourceVersion, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return v
 }
 
 // Load reads the webhook secrets of the integration namespace/integration

@@ -1,6 +1,7 @@
 package webhooksecret
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -94,4 +95,13 @@ func (p *OwnPatches) prune() {
 		return
 	}
 	p.pruning.Reset(ownPatchMemory)
+}
+
+// ParseVersion is a resourceVersion as a number; 0 when it is not one.
+func ParseVersion(resourceVersion string) uint64 {
+	v, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
