@@ -14,20 +14,11 @@ import (
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/cliflag"
 	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/send"
-)
-
-// version and commit are set at build time with
-// -ldflags "-X main.version=... -X main.commit=..." (BUILD_FLAGS in the
-// Makefile, the Dockerfile's VERSION and COMMIT arguments).
-var (
-	version = "dev"
-	commit  = "unknown"
 )
 
 const usageHead = `Usage:
@@ -69,16 +60,6 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return run(args, stderr)
-}
-
-// newFlagSet defines every flag of the operator on a new flag set.
-func newFlagSet(opts *Options, zapOpts *zap.Options) *flag.FlagSet {
-	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
-	opts.RegisterFlags(fs)
-	zapOpts.BindFlags(fs)
-	// --kubeconfig, read by ctrl.GetConfig (also KUBECONFIG, or in-cluster).
-	config.RegisterFlags(fs)
-	return fs
 }
 
 // usage prints the subcommands and every flag of the operator with its

@@ -29,6 +29,15 @@ import (
 	"github.com/hookwarden/hookwarden/webhookserver"
 )
 
+// version and commit are what hookwarden_build_info and `hookwarden
+// version` say, set at build time with -ldflags "-X main.version=... -X
+// main.commit=..." (BUILD_FLAGS in the Makefile, the Dockerfile's VERSION
+// and COMMIT arguments).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
 // LeaderElectionID names the lease the replicas compete for.
 const LeaderElectionID = "hookwarden.integrations.hookwarden.io"
 

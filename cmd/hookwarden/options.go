@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/controllers"
 	"github.com/hookwarden/hookwarden/internal/cliflag"
@@ -165,6 +167,16 @@ const EnvPrefix = "HOOKWARDEN_"
 // on the command line.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet defines every flag of the operator on a new flag set.
+func newFlagSet(opts *Options, zapOpts *zap.Options) *flag.FlagSet {
+	fs := flag.NewFlagSet("hookwarden", flag.ContinueOnError)
+	opts.RegisterFlags(fs)
+	zapOpts.BindFlags(fs)
+	// --kubeconfig, read by ctrl.GetConfig (also KUBECONFIG, or in-cluster).
+	config.RegisterFlags(fs)
+	return fs
 }
 
 // RegisterFlags defines the manager's flags on fs, writing into o.
