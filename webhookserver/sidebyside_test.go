@@ -31,6 +31,7 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/hookwarden/hookwarden/internal/delivery"
+	"github.com/hookwarden/hookwarden/internal/harness"
 	"github.com/hookwarden/hookwarden/internal/logging"
 	"github.com/hookwarden/hookwarden/internal/testfixtures"
 )
@@ -51,7 +52,7 @@ var (
 	sbProfile   = flag.String("sidebyside.cpuprofile", "", "write the receiver's CPU profile to this file")
 	sbSize      = flag.String("sidebyside.size", "", "run only this payload size (push-7KB or push-256KB)")
 	sbBaseline  = flag.String("sidebyside.baseline", "", "a webhookserver test binary of another revision: its receiver runs beside this one (make bench BASELINE=<rev>)")
-	sbGOGC      = flag.String("sidebyside.receiver-gogc", "", "run this revision's receiver with this GOGC (with BASELINE=HEAD: the price of the setting beside the default)")
+	sbGOGC      = flag.String("sidebyside.receiver-gogc", "", "run this revision's receiver with this GOGC instead of the Deployment's (with BASELINE=HEAD: the price of the setting beside the Deployment's)")
 )
 
 const (
@@ -232,6 +233,17 @@ func pinned(name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
+// deploymentRuntimeEnv is the Go runtime's settings of the Deployment's
+// manager container (GOGC, GOMEMLIMIT), as NAME=value.
+func deploymentRuntimeEnv(t *testing.T) []string {
+	t.Helper()
+	env, err := harness.DeploymentRuntimeEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
 func goBenchServer(t *testing.T, mode string, stderr io.Writer, profile string) *benchServer {
 	return goBenchServerFrom(t, os.Args[0], mode, mode, stderr, profile)
 }
@@ -241,6 +253,11 @@ func goBenchServer(t *testing.T, mode string, stderr io.Writer, profile string) 
 func goBenchServerFrom(t *testing.T, bin, name, mode string, stderr io.Writer, profile string) *benchServer {
 	cmd := pinned(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchServeEnv+"="+mode, "GOMAXPROCS=1")
+	if mode == "receiver" {
+		// Both revisions' receivers run as the Deployment runs them; the
+		// other servers with Go's defaults.
+		cmd.Env = append(cmd.Env, deploymentRuntimeEnv(t)...)
+	}
 	if name == "receiver" && *sbGOGC != "" {
 		cmd.Env = append(cmd.Env, "GOGC="+*sbGOGC)
 	}
@@ -367,9 +384,11 @@ func TestSideBySide(t *testing.T) {
 	var out strings.Builder
 	fmt.Fprintf(&out, "\nSide by side, %d rounds × %s per server and size, %d keep-alive connections, servers pinned to CPU %q, GOMAXPROCS=1\n\n",
 		rounds, duration, *sbConns, *sbServerCPU)
+	fmt.Fprintf(&out, "The receivers run with the Deployment's Go runtime settings (%s)", strings.Join(deploymentRuntimeEnv(t), " "))
 	if *sbGOGC != "" {
-		fmt.Fprintf(&out, "The receiver runs with GOGC=%s; every other server with the default.\n\n", *sbGOGC)
+		fmt.Fprintf(&out, ", this revision's with GOGC=%s", *sbGOGC)
 	}
+	fmt.Fprintf(&out, "; the other servers with Go's defaults.\n\n")
 	fmt.Fprintf(&out, "| payload | server | req/s (median of rounds) | p50 | p99 |\n|---|---|---:|---:|---:|\n")
 	for _, size := range sizes {
 		for _, srv := range servers {
