@@ -3,6 +3,7 @@ package main
 import (
 	"hash/maphash"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -26,6 +27,10 @@ const (
 	maxLabelCandidates = 4096
 )
 
+// maxLists bounds the string lists a stringPool shares (event lists: few
+// distinct ones, each kept for good).
+const maxLists = 256
+
 // stringPool shares one copy of the strings that many cached objects hold
 // the same value of. The decoders allocate every string of every object
 // anew: at 10,000 integrations, their namespace, finalizers, event names
@@ -43,12 +48,16 @@ type stringPool struct {
 	// object (an owned Secret names its integration) do not fill
 	// labelSets.
 	labelCandidates map[uint64]struct{}
-	seed            maphash.Seed
+	// lists holds one slice for each event list objects share, by its
+	// strings joined: the list a hook carries is the integration's, the
+	// same for most integrations.
+	lists map[string][]string
+	seed  maphash.Seed
 }
 
 func newStringPool() *stringPool {
 	return &stringPool{m: map[string]string{}, labelSets: map[uint64]map[string]string{},
-		labelCandidates: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
+		labelCandidates: map[uint64]struct{}{}, lists: map[string][]string{}, seed: maphash.MakeSeed()}
 }
 
 // intern returns the pool's copy of s, which it keeps if there is room.
@@ -128,6 +137,41 @@ func (p *stringPool) internAll(ss []string) {
 	}
 }
 
+// internList returns the pool's slice holding the strings of ss, in the
+// same order, which it keeps if there is room; ss interned otherwise. A
+// shared slice is never written to, as shared label maps are not.
+func (p *stringPool) internList(ss []string) []string {
+	if len(ss) == 0 {
+		return ss
+	}
+	key := strings.Join(ss, "\x00")
+	p.mu.Lock()
+	shared, ok := p.lists[key]
+	p.mu.Unlock()
+	if ok && slices.Equal(shared, ss) {
+		return shared
+	}
+	p.internAll(ss)
+	if ok {
+		// Another list with the same key ("a\x00b" as one name) is shared.
+		return ss
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if shared, ok := p.lists[key]; ok {
+		// Shared meanwhile by another caller.
+		if slices.Equal(shared, ss) {
+			return shared
+		}
+		return ss
+	}
+	if len(p.lists) < maxLists {
+		ss = slices.Clip(ss)
+		p.lists[key] = ss
+	}
+	return ss
+}
+
 // internMeta interns the metadata every object of a namespace shares the
 // values of: the namespace, label keys and values (and whole label sets),
 // annotation keys, finalizers and owner kinds. Names, UIDs and resource
@@ -158,7 +202,7 @@ func (p *stringPool) internMeta(m metav1.Object) {
 // names, rejection messages) are left alone: they would fill the pool.
 func (p *stringPool) internIntegration(gi *hookv1.GitHubIntegration) {
 	spec := &gi.Spec
-	p.internAll(spec.Events)
+	spec.Events = p.internList(spec.Events)
 	spec.ContentType = hookv1.ContentType(p.intern(string(spec.ContentType)))
 	spec.DeletionPolicy = hookv1.DeletionPolicy(p.intern(string(spec.DeletionPolicy)))
 	spec.SecretRef.TokenKey = p.intern(spec.SecretRef.TokenKey)
@@ -173,7 +217,12 @@ func (p *stringPool) internIntegration(gi *hookv1.GitHubIntegration) {
 		c.Reason = p.intern(c.Reason)
 	}
 	for i := range st.Hooks {
-		p.internAll(st.Hooks[i].Events)
+		h := &st.Hooks[i]
+		h.Events = p.internList(h.Events)
+		if h.Target == st.Target {
+			// One copy for the two fields of a single-target integration.
+			h.Target = st.Target
+		}
 	}
 	for i := range st.EventCounts {
 		st.EventCounts[i].Event = p.intern(st.EventCounts[i].Event)

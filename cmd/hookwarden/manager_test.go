@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -52,7 +53,7 @@ func TestTrimCachedObjectSharesStrings(t *testing.T) {
 		raw := `{"metadata":{"name":"` + name + `","namespace":"team-a","finalizers":["integrations.hookwarden.io/hooks"],
 			"labels":{"team":"a"},"annotations":{"note":"` + name + `"}},
 			"spec":{"repositories":["acme/` + name + `"],"events":["push","issues"],"secretRef":{"name":"github"},"contentType":"json"},
-			"status":{"conditions":[{"type":"Ready","status":"True","reason":"HooksRegistered","message":"1 hook registered","lastTransitionTime":"2026-11-30T10:00:00Z"}],
+			"status":{"target":"acme/` + name + `","conditions":[{"type":"Ready","status":"True","reason":"HooksRegistered","message":"1 hook registered","lastTransitionTime":"2026-11-30T10:00:00Z"}],
 			"hooks":[{"target":"acme/` + name + `","id":1,"events":["push","issues"]}],"eventCounts":[{"event":"push","count":3}]}}`
 		gi := &hookv1.GitHubIntegration{}
 		if err := json.Unmarshal([]byte(raw), gi); err != nil {
@@ -87,6 +88,10 @@ func TestTrimCachedObjectSharesStrings(t *testing.T) {
 	same("spec.events", a.Spec.Events[0], b.Spec.Events[0])
 	same("status.hooks[].events", a.Status.Hooks[0].Events[1], b.Status.Hooks[0].Events[1])
 	same("status.hooks[].events and spec.events", a.Status.Hooks[0].Events[0], b.Spec.Events[0])
+	if &a.Spec.Events[0] != &b.Status.Hooks[0].Events[0] {
+		t.Error("spec.events and status.hooks[].events, which list the same events, are two slices, want one shared")
+	}
+	same("status.target and status.hooks[].target", a.Status.Target, a.Status.Hooks[0].Target)
 	same("status.eventCounts[].event", a.Status.EventCounts[0].Event, b.Status.EventCounts[0].Event)
 	same("condition type", a.Status.Conditions[0].Type, b.Status.Conditions[0].Type)
 	same("condition status", string(a.Status.Conditions[0].Status), string(b.Status.Conditions[0].Status))
@@ -108,6 +113,27 @@ func TestStringPoolIsBounded(t *testing.T) {
 	}
 	if len(p.m) != maxInterned {
 		t.Fatalf("the pool holds %d strings, want at most %d", len(p.m), maxInterned)
+	}
+}
+
+// TestStringPoolBoundsItsLists: past maxLists lists the pool keeps no more,
+// and gives back lists with what they held.
+func TestStringPoolBoundsItsLists(t *testing.T) {
+	p := newStringPool()
+	for i := range maxLists + 100 {
+		list := []string{"push", strconv.Itoa(i)}
+		if got := p.internList(list); !slices.Equal(got, []string{"push", strconv.Itoa(i)}) {
+			t.Fatalf("internList gave %q for list %d", got, i)
+		}
+	}
+	if len(p.lists) != maxLists {
+		t.Fatalf("the pool holds %d lists, want at most %d", len(p.lists), maxLists)
+	}
+	// A name holding the separator is not taken for two names.
+	p = newStringPool()
+	p.internList([]string{"a", "b"})
+	if got := p.internList([]string{"a\x00b"}); !slices.Equal(got, []string{"a\x00b"}) {
+		t.Fatalf("internList gave %q for [\"a\\x00b\"]", got)
 	}
 }
 
