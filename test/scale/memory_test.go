@@ -29,7 +29,8 @@ import (
 )
 
 // TestMemory measures the operator's RSS (reconciler and receiver, one
-// process) with no integration, then with 1,000 and 10,000, each with its
+// process) with no integration (as started, and then, the baseline, once
+// one integration came and went), then with 1,000 and 10,000, each with its
 // Secret and a filled status, and then with as many unrelated Secrets
 // again. The integrations are suspended, so that no GitHub call is made;
 // their status is filled as the reconciler and the receiver fill it.
