@@ -3,6 +3,7 @@ package webhookserver
 import (
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,26 @@ type record struct {
 	issue       *hookv1.IssueStatus
 	// untrackIssue removes an issue that no longer carries the label.
 	untrackIssue *itemKey
+
+	// status holds delivery for records from newRecord, which are
+	// recycled once added (releaseRecord): adding one keeps no pointer
+	// into it.
+	status hookv1.DeliveryStatus
+}
+
+// records recycles the records of valid deliveries: one per delivery,
+// with its DeliveryStatus, were two allocations of some 250 bytes.
+var records = sync.Pool{New: func() any { return new(record) }}
+
+// newRecord returns an empty record from the pool.
+func newRecord() *record { return records.Get().(*record) }
+
+// releaseRecord returns rec to the pool once it was added, or could not be
+// queued; nothing may use it afterwards. Only records from newRecord are
+// released.
+func releaseRecord(rec *record) {
+	*rec = record{}
+	records.Put(rec)
 }
 
 // eventDelta counts one event's deliveries since the last patch.
@@ -110,7 +131,11 @@ func (d *statusDelta) add(r *record) {
 		d.addEvent(r.event, 1, r.time)
 	}
 	if r.delivery != nil && (d.lastDelivery == nil || !r.delivery.ReceivedTime.Before(&d.lastDelivery.ReceivedTime)) {
-		d.lastDelivery = r.delivery
+		// A copy: the record goes back to its pool once added.
+		if d.lastDelivery == nil {
+			d.lastDelivery = new(hookv1.DeliveryStatus)
+		}
+		*d.lastDelivery = *r.delivery
 	}
 	if r.rejection != "" {
 		d.setRejection(&hookv1.Rejection{Time: metav1.NewTime(r.time), Reason: r.rejection})

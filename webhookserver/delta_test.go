@@ -12,6 +12,27 @@ import (
 	hookv1 "github.com/hookwarden/hookwarden/api/v1alpha1"
 )
 
+// TestDeltaKeepsNoPointerIntoRecords: a queued record is recycled once
+// added (releaseRecord); what the delta shows as the last delivery stays
+// the one added, whatever the record holds next.
+func TestDeltaKeepsNoPointerIntoRecords(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rec := newRecord()
+	rec.time, rec.event, rec.result = t0, "push", hookv1.DeliveryProcessed
+	rec.status = hookv1.DeliveryStatus{ID: "first", Event: "push", ReceivedTime: metav1.NewTime(t0), Result: hookv1.DeliveryProcessed}
+	rec.delivery = &rec.status
+	d := newStatusDelta(t0)
+	d.add(rec)
+	// The record reused for another delivery of another integration.
+	rec.status = hookv1.DeliveryStatus{ID: "second", Event: "issues", ReceivedTime: metav1.NewTime(t0.Add(time.Second))}
+	releaseRecord(rec)
+	var st hookv1.GitHubIntegrationStatus
+	d.applyTo(&st)
+	if st.LastDelivery == nil || st.LastDelivery.ID != "first" || st.LastDelivery.Event != "push" {
+		t.Fatalf("lastDelivery = %+v, want the delivery added (first, push)", st.LastDelivery)
+	}
+}
+
 // Two workers may record an issue's deliveries in either order; status must
 // show the issue as the newest delivery left it.
 func TestIssueTrackingIgnoresRecordingOrder(t *testing.T) {

@@ -252,14 +252,18 @@ func (s *Server) validated(in *integration, key types.NamespacedName, header del
 		return answer{code: http.StatusOK, body: duplicateBody, result: resultDuplicate}
 	}
 	rec, a := classify(in, d, now)
+	// The answer's event names the metric series and the log line: the
+	// recorded name, never one that only the unsigned header vouches for.
+	// Read before the record is queued: a worker may have recycled it by
+	// the time enqueue returns.
+	event := rec.event
 	if !s.enqueue(key, rec) {
+		releaseRecord(rec)
 		s.dedupe.forget(dk)
 		a = errorAnswer(http.StatusServiceUnavailable, "too many deliveries waiting to be recorded: retry later")
 		a.retryAfter = queueFullRetryAfter
 	}
-	// The answer's event names the metric series and the log line: the
-	// recorded name, never one that only the unsigned header vouches for.
-	a.integration, a.event, a.delivery = in.name, rec.event, d.ID
+	a.integration, a.event, a.delivery = in.name, event, d.ID
 	return a
 }
 
@@ -352,9 +356,11 @@ func classify(in *integration, d *delivery.Delivery, now time.Time) (*record, an
 	if out.Processed {
 		result = hookv1.DeliveryProcessed
 	}
-	rec := &record{time: now, event: out.Event, result: result,
-		delivery: &hookv1.DeliveryStatus{ID: d.ID, Event: publishedEvent(d.Event), Action: d.Action, Target: d.Target,
-			Ref: out.Ref, After: out.After, ReceivedTime: at, Result: result}}
+	rec := newRecord()
+	rec.time, rec.event, rec.result = now, out.Event, result
+	rec.status = hookv1.DeliveryStatus{ID: d.ID, Event: publishedEvent(d.Event), Action: d.Action, Target: d.Target,
+		Ref: out.Ref, After: out.After, ReceivedTime: at, Result: result}
+	rec.delivery = &rec.status
 	if pr := out.PullRequest; pr != nil {
 		rec.pullRequest = &hookv1.PullRequestStatus{Repository: pr.Repository, Number: pr.Number, Title: pr.Title,
 			URL: pr.URL, State: pr.State, LinkKey: pr.LinkKey, UpdatedTime: at}

@@ -100,6 +100,11 @@ func (s *Server) recordDelivery(q queued) {
 		s.emitLinked(q.key, pr)
 	}
 	s.recorder.add(q.key, q.rec)
+	if q.rec.delivery == &q.rec.status {
+		// From newRecord (duplicates are not): the delta kept no
+		// pointer into it.
+		releaseRecord(q.rec)
+	}
 }
 
 // linkAppears reports whether neither the pending status nor the status
