@@ -35,6 +35,7 @@ var (
 	apiProfile   = flag.String("scale.apiserver-profile", "", "with TestConvergenceAndSteadyState: write the API server's CPU profile of the first 30 s of convergence to this file")
 	heapProfile  = flag.String("scale.heap-profile", "", "with TestMemory: run the operator with --pprof-bind-address and write its heap profile at the largest count to this file")
 	profileRate  = flag.Int("scale.heap-profile-rate", 0, "with -scale.heap-profile: sample one allocation every this many bytes (GODEBUG=memprofilerate; 0: the Go runtime's 512 KiB), which adds the profile's buckets to the RSS")
+	settle       = flag.Duration("scale.settle", 150*time.Second, "with TestMemory: how long the operator is left idle after it took in a count before its RSS is sampled (150s: past the Go runtime's forced collection, every 2 minutes)")
 	gogc         = flag.String("scale.gogc", "", "run the operator with this GOGC instead of the Deployment's: in TestMemory its price in memory and CPU, in TestConvergenceAndSteadyState in convergence time (docs/performance.md)")
 )
 

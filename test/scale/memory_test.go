@@ -220,7 +220,13 @@ type memorySample struct{ rss, anon, file int64 }
 // not of the reconciles after a burst of creations. The operator is done
 // when it has labelled the Secrets of every integration (the last write of
 // a suspended integration's reconcile but its status), asked of the API
-// server rather than of the operator, and 30 s later.
+// server rather than of the operator, and -scale.settle later. An idle Go
+// program collects at least every 2 minutes, and its heap's target and
+// what it gives back to the OS follow what was live at the last
+// collection: the default settle (150 s) passes one such collection, so
+// that what only the intake held (queues grown for the burst, the notes of
+// hookwarden's own Secret patches, kept a minute) is not counted as
+// memory per integration.
 func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) memorySample {
 	t.Helper()
 	start := time.Now()
@@ -241,7 +247,7 @@ func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c clien
 	if labelled > 0 {
 		fmt.Printf("  (all %d Secrets labelled after %s)\n", labelled, time.Since(start).Round(time.Second))
 	}
-	time.Sleep(30 * time.Second)
+	time.Sleep(*settle)
 	var rss, anon, file []int64
 	for range 9 {
 		r, err := op.RSS()
