@@ -54,8 +54,11 @@ func statusWrites(t *testing.T, n, perSecond int, d time.Duration) {
 	if _, err := scene.WaitReady(ctx, n, 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second) // the pings' status writes
-	before := receivedInStatus(ctx, t, scene)
+	// GitHub pings every hook it creates, and the receiver records the
+	// pings under the same write budget as the stream: n integrations take
+	// n / rate seconds to write. The stream's count starts once status
+	// holds every ping.
+	before := waitForPings(ctx, t, scene, n)
 
 	wc, err := client.NewWithWatch(controlPlane.Config, client.Options{Scheme: controlPlane.Scheme})
 	if err != nil {
@@ -109,14 +112,44 @@ func statusWrites(t *testing.T, n, perSecond int, d time.Duration) {
 // receivedInStatus sums status.deliveries.received over the scene's
 // integrations.
 func receivedInStatus(ctx context.Context, t *testing.T, scene *harness.Scene) int64 {
+	sum, _ := receivedAndPinged(ctx, t, scene)
+	return sum
+}
+
+// receivedAndPinged sums status.deliveries.received over the scene's
+// integrations, and counts those whose status records a delivery.
+func receivedAndPinged(ctx context.Context, t *testing.T, scene *harness.Scene) (sum int64, pinged int) {
 	t.Helper()
 	list := &hookv1.GitHubIntegrationList{}
 	if err := scene.Client.List(ctx, list, client.InNamespace(scene.Namespace)); err != nil {
 		t.Fatal(err)
 	}
-	var sum int64
 	for _, gi := range list.Items {
 		sum += gi.Status.Deliveries.Received
+		if gi.Status.Deliveries.Received > 0 {
+			pinged++
+		}
 	}
-	return sum
+	return sum, pinged
+}
+
+// waitForPings waits until the status of each of the n integrations
+// records a delivery (its hook's ping), and returns the deliveries status
+// then counts.
+func waitForPings(ctx context.Context, t *testing.T, scene *harness.Scene, n int) int64 {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(webhookserver.DefaultStatusFlushInterval +
+		time.Duration(float64(n)/webhookserver.DefaultStatusWriteRate*float64(time.Second)) + time.Minute)
+	for {
+		sum, pinged := receivedAndPinged(ctx, t, scene)
+		if pinged == n {
+			fmt.Printf("status records the pings of all %d integrations %s after all were Ready\n", n, time.Since(start).Round(100*time.Millisecond))
+			return sum
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status records the ping of %d of %d integrations", pinged, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
