@@ -224,9 +224,10 @@ type memorySample struct{ rss, anon, file int64 }
 // program collects at least every 2 minutes, and its heap's target and
 // what it gives back to the OS follow what was live at the last
 // collection: the default settle (150 s) passes one such collection, so
-// that what only the intake held (queues grown for the burst, the notes of
+// that what only the intake held (the objects in flight, the notes of
 // hookwarden's own Secret patches, kept a minute) is not counted as
-// memory per integration.
+// memory per integration. What the intake grew and keeps (the maps of the
+// controllers' queues, which Go never shrinks) is still counted.
 func settledRSS(ctx context.Context, t *testing.T, op *harness.Operator, c client.Client, ns string, labelled int) memorySample {
 	t.Helper()
 	start := time.Now()
