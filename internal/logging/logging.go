@@ -68,12 +68,27 @@ func New(o ctrlzap.Options) (log logr.Logger, flush func()) {
 		encoder = newEncoder(opts...)
 	}
 	out := ignoreSyncErrors{zapcore.AddSync(dest)}
-	buffered := &zapcore.BufferedWriteSyncer{WS: out, Size: bufferSize, FlushInterval: flushInterval}
+	// The buffer's flushes (every flushInterval, and after an error) only
+	// write: a write is what a line needs to survive the process. Syncing
+	// the output as well, as zap's buffer does at every flush, would fsync
+	// a log file ten times a second, and its pages, under writeback, would
+	// slow the next writes. The output is synced once, when the process
+	// stops.
+	buffered := &zapcore.BufferedWriteSyncer{WS: writeOnly{out}, Size: bufferSize, FlushInterval: flushInterval}
 	kubeEncoder := &ctrlzap.KubeAwareEncoder{Encoder: encoder}
 	core := syncOnError{Core: zapcore.NewCore(kubeEncoder, buffered, level), enc: kubeEncoder, out: buffered, errOut: out}
 	zapOpts := append([]zap.Option{zap.ErrorOutput(out), zap.AddStacktrace(stacktrace)}, o.ZapOpts...)
-	return zapr.NewLogger(zap.New(core, zapOpts...)), func() { _ = buffered.Stop() }
+	return zapr.NewLogger(zap.New(core, zapOpts...)), func() {
+		_ = buffered.Stop()
+		_ = out.Sync()
+	}
 }
+
+// writeOnly is a WriteSyncer whose Sync does nothing: the writes reach the
+// operating system, which keeps them when the process ends.
+type writeOnly struct{ zapcore.WriteSyncer }
+
+func (writeOnly) Sync() error { return nil }
 
 // syncOnError writes errors, and what was buffered before them, at once: an
 // error is often the last thing a failing process says.

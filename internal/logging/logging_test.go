@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,39 @@ func TestLoggerBuffersBriefly(t *testing.T) {
 	if !strings.Contains(got, `"d2"`) || !strings.Contains(got, `"Failed to record status"`) {
 		t.Errorf("an error did not write the buffered lines at once: %q", got)
 	}
+}
+
+// The buffer's flushes, on its timer and after an error, write the lines
+// without syncing the output: a log file is not fsynced ten times a second.
+// The output is synced once, when the logger is flushed at the end.
+func TestFlushesWriteWithoutSync(t *testing.T) {
+	out := &syncCounter{}
+	log, flush := New(ctrlzap.Options{DestWriter: out})
+	log.Info("Delivery answered", "delivery", "d1")
+	log.Error(errors.New("boom"), "Failed to record status")
+	time.Sleep(5 * flushInterval)
+	log.Info("Delivery answered", "delivery", "d2")
+	time.Sleep(5 * flushInterval)
+	if got := out.String(); !strings.Contains(got, `"d1"`) || !strings.Contains(got, `"boom"`) || !strings.Contains(got, `"d2"`) {
+		t.Fatalf("lines not written by the flushes: %q", got)
+	}
+	if n := out.syncs.Load(); n != 0 {
+		t.Errorf("the output was synced %d times before the logger was flushed, want 0", n)
+	}
+	flush()
+	if n := out.syncs.Load(); n != 1 {
+		t.Errorf("the output was synced %d times by the final flush, want 1", n)
+	}
+}
+
+type syncCounter struct {
+	testenv.Buffer
+	syncs atomic.Int32
+}
+
+func (s *syncCounter) Sync() error {
+	s.syncs.Add(1)
+	return nil
 }
 
 // Written to a pipe, as stderr is in every container, the log stays JSON:
