@@ -221,7 +221,7 @@ func (s *Server) handleDelivery(ctx *fasthttp.RequestCtx, in *integration, secre
 		return s.rejected(in, header, errorAnswer(http.StatusBadRequest, "could not read the request body"), now)
 	}
 
-	a := s.validated(in, in.key, header, raw, secrets, now)
+	a := s.validated(in, in.key, &ctx.Request.Header, raw, secrets, now)
 	a.bodyRead = true
 	return a
 }
@@ -239,11 +239,12 @@ func busyAnswer(refusal shareRefusal, what string) answer {
 }
 
 // validated answers a delivery whose body was read.
-func (s *Server) validated(in *integration, key types.NamespacedName, header delivery.Header, body []byte,
+func (s *Server) validated(in *integration, key types.NamespacedName, header *fasthttp.RequestHeader, body []byte,
 	secrets delivery.Secrets, now time.Time) answer {
-	d, rej := delivery.Validate(header, body, secrets, now)
+	// Validate copies what it keeps of the headers.
+	d, rej := delivery.Validate(peekedHeader{header}, body, secrets, now)
 	if rej != nil {
-		return s.rejected(in, header, errorAnswer(rej.Code, rej.Reason), now)
+		return s.rejected(in, requestHeader{header}, errorAnswer(rej.Code, rej.Reason), now)
 	}
 
 	dk := newDeliveryKey(key, d.ID, &d.MAC)
@@ -274,8 +275,8 @@ type requestHeader struct{ h *fasthttp.RequestHeader }
 // Get returns the first value of the header key, "" when it is absent.
 func (r requestHeader) Get(key string) string { return string(peekHeader(r.h, key)) }
 
-// peekedHeader gives delivery.CheckHeaders the request's headers without
-// copying them: the checks keep no string.
+// peekedHeader gives delivery.CheckHeaders and delivery.Validate the
+// request's headers without copying them: neither keeps a string it reads.
 type peekedHeader struct{ h *fasthttp.RequestHeader }
 
 // Get returns the first value of the header key, "" when it is absent,

@@ -1,5 +1,7 @@
 package delivery
 
+import "strings"
+
 // gitHubEventNames are the webhook events GitHub publishes (the x-webhooks of
 // its OpenAPI description of api.github.com, @octokit/openapi 23.0.2), as
 // sent in X-GitHub-Event; TestGitHubEventsArePublished keeps the list equal
@@ -25,11 +27,11 @@ var gitHubEventNames = [...]string{
 	"workflow_run",
 }
 
-// gitHubEvents is gitHubEventNames as a set.
-var gitHubEvents = func() map[string]struct{} {
-	m := make(map[string]struct{}, len(gitHubEventNames))
+// gitHubEvents is gitHubEventNames as a set, each name mapped to itself.
+var gitHubEvents = func() map[string]string {
+	m := make(map[string]string, len(gitHubEventNames))
 	for _, name := range gitHubEventNames {
-		m[name] = struct{}{}
+		m[name] = name
 	}
 	return m
 }()
@@ -38,6 +40,15 @@ var gitHubEvents = func() map[string]struct{} {
 func Known(name string) bool {
 	_, ok := gitHubEvents[name]
 	return ok
+}
+
+// eventName returns a copy of name: GitHub's own string for an event it
+// publishes, which costs no allocation, else a clone.
+func eventName(name string) string {
+	if known, ok := gitHubEvents[name]; ok {
+		return known
+	}
+	return strings.Clone(name)
 }
 
 // KnownEvents lists GitHub's webhook events.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,7 +45,9 @@ type Header interface {
 // Validate checks a delivery in the order of docs/receiver.md — Content-Type, the
 // event and delivery headers, the X-Hub-Signature-256 signature over the raw
 // body, the payload's JSON — and returns what it holds. It is a pure
-// function: it reads nothing but its arguments.
+// function: it reads nothing but its arguments. The Delivery holds copies
+// of what it keeps of the headers: a Header's strings need to be valid only
+// during the call.
 func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Delivery, *Rejection) {
 	form, rej := checkContentType(header.Get("Content-Type"))
 	if rej != nil {
@@ -54,6 +57,7 @@ func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Deli
 	if rej := checkDeliveryHeaders(d.Event, d.ID); rej != nil {
 		return nil, rej
 	}
+	d.Event, d.ID = eventName(d.Event), strings.Clone(d.ID)
 	previous, rej := verify(header.Get(HeaderSignature256), body, secrets, now, &d.MAC)
 	if rej != nil {
 		return nil, rej

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 const testSecret = "s3cr3t-webhook-value-0123456789"
@@ -169,4 +170,38 @@ func TestLinkKey(t *testing.T) {
 			t.Errorf("LinkKey(%q) = %q, want %q", tc.body, got, tc.want)
 		}
 	}
+}
+
+// Validate keeps copies of the header values it keeps: a caller may hand
+// it strings that are valid only during the call (the receiver's point
+// into the request's buffer, which the next request on the connection
+// overwrites).
+func TestValidateCopiesHeaderValues(t *testing.T) {
+	for _, event := range []string{"push", "not_an_event_of_github"} {
+		body := `{"ref":"refs/heads/main","after":"0123"}`
+		header := borrowedHeader{values: map[string][]byte{}}
+		for key, values := range deliveryHeader(event, body, []byte(testSecret)) {
+			header.values[http.CanonicalHeaderKey(key)] = []byte(values[0])
+		}
+		d, rej := Validate(header, []byte(body), Secrets{Current: []byte(testSecret)}, time.Now())
+		if rej != nil {
+			t.Fatalf("%s: rejected: %d %s", event, rej.Code, rej.Reason)
+		}
+		for _, v := range header.values {
+			for i := range v {
+				v[i] = 'x'
+			}
+		}
+		if d.Event != event || d.ID != "72d3162e-cc78-11e3-81ab-4c9367dc0958" {
+			t.Errorf("%s: after the header's bytes changed, the delivery holds event %q, ID %q", event, d.Event, d.ID)
+		}
+	}
+}
+
+// borrowedHeader returns strings that share the bytes of its values.
+type borrowedHeader struct{ values map[string][]byte }
+
+func (h borrowedHeader) Get(key string) string {
+	v := h.values[http.CanonicalHeaderKey(key)]
+	return unsafe.String(unsafe.SliceData(v), len(v))
 }
