@@ -172,9 +172,9 @@ func TestLinkKey(t *testing.T) {
 	}
 }
 
-// Validate keeps copies of the header values it keeps: a caller may hand
-// it strings that are valid only during the call (the receiver's point
-// into the request's buffer, which the next request on the connection
+// What Validate keeps of the headers are copies: a caller may hand it
+// strings that are valid only during the call (the receiver's, which point
+// into the request's buffer that the next request on the connection
 // overwrites).
 func TestValidateCopiesHeaderValues(t *testing.T) {
 	for _, event := range []string{"push", "not_an_event_of_github"} {
