@@ -71,9 +71,9 @@ func New(o ctrlzap.Options) (log logr.Logger, flush func()) {
 	// The buffer's flushes (every flushInterval, and after an error) only
 	// write: a write is what a line needs to survive the process. Syncing
 	// the output as well, as zap's buffer does at every flush, would fsync
-	// a log file ten times a second, and its pages, under writeback, would
-	// slow the next writes. The output is synced once, when the process
-	// stops.
+	// a log file ten times a second while holding the buffer's lock, so
+	// that every line logged meanwhile (one per delivery) waits for the
+	// disk. The output is synced once, when the process stops.
 	buffered := &zapcore.BufferedWriteSyncer{WS: writeOnly{out}, Size: bufferSize, FlushInterval: flushInterval}
 	kubeEncoder := &ctrlzap.KubeAwareEncoder{Encoder: encoder}
 	core := syncOnError{Core: zapcore.NewCore(kubeEncoder, buffered, level), enc: kubeEncoder, out: buffered, errOut: out}
