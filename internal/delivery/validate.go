@@ -57,7 +57,6 @@ func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Deli
 	if rej := checkDeliveryHeaders(d.Event, d.ID); rej != nil {
 		return nil, rej
 	}
-	d.Event, d.ID = eventName(d.Event), strings.Clone(d.ID)
 	previous, rej := verify(header.Get(HeaderSignature256), body, secrets, now, &d.MAC)
 	if rej != nil {
 		return nil, rej
@@ -80,6 +79,8 @@ func Validate(header Header, body []byte, secrets Secrets, now time.Time) (*Deli
 		d.HookID = d.Envelope.HookID
 	}
 	d.Target = targetOf(header.Get(HeaderTargetType), &d.Envelope)
+	// Copied last: a rejected request costs no copy.
+	d.Event, d.ID = eventName(d.Event), strings.Clone(d.ID)
 	return d, nil
 }
 
